@@ -1,0 +1,191 @@
+"""Configuration: data home, database URL, per-exchange ccxt options.
+
+Resolution order, first wins: explicit arguments, environment, TOML file, defaults.
+
+* ``ZVT_CRYPTO_HOME`` — data home (default ``~/.zvt_crypto``).
+* ``ZVT_CRYPTO_DB_URL`` — SQLAlchemy URL (default ``sqlite:///<home>/zvt_crypto.db``).
+* ``ZVT_CRYPTO_CONFIG`` or ``zvt-crypto --config FILE`` — optional TOML file::
+
+      home = "/data/zvt_crypto"
+
+      [store]
+      url = "postgresql+psycopg://quant@localhost/zvt"
+
+      [exchanges.binance.ccxt]          # passed to ccxt.binance(...); ccxt deep-merges it
+      timeout = 10000
+      options = { fetchMarkets = { types = ["spot"] } }
+      urls = { api = { public = "http://127.0.0.1:8765/api/v3" } }
+
+* API keys come from ``ZVT_CRYPTO_<EXCHANGE>_API_KEY``, ``…_SECRET`` and ``…_PASSWORD`` (or the file) and are
+  redacted in every repr.
+
+Loading reads the file once, when :func:`load_config` is called; nothing happens at import time.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zvt_crypto.contract.errors import ConfigError
+
+ENV_HOME = "ZVT_CRYPTO_HOME"
+ENV_DB_URL = "ZVT_CRYPTO_DB_URL"
+ENV_CONFIG = "ZVT_CRYPTO_CONFIG"
+DEFAULT_DB_FILE = "zvt_crypto.db"
+
+# ccxt constructor keys that hold credentials: taken from env, never printed.
+SECRET_KEYS = ("apiKey", "secret", "password", "uid", "privateKey", "walletAddress", "token")
+_ENV_SECRET_SUFFIXES = {"API_KEY": "apiKey", "SECRET": "secret", "PASSWORD": "password", "UID": "uid"}
+_TOP_LEVEL_KEYS = {"home", "store", "exchanges"}
+_STORE_KEYS = {"url", "echo"}
+_EXCHANGE_KEYS = {"ccxt"}
+REDACTED = "***"
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Recursively merge ``override`` into a copy of ``base`` (dicts merge, everything else replaces)."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def redact(options: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ccxt options with every credential replaced by ``***``."""
+    out: dict[str, Any] = {}
+    for key, value in options.items():
+        if key in SECRET_KEYS and value:
+            out[key] = REDACTED
+        elif isinstance(value, Mapping):
+            out[key] = redact(value)
+        else:
+            out[key] = value
+    return out
+
+
+def redact_url(url: str) -> str:
+    """The database URL with any password replaced by ``***``."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL is reported elsewhere; never echo it whole
+        return "<unparsable database URL>"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Resolved configuration. Build it with :func:`load_config`; it is immutable and holds no connection."""
+
+    home: Path
+    db_url: str
+    exchanges: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    source: Path | None = None
+    env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def ccxt_options(self, exchange_id: str) -> dict[str, Any]:
+        """Constructor options for ``ccxt.<exchange_id>(...)``: the file's ``[exchanges.<id>.ccxt]`` table
+        plus credentials from the environment. ccxt deep-merges them into its defaults."""
+        options = dict(self.exchanges.get(exchange_id, {}).get("ccxt", {}))
+        prefix = f"ZVT_CRYPTO_{exchange_id.upper()}_"
+        for suffix, key in _ENV_SECRET_SUFFIXES.items():
+            value = self.env.get(prefix + suffix)
+            if value:
+                options[key] = value
+        return options
+
+    def __repr__(self) -> str:
+        exchanges = {name: redact(section) for name, section in self.exchanges.items()}
+        return (
+            f"Config(home={str(self.home)!r}, db_url={redact_url(self.db_url)!r}, "
+            f"exchanges={exchanges!r}, source={str(self.source) if self.source else None!r})"
+        )
+
+    __str__ = __repr__
+
+    def describe(self) -> dict[str, Any]:
+        """A printable, redacted summary (used by ``zvt-crypto info``)."""
+        return {
+            "home": str(self.home),
+            "db_url": redact_url(self.db_url),
+            "config_file": str(self.source) if self.source else None,
+            "exchanges": {name: redact(self.ccxt_options(name)) for name in self.exchanges},
+        }
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist; fix the path or unset {ENV_CONFIG}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}; fix that line") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+
+
+def _check_sections(data: Mapping[str, Any], path: Path) -> None:
+    def unknown(keys: set[str], allowed: set[str], where: str) -> None:
+        extra = sorted(keys - allowed)
+        if extra:
+            raise ConfigError(
+                f"{path}: unknown key(s) {', '.join(extra)} in {where}; allowed: {', '.join(sorted(allowed))}"
+            )
+
+    unknown(set(data), _TOP_LEVEL_KEYS, "the top level")
+    store = data.get("store", {})
+    if not isinstance(store, Mapping):
+        raise ConfigError(f"{path}: [store] must be a table")
+    unknown(set(store), _STORE_KEYS, "[store]")
+    if "url" in store and not isinstance(store["url"], str):
+        raise ConfigError(f"{path}: [store] url must be a string such as 'sqlite:////data/zvt.db'")
+    exchanges = data.get("exchanges", {})
+    if not isinstance(exchanges, Mapping):
+        raise ConfigError(f"{path}: [exchanges] must be a table of ccxt exchange ids")
+    for name, section in exchanges.items():
+        if not isinstance(section, Mapping):
+            raise ConfigError(f"{path}: [exchanges.{name}] must be a table")
+        unknown(set(section), _EXCHANGE_KEYS, f"[exchanges.{name}]")
+        if not isinstance(section.get("ccxt", {}), Mapping):
+            raise ConfigError(f"{path}: [exchanges.{name}.ccxt] must be a table of ccxt constructor options")
+    if "home" in data and not isinstance(data["home"], str):
+        raise ConfigError(f"{path}: home must be a string path")
+
+
+def load_config(
+    config_file: str | os.PathLike[str] | None = None,
+    *,
+    home: str | os.PathLike[str] | None = None,
+    db_url: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Config:
+    """Resolve the configuration (arguments > environment > TOML file > defaults).
+
+    >>> cfg = load_config(env={"ZVT_CRYPTO_HOME": "/tmp/zc"})
+    >>> cfg.db_url
+    'sqlite:////tmp/zc/zvt_crypto.db'
+    """
+    env = dict(os.environ if env is None else env)
+    path_text = config_file or env.get(ENV_CONFIG)
+    path = Path(path_text).expanduser() if path_text else None
+    data = _read_toml(path) if path else {}
+    if path:
+        _check_sections(data, path)
+
+    home_text = home or env.get(ENV_HOME) or data.get("home") or "~/.zvt_crypto"
+    home_path = Path(home_text).expanduser()
+    url = db_url or env.get(ENV_DB_URL) or data.get("store", {}).get("url")
+    if not url:
+        url = f"sqlite:///{home_path / DEFAULT_DB_FILE}"
+    own_env = {key: value for key, value in env.items() if key.startswith("ZVT_CRYPTO_")}
+    return Config(home=home_path, db_url=url, exchanges=data.get("exchanges", {}), source=path, env=own_env)

@@ -1,0 +1,210 @@
+"""``query_data`` — the read verb every schema carries — and point-in-time universes.
+
+Results are DataFrames indexed ``(entity_id, timestamp)`` (entities: ``entity_id``) with UTC-aware times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import pandas as pd
+from sqlalchemy import BigInteger, Boolean, ColumnElement, and_, or_, select, type_coerce
+
+from zvt_crypto.contract.errors import InvalidInputError
+from zvt_crypto.contract.ids import ENTITY_TYPES, check_exchange_id, entity_id
+from zvt_crypto.contract.levels import Level
+from zvt_crypto.contract.reader import in_values, is_json, read_frame
+from zvt_crypto.contract.schema import Schema, UtcMillis
+from zvt_crypto.contract.store import Store, get_store
+from zvt_crypto.contract.timeutil import TimeLike, check_range, to_ms
+
+if TYPE_CHECKING:
+    from zvt_crypto.contract.config import Config
+
+_DEFAULT = object()
+ReturnType = Literal["df", "dicts"]
+
+
+def _as_list(value: str | Iterable[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [value] if isinstance(value, str) else list(value)
+
+
+def resolve_entity_ids(
+    schema: type[Schema], exchange: str | None, symbols: Sequence[str] | None, entity_ids: Sequence[str] | None
+) -> list[str] | None:
+    """Entity ids named by ``symbols`` on ``exchange`` plus ``entity_ids``; ``None`` means "no restriction"."""
+    if symbols is None and entity_ids is None:
+        return None
+    ids = list(entity_ids or [])
+    if symbols:
+        if not exchange:
+            raise InvalidInputError("symbols need an exchange: pass exchange='binance' (the ccxt id) as well")
+        kind = "asset" if schema.__tablename__ == "crypto_asset" else None
+        ids.extend(entity_id(exchange, symbol, kind) for symbol in symbols)
+    return list(dict.fromkeys(ids))
+
+
+def _exchange_condition(column: ColumnElement[str], exchange: str) -> ColumnElement[bool]:
+    """Entity ids of ``exchange`` as index-friendly ranges: ``'pair_binance_' <= id < 'pair_binance`'``
+    (backtick follows underscore in ASCII), one per entity type."""
+    check_exchange_id(exchange)
+    return or_(*(and_(column >= f"{kind}_{exchange}_", column < f"{kind}_{exchange}`") for kind in ENTITY_TYPES))
+
+
+def _order_by(schema: type[Schema], order: Any) -> list[Any]:
+    table = schema.__table__
+    if order is None:
+        names = ["entity_id", "timestamp"] if "timestamp" in table.c else ["entity_id"]
+        return [table.c[name] for name in names]
+    out = []
+    for item in order if isinstance(order, (list, tuple)) else [order]:
+        if isinstance(item, str):
+            descending = item.startswith("-")
+            name = item.lstrip("-")
+            if name not in table.c:
+                raise InvalidInputError(f"cannot order by {name!r}: {schema.__name__} has {', '.join(table.c.keys())}")
+            out.append(table.c[name].desc() if descending else table.c[name])
+        else:
+            out.append(item)
+    return out
+
+
+def query_data(
+    schema: type[Schema],
+    *,
+    exchange: str | None = None,
+    symbols: str | Sequence[str] | None = None,
+    entity_ids: str | Sequence[str] | None = None,
+    level: Level | str | None = None,
+    start_timestamp: TimeLike | None = None,
+    end_timestamp: TimeLike | None = None,
+    columns: Sequence[str] | None = None,
+    filters: ColumnElement[bool] | Sequence[ColumnElement[bool]] | None = None,
+    order: Any = None,
+    limit: int | None = None,
+    index: str | Sequence[str] | None = _DEFAULT,  # type: ignore[assignment]
+    return_type: ReturnType = "df",
+    store: Store | Config | str | None = None,
+) -> pd.DataFrame | list[dict[str, Any]]:
+    """Read rows of ``schema``.
+
+    Args:
+        exchange: ccxt id; with ``symbols`` names entities, alone restricts to that venue.
+        symbols: ccxt unified symbols (``"BTC/USDT"``, ``"BTC/USDT:USDT"``).
+        entity_ids: entity ids (``"pair_binance_BTC-USDT"``); any number works.
+        level: required for leveled schemas (bars, open interest).
+        start_timestamp, end_timestamp: inclusive UTC bounds (naive values are UTC).
+        columns: subset of columns; the index columns are always included.
+        filters: extra SQLAlchemy conditions, e.g. ``[Bar.close > 100]``.
+        order: column name (``"-close"`` for descending) or SQLAlchemy expression(s); default by key.
+        limit: at most this many rows.
+        index: index column(s); default ``("entity_id", "timestamp")`` (entities: ``"entity_id"``); ``None`` for none.
+        return_type: ``"df"`` (DataFrame) or ``"dicts"`` (list of row dicts).
+        store: a :class:`Store`, a config or a URL; default: the configured store.
+
+    >>> Bar.query_data(exchange="binance", symbols=["BTC/USDT"], level="1h",
+    ...                start_timestamp="2024-01-01", end_timestamp="2024-01-02")  # doctest: +SKIP
+    """
+    store = get_store(store)
+    table = schema.__table__
+    symbols_list, ids_list = _as_list(symbols), _as_list(entity_ids)
+    conditions: list[ColumnElement[bool]] = []
+    if schema.__kind__ == "entity":
+        if exchange:
+            conditions.append(table.c.exchange == check_exchange_id(exchange))
+        if symbols_list is not None:
+            if not exchange:
+                raise InvalidInputError("symbols need an exchange: pass exchange='binance' as well")
+            conditions.append(in_values(table.c.symbol, symbols_list, store.dialect))
+        if ids_list is not None:
+            conditions.append(in_values(table.c.entity_id, ids_list, store.dialect))
+    else:
+        ids = resolve_entity_ids(schema, exchange, symbols_list, ids_list)
+        if ids is not None:
+            conditions.append(in_values(table.c.entity_id, ids, store.dialect))
+        elif exchange:
+            conditions.append(_exchange_condition(table.c.entity_id, exchange))
+    if "level" in table.c:
+        if level is None:
+            raise InvalidInputError(f"{schema.__name__} holds several levels: pass level='1m' … '1w'")
+        conditions.append(table.c.level == str(Level.parse(level)))
+    elif level is not None:
+        raise InvalidInputError(f"{schema.__name__} has no level; drop level={level!r}")
+
+    time_column = "timestamp" if "timestamp" in table.c else None
+    start_ms = None if start_timestamp is None else to_ms(start_timestamp)
+    end_ms = None if end_timestamp is None else to_ms(end_timestamp)
+    check_range(start_ms, end_ms)
+    if (start_ms is not None or end_ms is not None) and time_column is None:
+        raise InvalidInputError(f"{schema.__name__} has no timestamp; use get_entities(as_of=...) for universes")
+    if start_ms is not None:
+        conditions.append(table.c[time_column] >= start_ms)
+    if end_ms is not None:
+        conditions.append(table.c[time_column] <= end_ms)
+    if filters is not None:
+        conditions.extend(filters if isinstance(filters, (list, tuple)) else [filters])
+
+    default_index = ("entity_id", "timestamp") if time_column else ("entity_id",)
+    index_names = list(default_index if index is _DEFAULT else (_as_list(index) or []))
+    names = list(table.c.keys()) if columns is None else list(dict.fromkeys([*index_names, *columns]))
+    unknown = [name for name in names if name not in table.c]
+    if unknown:
+        raise InvalidInputError(
+            f"{schema.__name__} has no column(s) {', '.join(unknown)}; its columns are {', '.join(table.c.keys())}"
+        )
+    selected = [
+        type_coerce(table.c[name], BigInteger).label(name) if isinstance(table.c[name].type, UtcMillis) else table.c[name]
+        for name in names
+    ]
+    statement = select(*selected).where(*conditions).order_by(*_order_by(schema, order))
+    if limit is not None:
+        if limit < 0:
+            raise InvalidInputError(f"limit must be ≥ 0, got {limit}")
+        statement = statement.limit(limit)
+    time_names = tuple(name for name in names if isinstance(table.c[name].type, UtcMillis))
+    json_names = tuple(name for name in names if is_json(table.c[name]))
+    frame = read_frame(store, statement, time_columns=time_names, json_columns=json_names)
+    for name in names:
+        sql_type = table.c[name].type
+        if name in frame and isinstance(sql_type, Boolean):
+            frame[name] = frame[name].astype(bool)
+        elif name in frame and type(sql_type) is BigInteger:  # counts: nullable integers, not floats
+            frame[name] = frame[name].astype("Int64")
+    if return_type == "dicts":
+        return frame.to_dict("records")
+    if return_type != "df":
+        raise InvalidInputError(f"unknown return_type {return_type!r}; use 'df' or 'dicts'")
+    return frame.set_index(index_names) if index_names else frame
+
+
+def get_entities(
+    entity_type: str = "pair",
+    *,
+    exchange: str | None = None,
+    symbols: str | Sequence[str] | None = None,
+    as_of: TimeLike | None = None,
+    columns: Sequence[str] | None = None,
+    store: Store | Config | str | None = None,
+) -> pd.DataFrame:
+    """Entities of one type (``"asset"``, ``"pair"``, ``"perp"``), optionally the universe as of a time:
+    listed at or before ``as_of`` (unknown listing time counts as listed) and not delisted by then.
+
+    >>> get_entities("perp", exchange="binanceusdm", as_of="2024-01-01")  # doctest: +SKIP
+    """
+    from zvt_crypto.domain import ENTITY_SCHEMAS
+
+    if entity_type not in ENTITY_SCHEMAS:
+        raise InvalidInputError(f"unknown entity type {entity_type!r}; use one of {', '.join(ENTITY_SCHEMAS)}")
+    schema = ENTITY_SCHEMAS[entity_type]
+    filters = []
+    if as_of is not None:
+        when = to_ms(as_of)
+        table = schema.__table__
+        filters = [
+            or_(table.c.list_timestamp.is_(None), table.c.list_timestamp <= when),
+            or_(table.c.delist_timestamp.is_(None), table.c.delist_timestamp > when),
+        ]
+    return query_data(schema, exchange=exchange, symbols=symbols, columns=columns, filters=filters, store=store)

@@ -1,0 +1,109 @@
+"""The declarative base of every table, and the verbs every schema carries.
+
+``Schema`` subclasses are SQLAlchemy 2 models. Defining one registers it (``schema_registry()``); each gets
+``query_data`` (read a DataFrame indexed ``(entity_id, timestamp)``) and ``record_data`` (run the recorder
+plugin registered for it). Timestamps are stored as integer epoch milliseconds (UTC): one representation on
+SQLite and PostgreSQL, compact, fast to compare, and free of time-zone ambiguity. Python code sees UTC-aware
+``datetime`` objects (ORM) or ``datetime64[ns, UTC]`` columns (DataFrames).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from sqlalchemy import BigInteger, MetaData
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
+
+from zvt_crypto.contract.timeutil import to_datetime, to_ms
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from zvt_crypto.contract.store import Store
+
+_NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcMillis(TypeDecorator[datetime]):
+    """Epoch milliseconds in the database, UTC-aware ``datetime`` in Python."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> int | None:
+        return None if value is None else to_ms(value)
+
+    def process_literal_param(self, value: Any, dialect: Any) -> str:
+        return "NULL" if value is None else str(to_ms(value))
+
+    def process_result_value(self, value: int | None, dialect: Any) -> datetime | None:
+        return None if value is None else to_datetime(int(value))
+
+
+class Schema(DeclarativeBase):
+    """Base of every zvt_crypto table.
+
+    Class attributes that describe a schema to the generic store code:
+
+    * ``__kind__`` — ``"entity"`` or ``"series"``.
+    * ``__key__`` — the natural key (primary key) columns; writes upsert on it.
+    * ``__validators__`` — names of checks run on every write (see ``contract.validation``).
+    """
+
+    metadata = MetaData(naming_convention=_NAMING)
+    __abstract__ = True
+    __kind__: ClassVar[str] = "series"
+    __key__: ClassVar[tuple[str, ...]] = ()
+    __validators__: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def has_level(cls) -> bool:
+        return "level" in cls.__key__
+
+    @classmethod
+    def column_names(cls) -> list[str]:
+        return [column.name for column in cls.__table__.columns]
+
+    @classmethod
+    def query_data(cls, **kwargs: Any) -> "pd.DataFrame | list[dict[str, Any]]":
+        """Read rows as a DataFrame indexed ``(entity_id, timestamp)``; see :func:`zvt_crypto.contract.query.query_data`.
+
+        >>> Bar.query_data(exchange="binance", symbols=["BTC/USDT"], level="1h",
+        ...                start_timestamp="2024-01-01", end_timestamp="2024-02-01")  # doctest: +SKIP
+        """
+        from zvt_crypto.contract.query import query_data
+
+        return query_data(cls, **kwargs)
+
+    @classmethod
+    def record_data(cls, *, store: "Store | None" = None, **kwargs: Any) -> Any:
+        """Fetch new rows from a venue through the recorder plugin registered for this schema."""
+        from zvt_crypto.contract.registry import recorder_for
+
+        recorder = recorder_for(cls, kwargs.get("exchange"))
+        return recorder.run(schema=cls, store=store, **kwargs)
+
+
+def schema_registry() -> dict[str, type[Schema]]:
+    """Every concrete schema by class name (importing ``zvt_crypto.domain`` defines the built-in ones)."""
+    import zvt_crypto.domain  # noqa: F401 - defines the built-in schemas
+
+    return {mapper.class_.__name__: mapper.class_ for mapper in Schema.registry.mappers}
+
+
+def get_schema(name: str) -> type[Schema]:
+    """Look a schema up by class name (``"Bar"``) or table name (``"bar"``)."""
+    from zvt_crypto.contract.errors import InvalidInputError
+
+    registry = schema_registry()
+    by_table = {schema.__tablename__: schema for schema in registry.values()}
+    found = registry.get(name) or by_table.get(name)
+    if found is None:
+        raise InvalidInputError(f"unknown schema {name!r}; known: {', '.join(sorted(registry))}")
+    return found

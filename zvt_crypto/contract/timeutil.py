@@ -1,0 +1,80 @@
+"""UTC time conversions. Stored timestamps are integer milliseconds since the Unix epoch (UTC).
+
+User input may be an aware or naive ``datetime``, a ``pandas.Timestamp``, an ISO-8601 string or epoch
+milliseconds; naive values are read as UTC (never as local time). Output is always UTC-aware.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime
+from typing import Union
+
+import numpy as np
+import pandas as pd
+
+from zvt_crypto.contract.errors import InvalidInputError
+
+TimeLike = Union[datetime, date, pd.Timestamp, str, int, float, np.integer, np.datetime64]
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def to_ms(value: TimeLike) -> int:
+    """Epoch milliseconds (UTC) of ``value``.
+
+    >>> to_ms("2024-01-01")
+    1704067200000
+    >>> to_ms("2024-01-01T01:00:00+01:00")
+    1704067200000
+    """
+    if isinstance(value, bool):
+        raise InvalidInputError(f"not a timestamp: {value!r}")
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInputError(
+            f"cannot read {value!r} as a time; use ISO-8601 such as 2024-01-31 or 2024-01-31T12:00:00Z"
+        ) from exc
+    if stamp is pd.NaT:
+        raise InvalidInputError(f"empty time value {value!r}")
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return int(stamp.value // 1_000_000)
+
+
+def to_datetime(ms: int) -> datetime:
+    """UTC-aware ``datetime`` of epoch milliseconds."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def ms_to_index(values: np.ndarray | pd.Series) -> pd.DatetimeIndex:
+    """Vectorised epoch-ms → UTC ``DatetimeIndex`` (nanosecond unit, the pandas default)."""
+    array = np.asarray(values, dtype="int64").astype("datetime64[ms]").astype("datetime64[ns]")
+    return pd.DatetimeIndex(array).tz_localize("UTC")
+
+
+def series_to_ms(values: pd.Series | pd.Index | np.ndarray) -> np.ndarray:
+    """Vectorised datetime-like → int64 epoch ms. Naive values are taken as UTC."""
+    stamps = pd.DatetimeIndex(pd.to_datetime(values, utc=True))
+    return stamps.as_unit("ms").asi8.copy()
+
+
+def iso(ms: int | None) -> str | None:
+    """ISO-8601 UTC text of epoch ms, e.g. ``2024-01-01T00:00:00Z``."""
+    if ms is None:
+        return None
+    return to_datetime(ms).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def check_range(start_ms: int | None, end_ms: int | None) -> None:
+    """Reject an inverted range with a message that says which bound to change."""
+    if start_ms is not None and end_ms is not None and start_ms > end_ms:
+        raise InvalidInputError(
+            f"start {iso(start_ms)} is after end {iso(end_ms)}; swap them or widen the range"
+        )

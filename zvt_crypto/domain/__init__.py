@@ -1,0 +1,19 @@
+"""The crypto domain: entities (assets, spot pairs, perps) and time-series schemas."""
+
+from zvt_crypto.domain.entities import ENTITY_SCHEMAS, CryptoAsset, CryptoPair, CryptoPerp
+from zvt_crypto.domain.series import (
+    SERIES_SCHEMAS,
+    Bar,
+    FundingRate,
+    IndexPriceBar,
+    KnownGap,
+    MarkPriceBar,
+    OpenInterest,
+    OrderBookSnapshot,
+    Trade,
+)
+
+__all__ = [
+    "ENTITY_SCHEMAS", "SERIES_SCHEMAS", "Bar", "CryptoAsset", "CryptoPair", "CryptoPerp", "FundingRate",
+    "IndexPriceBar", "KnownGap", "MarkPriceBar", "OpenInterest", "OrderBookSnapshot", "Trade",
+]
