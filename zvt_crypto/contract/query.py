@@ -47,7 +47,7 @@ def resolve_entity_ids(
     return list(dict.fromkeys(ids))
 
 
-def _exchange_condition(column: ColumnElement[str], exchange: str) -> ColumnElement[bool]:
+def exchange_condition(column: ColumnElement[str], exchange: str) -> ColumnElement[bool]:
     """Entity ids of ``exchange`` as index-friendly ranges: ``'pair_binance_' <= id < 'pair_binance`'``
     (backtick follows underscore in ASCII), one per entity type."""
     check_exchange_id(exchange)
@@ -126,7 +126,7 @@ def query_data(
         if ids is not None:
             conditions.append(in_values(table.c.entity_id, ids, store.dialect))
         elif exchange:
-            conditions.append(_exchange_condition(table.c.entity_id, exchange))
+            conditions.append(exchange_condition(table.c.entity_id, exchange))
     if "level" in table.c:
         if level is None:
             raise InvalidInputError(f"{schema.__name__} holds several levels: pass level='1m' … '1w'")

@@ -1,0 +1,3 @@
+from zvt_crypto.cli import main
+
+main()

@@ -1,0 +1,71 @@
+"""Data commands: ``import``, ``export bars`` and ``coverage``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from zvt_crypto.cli.app import Context, cli, handle_errors
+
+
+@cli.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--exchange", required=True, help="ccxt exchange id the bars belong to, e.g. binance.")
+@click.option("--symbol", required=True, help="ccxt unified symbol, e.g. BTC/USDT or BTC/USDT:USDT.")
+@click.option("--level", required=True, help="Bar level of the files (1m … 1w).")
+@click.option("--kind", type=click.Choice(["pair", "perp"]), help="Entity kind (default: from the symbol).")
+@click.pass_obj
+@handle_errors
+def import_command(obj: Context, files: tuple[Path, ...], exchange: str, symbol: str, level: str,
+                   kind: str | None) -> None:
+    """Import OHLCV files: CSV/Parquet, Binance public-data klines, freqtrade json/feather. Re-importing is a no-op."""
+    from zvt_crypto.dataio.importers import import_bars
+
+    result = import_bars(obj.store, list(files), exchange=exchange, symbol=symbol, level=level, kind=kind)
+    click.echo(
+        f"imported {result.rows} {level} bars of {symbol} on {exchange} from {result.files} file(s): "
+        f"{result.changed} new or changed, {result.rows - result.changed} already stored "
+        f"({result.first} → {result.last})"
+    )
+
+
+@cli.group()
+def export() -> None:
+    """Export stored data to files."""
+
+
+@export.command("bars")
+@click.option("--exchange", required=True)
+@click.option("--symbol", required=True)
+@click.option("--level", required=True)
+@click.option("--start", help="Inclusive start (ISO-8601, UTC).")
+@click.option("--end", help="Inclusive end (ISO-8601, UTC).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="FILE.csv or FILE.parquet")
+@click.pass_obj
+@handle_errors
+def export_bars_command(obj: Context, exchange: str, symbol: str, level: str, start: str | None, end: str | None,
+                        out: Path) -> None:
+    """Write bars to CSV or Parquet: timestamp (ISO-8601 UTC), open, high, low, close, volume, then optional ones."""
+    from zvt_crypto.dataio.exporters import export_bars
+
+    rows = export_bars(obj.store, exchange=exchange, symbol=symbol, level=level, start=start, end=end, out=out)
+    click.echo(f"wrote {rows} bars to {out}")
+
+
+@cli.command("coverage")
+@click.option("--exchange", help="Only this ccxt exchange.")
+@click.option("--symbol", "symbols", multiple=True, help="Only this symbol (needs --exchange); repeat for several.")
+@click.option("--level", help="Only this level.")
+@click.option("--schema", "schema_name", default="Bar", show_default=True, help="Leveled schema to audit.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.pass_obj
+@handle_errors
+def coverage_command(obj: Context, exchange: str | None, symbols: tuple[str, ...], level: str | None,
+                     schema_name: str, fmt: str) -> None:
+    """Per entity and level: first and last bar, row count, and every gap on the level's grid."""
+    from zvt_crypto.contract.coverage import coverage, format_coverage
+    from zvt_crypto.contract.schema import get_schema
+
+    rows = coverage(obj.store, get_schema(schema_name), exchange=exchange, symbols=list(symbols) or None, level=level)
+    click.echo(format_coverage(rows, fmt), nl=False)

@@ -1,0 +1,187 @@
+"""Coverage and gap audit of leveled series (bars, mark/index bars, open interest).
+
+For every entity and level: first and last timestamp, row count, the count the level's grid expects between
+them, and every gap (missing bars on the grid) — computed in SQL with a window function, so it scans the
+table once whatever its size. Gaps the venue confirmed empty (``KnownGap`` rows) are labelled ``known``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import BigInteger, case, func, literal, select, type_coerce
+
+from zvt_crypto.contract.errors import InvalidInputError
+from zvt_crypto.contract.levels import Level
+from zvt_crypto.contract.query import exchange_condition, resolve_entity_ids
+from zvt_crypto.contract.reader import in_values
+from zvt_crypto.contract.schema import Schema
+from zvt_crypto.contract.store import Store
+from zvt_crypto.contract.timeutil import iso
+
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Missing bars from ``start`` to ``end`` (open times, both inclusive, epoch ms)."""
+
+    start: int
+    end: int
+    missing: int
+    known: bool = False
+    reason: str | None = None
+
+
+@dataclass
+class Coverage:
+    entity_id: str
+    level: str
+    first: int
+    last: int
+    rows: int
+    gaps: list[Gap] = field(default_factory=list)
+
+    @property
+    def expected(self) -> int:
+        return (self.last - self.first) // Level.parse(self.level).ms + 1
+
+    @property
+    def missing(self) -> int:
+        return self.expected - self.rows
+
+    @property
+    def unexplained(self) -> int:
+        """Missing bars not covered by a known (venue-confirmed) gap."""
+        return sum(gap.missing for gap in self.gaps if not gap.known)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "entity_id": self.entity_id,
+            "level": self.level,
+            "first": iso(self.first),
+            "last": iso(self.last),
+            "rows": self.rows,
+            "expected": self.expected,
+            "missing": self.missing,
+            "gaps": [{**asdict(gap), "start": iso(gap.start), "end": iso(gap.end)} for gap in self.gaps],
+        }
+
+
+def _level_ms(level_column: ColumnElement[str]) -> ColumnElement[int]:
+    return case(*((level_column == level.value, literal(level.ms)) for level in Level), else_=literal(0))
+
+
+def coverage(
+    store: Store,
+    schema: type[Schema] | None = None,
+    *,
+    exchange: str | None = None,
+    symbols: Sequence[str] | None = None,
+    entity_ids: Sequence[str] | None = None,
+    level: Level | str | None = None,
+) -> list[Coverage]:
+    """Coverage of ``schema`` (default ``Bar``) per entity and level, with every gap on the level's grid."""
+    from zvt_crypto.domain import Bar, KnownGap
+
+    schema = schema or Bar
+    if not schema.has_level():
+        raise InvalidInputError(f"coverage works on leveled series; {schema.__name__} has no level")
+    table = schema.__table__
+    conditions: list[ColumnElement[bool]] = []
+    ids = resolve_entity_ids(schema, exchange, symbols, entity_ids)
+    if ids is not None:
+        conditions.append(in_values(table.c.entity_id, ids, store.dialect))
+    elif exchange:
+        conditions.append(exchange_condition(table.c.entity_id, exchange))
+    if level is not None:
+        conditions.append(table.c.level == str(Level.parse(level)))
+
+    stamp = type_coerce(table.c.timestamp, BigInteger)  # raw epoch ms, not datetimes
+    summary = (
+        select(table.c.entity_id, table.c.level, func.min(stamp), func.max(stamp), func.count())
+        .where(*conditions)
+        .group_by(table.c.entity_id, table.c.level)
+        .order_by(table.c.entity_id, table.c.level)
+    )
+    previous = func.lag(stamp).over(partition_by=(table.c.entity_id, table.c.level), order_by=table.c.timestamp)
+    steps = select(
+        table.c.entity_id, table.c.level, stamp.label("ts"), previous.label("prev")
+    ).where(*conditions).subquery()
+    step_ms = _level_ms(steps.c.level)
+    gaps_sql = (
+        select(steps.c.entity_id, steps.c.level, steps.c.prev + step_ms, steps.c.ts - step_ms, step_ms)
+        .where(steps.c.prev.is_not(None), steps.c.ts - steps.c.prev > step_ms)
+        .order_by(steps.c.entity_id, steps.c.level, steps.c.ts)
+    )
+    known_table = KnownGap.__table__
+    with store.engine.connect() as connection:
+        result = {
+            (entity, lvl): Coverage(entity, lvl, int(first), int(last), int(count))
+            for entity, lvl, first, last, count in connection.execute(summary)
+        }
+        gap_rows = connection.execute(gaps_sql).all()
+        known_rows = connection.execute(
+            select(known_table.c.entity_id, known_table.c.level, known_table.c.start_timestamp,
+                   known_table.c.end_timestamp, known_table.c.reason)
+            .where(known_table.c.schema_name == schema.__name__)
+        ).all()
+    known: dict[tuple[str, str], list[tuple[int, int, str | None]]] = {}
+    for entity, lvl, start, end, reason in known_rows:
+        known.setdefault((entity, lvl), []).append((_ms(start), _ms(end), reason))
+    for entity, lvl, start, end, step in gap_rows:
+        start, end = int(start), int(end)
+        cover = next((k for k in known.get((entity, lvl), []) if k[0] <= start and end <= k[1]), None)
+        result[(entity, lvl)].gaps.append(
+            Gap(start, end, (end - start) // int(step) + 1, cover is not None, cover[2] if cover else None)
+        )
+    return list(result.values())
+
+
+def _ms(value: Any) -> int:
+    from zvt_crypto.contract.timeutil import to_ms
+
+    return to_ms(value)
+
+
+def format_coverage(rows: list[Coverage], fmt: str) -> str:
+    """Render coverage as ``json`` (nested, every gap), ``csv`` (one line per entity and level) or ``table``."""
+    if fmt == "json":
+        return json.dumps([row.as_dict() for row in rows], indent=2)
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["entity_id", "level", "first", "last", "rows", "expected", "missing", "gaps", "known_gaps",
+                         "gap_ranges"])
+        for row in rows:
+            ranges = ";".join(f"{iso(g.start)}/{iso(g.end)}{'(known)' if g.known else ''}" for g in row.gaps)
+            writer.writerow([row.entity_id, row.level, iso(row.first), iso(row.last), row.rows, row.expected,
+                             row.missing, len(row.gaps), sum(g.known for g in row.gaps), ranges])
+        return buffer.getvalue()
+    if fmt == "table":
+        return _table(rows)
+    raise InvalidInputError(f"unknown format {fmt!r}; use table, csv or json")
+
+
+def _table(rows: list[Coverage]) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Coverage", show_lines=False)
+    for name in ("entity", "level", "first", "last", "rows", "missing", "gaps"):
+        table.add_column(name, justify="right" if name in ("rows", "missing") else "left")
+    for row in rows:
+        shown = [f"{iso(g.start)} → {iso(g.end)} ({g.missing}{', known' if g.known else ''})" for g in row.gaps[:3]]
+        if len(row.gaps) > 3:
+            shown.append(f"… {len(row.gaps) - 3} more")
+        table.add_row(row.entity_id, row.level, iso(row.first), iso(row.last), str(row.rows), str(row.missing),
+                      "\n".join(shown) or "none")
+    console = Console(file=io.StringIO(), width=160, force_terminal=False)
+    console.print(table if rows else "no data in the store for this selection")
+    return console.file.getvalue()  # type: ignore[attr-defined]
