@@ -43,7 +43,8 @@ def read_frame(
         import connectorx as cx
 
         sql = str(statement.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
-        table: pa.Table = cx.read_sql(store.connectorx_uri(), sql, return_type="arrow")
+        with store.sqlite_exclusive():  # connectorx carries its own SQLite copy: see SqliteFileGuard
+            table: pa.Table = cx.read_sql(store.connectorx_uri(), sql, return_type="arrow")
         table = table.rename_columns([c.name for c in statement.selected_columns])
         for name in time_columns:
             index = table.schema.get_field_index(name)

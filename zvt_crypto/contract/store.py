@@ -21,6 +21,7 @@ from urllib.parse import quote
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from zvt_crypto.contract.config import Config, load_config, redact_url
 from zvt_crypto.contract.errors import StoreError
@@ -112,8 +113,9 @@ class Store:
                 self.url.set(database=str(path)),
                 echo=self._echo,
                 connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+                poolclass=NullPool,  # connections must not outlive their use: see SqliteFileGuard
             )
-            _install_sqlite_pragmas(engine)
+            _install_sqlite_pragmas(engine, sqlite_guard(path))
             return engine
         return create_engine(self.url, echo=self._echo, pool_pre_ping=True)
 
@@ -133,21 +135,41 @@ class Store:
             self._engine = None
 
     # -- Arrow-native bulk paths --------------------------------------------------------------------------------
-    def adbc_connect(self) -> Any:
-        """A new ADBC DBAPI connection in autocommit mode (the caller manages BEGIN/COMMIT and closes it)."""
+    @contextmanager
+    def adbc_connection(self) -> Iterator[Any]:
+        """A new ADBC DBAPI connection in autocommit mode (the caller manages BEGIN/COMMIT), closed on exit."""
         self.engine  # noqa: B018 - make sure the store exists and is migrated
-        if self.is_sqlite:
-            import adbc_driver_sqlite.dbapi as adbc_sqlite
+        if not self.is_sqlite:
+            import adbc_driver_postgresql.dbapi as adbc_postgresql
 
+            with adbc_postgresql.connect(self.libpq_uri(), autocommit=True) as connection:
+                yield connection
+            return
+        import adbc_driver_sqlite.dbapi as adbc_sqlite
+
+        with self.sqlite_exclusive():
             connection = adbc_sqlite.connect(str(self.sqlite_path), autocommit=True)
-            cursor = connection.cursor()
-            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA synchronous = NORMAL")
-            cursor.close()
-            return connection
-        import adbc_driver_postgresql.dbapi as adbc_postgresql
+            try:
+                cursor = connection.cursor()
+                cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+                cursor.execute("PRAGMA synchronous = NORMAL")
+                cursor.close()
+                yield connection
+            finally:
+                connection.close()
 
-        return adbc_postgresql.connect(self.libpq_uri(), autocommit=True)
+    @contextmanager
+    def sqlite_exclusive(self) -> Iterator[None]:
+        """Hold this process's guard of the SQLite file (no-op on PostgreSQL); see :class:`SqliteFileGuard`."""
+        if not self.is_sqlite:
+            yield
+            return
+        guard = sqlite_guard(self.sqlite_path)
+        guard.acquire()
+        try:
+            yield
+        finally:
+            guard.release()
 
     def libpq_uri(self) -> str:
         """The PostgreSQL URL without the SQLAlchemy driver suffix (for ADBC and connectorx)."""
@@ -166,9 +188,65 @@ class Store:
         return write_frame(self, schema, frame, **kwargs)
 
 
-def _install_sqlite_pragmas(engine: Engine) -> None:
-    """WAL + busy timeout on every connection, and real transactions (pysqlite's legacy mode defers BEGIN,
-    which lets two writers race on DDL; SQLAlchemy documents this recipe)."""
+class SqliteFileGuard:
+    """One SQLite library copy at a time per file, within this process.
+
+    Python's ``sqlite3``, ADBC and connectorx each carry their own copy of SQLite. SQLite's locks are POSIX
+    locks, which belong to the process: when one copy closes its file it silently drops the locks another copy
+    holds, and may delete the WAL the other still uses — the corruption SQLite's documentation describes under
+    "multiple copies of SQLite linked into the same application". So every connection to the file, whatever
+    the library, is opened under this guard and closed before it is released; other threads wait their turn,
+    other processes are unaffected (their locks work as usual). Opening a second connection from the thread
+    that holds the guard would deadlock, so it is an error instead.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._owner: int | None = None
+
+    def acquire(self) -> None:
+        if self._owner == threading.get_ident():
+            raise StoreError(
+                f"this thread already has {self.path} open; finish (close) the open session or connection "
+                "before starting another read or write on the same SQLite store"
+            )
+        self._lock.acquire()
+        self._owner = threading.get_ident()
+
+    def release(self) -> None:
+        self._owner = None
+        self._lock.release()
+
+
+_guards: dict[Path, SqliteFileGuard] = {}
+_guards_lock = threading.Lock()
+
+
+def sqlite_guard(path: Path) -> SqliteFileGuard:
+    with _guards_lock:
+        guard = _guards.get(path)
+        if guard is None:
+            guard = _guards[path] = SqliteFileGuard(path)
+        return guard
+
+
+def _install_sqlite_pragmas(engine: Engine, guard: SqliteFileGuard) -> None:
+    """Guarded connections, WAL + busy timeout on each, and real transactions (pysqlite's legacy mode defers
+    BEGIN, which lets two writers race on DDL; SQLAlchemy documents this recipe)."""
+
+    @event.listens_for(engine, "do_connect")
+    def _guarded_connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        guard.acquire()
+        try:
+            return dialect.loaded_dbapi.connect(*cargs, **cparams)
+        except BaseException:
+            guard.release()
+            raise
+
+    @event.listens_for(engine, "close")
+    def _on_close(_dbapi_connection: Any, _record: Any) -> None:
+        guard.release()
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

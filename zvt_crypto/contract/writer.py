@@ -180,8 +180,7 @@ def write_frame(
 
 def _write_sqlite(store: "Store", schema: type[Schema], table: pa.Table, names: list[str]) -> int:
     sql = _upsert_sql(schema, names, f"VALUES ({', '.join('?' * len(names))})", "sqlite")
-    connection = store.adbc_connect()
-    try:
+    with store.adbc_connection() as connection:
         cursor = connection.cursor()
         cursor.execute("BEGIN IMMEDIATE")
         try:
@@ -196,8 +195,6 @@ def _write_sqlite(store: "Store", schema: type[Schema], table: pa.Table, names: 
             raise
         finally:
             cursor.close()
-    finally:
-        connection.close()
     return int(changed)
 
 
@@ -206,8 +203,7 @@ def _write_postgresql(store: "Store", schema: type[Schema], table: pa.Table, nam
     json_columns = {c.name for c in schema.__table__.columns if isinstance(c.type, JSON)}
     select_list = ", ".join(f'CAST("{n}" AS JSON)' if n in json_columns else f'"{n}"' for n in names)
     sql = _upsert_sql(schema, names, f"SELECT {select_list} FROM {stage}", "postgresql")
-    connection = store.adbc_connect()
-    try:
+    with store.adbc_connection() as connection:
         cursor = connection.cursor()
         try:
             cursor.execute("BEGIN")
@@ -222,6 +218,4 @@ def _write_postgresql(store: "Store", schema: type[Schema], table: pa.Table, nam
             raise
         finally:
             cursor.close()
-    finally:
-        connection.close()
     return int(changed)
