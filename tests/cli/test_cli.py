@@ -1,0 +1,134 @@
+"""The zvt-crypto command line, end to end through a subprocess on a real SQLite store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from zvt_crypto import __version__
+
+
+def run(home: Path, *args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("ZVT_CRYPTO_")}
+    environment.update({"ZVT_CRYPTO_HOME": str(home), **(env or {})})
+    result = subprocess.run([sys.executable, "-m", "zvt_crypto", *args], capture_output=True, text=True,
+                            env=environment, timeout=120)
+    if check:
+        assert result.returncode == 0, f"{args}: {result.stderr}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("demo_home")
+    result = run(home, "demo")
+    assert "imported ETH_USDT-1m.csv: 10063 bars, 10063 new or changed" in result.stdout
+    assert "pairs listed on binance as of 2024-01-02: BTC/USDT, ETH/USDT\n" in result.stdout
+    return home
+
+
+def test_version() -> None:
+    result = subprocess.run([sys.executable, "-m", "zvt_crypto", "--version"], capture_output=True, text=True)
+    assert result.stdout.strip() == f"zvt-crypto, version {__version__}"
+
+
+def test_demo_is_idempotent(demo_home: Path) -> None:
+    again = run(demo_home, "demo").stdout
+    assert "10080 bars, 0 new or changed" in again
+    assert "built 1h bars from complete 1m intervals: 455 bars, 0 new or changed" in again
+
+
+def test_coverage_json_reports_the_outage(demo_home: Path) -> None:
+    report = json.loads(run(demo_home, "coverage", "--exchange", "binance", "--level", "1m", "--format", "json").stdout)
+    by_entity = {row["entity_id"]: row for row in report}
+    assert set(by_entity) == {"pair_binance_BTC-USDT", "pair_binance_ETH-USDT", "pair_binance_SOL-USDT"}
+    eth = by_entity["pair_binance_ETH-USDT"]
+    assert eth["missing"] == 17
+    assert eth["gaps"] == [{"start": "2024-01-03T12:00:00Z", "end": "2024-01-03T12:16:00Z", "missing": 17,
+                            "known": False, "reason": None}]
+    assert by_entity["pair_binance_SOL-USDT"]["first"] == "2024-01-03T00:00:00Z"
+    csv_text = run(demo_home, "coverage", "--symbol", "BTC/USDT", "--exchange", "binance", "--format", "csv").stdout
+    assert csv_text.splitlines()[0].startswith("entity_id,level,first,last,rows")
+    assert len(csv_text.splitlines()) == 1 + 4  # BTC at 1m, 1h, 4h, 1d
+
+
+def test_query_formats(demo_home: Path) -> None:
+    out = run(demo_home, "query", "Bar", "--exchange", "binance", "--symbol", "ETH/USDT", "--level", "1d",
+              "--start", "2024-01-02", "--end", "2024-01-04", "--format", "json").stdout
+    rows = json.loads(out)
+    assert [row["timestamp"][:10] for row in rows] == ["2024-01-02", "2024-01-04"]  # 01-03 is incomplete
+    table = run(demo_home, "query", "crypto_pair", "--exchange", "binance", "--columns", "symbol,list_timestamp").stdout
+    assert "SOL/USDT" in table and "2024-01-03" in table
+
+
+def test_export_then_import_round_trip(demo_home: Path, tmp_path: Path) -> None:
+    out = tmp_path / "eth_1h.csv"
+    result = run(demo_home, "export", "bars", "--exchange", "binance", "--symbol", "ETH/USDT", "--level", "1h",
+                 "--out", str(out))
+    assert result.stdout.strip() == f"wrote 167 bars to {out}"
+    exported = pd.read_csv(out)
+    assert list(exported.columns[:6]) == ["timestamp", "open", "high", "low", "close", "volume"]
+    assert exported["timestamp"].iloc[0] == "2024-01-01T00:00:00Z"
+
+    other = tmp_path / "other_home"
+    imported = run(other, "import", str(out), "--exchange", "binance", "--symbol", "ETH/USDT", "--level", "1h").stdout
+    assert "imported 167 1h bars" in imported and "167 new or changed" in imported
+    again = run(other, "import", str(out), "--exchange", "binance", "--symbol", "ETH/USDT", "--level", "1h").stdout
+    assert "0 new or changed" in again
+    round_trip = tmp_path / "round_trip.parquet"
+    run(other, "export", "bars", "--exchange", "binance", "--symbol", "ETH/USDT", "--level", "1h",
+        "--out", str(round_trip))
+    back = pd.read_parquet(round_trip)
+    pd.testing.assert_series_equal(back["close"], exported["close"], check_names=False)
+
+
+def test_info_hides_secrets(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[exchanges.binance.ccxt]\ntimeout = 5000\nsecret = "file-secret-value"\n')
+    result = run(tmp_path / "home", "--config", str(config), "info",
+                 env={"ZVT_CRYPTO_BINANCE_API_KEY": "env-key-value"})
+    details = json.loads(result.stdout)
+    assert details["exchanges"]["binance"] == {"timeout": 5000, "secret": "***", "apiKey": "***"}
+    assert "file-secret-value" not in result.stdout + result.stderr
+    assert "env-key-value" not in result.stdout + result.stderr
+    assert details["schema_revision"] == "0002"
+    assert details["rows"]["Bar"] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("query", "Bar", "--exchange", "binance", "--symbol", "BTC/USDT", "--level", "1M"), "unknown level '1M'"),
+        (("query", "Bar", "--level", "1h", "--start", "2024-02-01", "--end", "2024-01-01"), "is after end"),
+        (("query", "Candles"), "unknown schema 'Candles'"),
+        (("export", "bars", "--exchange", "binance", "--symbol", "BTC/USDT", "--level", "1h", "--out", "x.csv"),
+         "no 1h bars found"),
+        (("coverage", "--symbol", "BTC/USDT"), "symbols need an exchange"),
+    ],
+)
+def test_errors_are_clear_and_fail(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    result = run(tmp_path, *args, check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ")
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_malformed_config_and_bad_files(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("[store\nurl = 1\n")
+    result = run(tmp_path, "--config", str(config), "info", check=False)
+    assert result.returncode == 1 and str(config) in result.stderr and "not valid TOML" in result.stderr
+
+    garbage = tmp_path / "garbage.csv"
+    garbage.write_text("this,is\nnot,bars\n")
+    result = run(tmp_path, "import", str(garbage), "--exchange", "binance", "--symbol", "BTC/USDT", "--level", "1m",
+                 check=False)
+    assert result.returncode == 1 and "garbage.csv" in result.stderr
+    assert json.loads(run(tmp_path, "info").stdout)["rows"]["Bar"] == 0
