@@ -95,7 +95,9 @@ class Config:
     def ccxt_options(self, exchange_id: str) -> dict[str, Any]:
         """Constructor options for ``ccxt.<exchange_id>(...)``: the file's ``[exchanges.<id>.ccxt]`` table
         plus credentials from the environment. ccxt deep-merges them into its defaults."""
-        options = dict(self.exchanges.get(exchange_id, {}).get("ccxt", {}))
+        # Fix: a deep copy. ccxt keeps the nested dicts it is given and changes them at run time (e.g. its
+        # ``options``), which silently altered this "immutable" config and every exchange built from it later.
+        options = copy.deepcopy(dict(self.exchanges.get(exchange_id, {}).get("ccxt", {})))
         prefix = f"ZVT_CRYPTO_{exchange_id.upper()}_"
         for suffix, key in _ENV_SECRET_SUFFIXES.items():
             value = self.env.get(prefix + suffix)

@@ -6,7 +6,7 @@ A level's grid is anchored at the Unix epoch, except ``1w`` which is anchored on
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 
@@ -27,7 +27,7 @@ _ALIASES = {
 }
 
 
-class Level(str, Enum):
+class Level(StrEnum):
     """A bar interval. ``Level.parse("1h")`` validates user input; ``str(level)`` gives ``"1h"``."""
 
     m1 = "1m"
@@ -38,9 +38,6 @@ class Level(str, Enum):
     h4 = "4h"
     d1 = "1d"
     w1 = "1w"
-
-    def __str__(self) -> str:
-        return self.value
 
     @classmethod
     def parse(cls, value: "Level | str") -> "Level":

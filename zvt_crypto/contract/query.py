@@ -9,7 +9,9 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
-from sqlalchemy import BigInteger, Boolean, ColumnElement, and_, or_, select, type_coerce
+from sqlalchemy import BigInteger, Boolean, ColumnElement, Float, String, and_, or_, select, type_coerce
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.ids import ENTITY_TYPES, check_exchange_id, entity_id
@@ -51,7 +53,29 @@ def exchange_condition(column: ColumnElement[str], exchange: str) -> ColumnEleme
     """Entity ids of ``exchange`` as index-friendly ranges: ``'pair_binance_' <= id < 'pair_binance`'``
     (backtick follows underscore in ASCII), one per entity type."""
     check_exchange_id(exchange)
+    column = _ByteOrder(column)
     return or_(*(and_(column >= f"{kind}_{exchange}_", column < f"{kind}_{exchange}`") for kind in ENTITY_TYPES))
+
+
+class _ByteOrder(FunctionElement[str]):
+    """Fix: the ranges above assume byte order. SQLite compares bytes (BINARY) but PostgreSQL uses the database's
+    collation, and glibc's en_US.UTF-8 (the usual default) ignores punctuation at first: there
+    'pair_binance_BTC-USDT' < 'pair_binance`' is false and exchange-only queries returned nothing. On
+    PostgreSQL the column is compared ``COLLATE "C"``; elsewhere it is left as it is."""
+
+    type = String()
+    name = "bytewise"
+    inherit_cache = True
+
+
+@compiles(_ByteOrder)
+def _bytewise_default(element: _ByteOrder, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(_ByteOrder, "postgresql")
+def _bytewise_postgresql(element: _ByteOrder, compiler: Any, **kw: Any) -> str:
+    return f'({compiler.process(element.clauses, **kw)}) COLLATE "C"'
 
 
 def _order_by(schema: type[Schema], order: Any) -> list[Any]:
@@ -156,7 +180,9 @@ def query_data(
             f"{schema.__name__} has no column(s) {', '.join(unknown)}; its columns are {', '.join(table.c.keys())}"
         )
     selected = [
-        type_coerce(table.c[name], BigInteger).label(name) if isinstance(table.c[name].type, UtcMillis) else table.c[name]
+        # epoch ms as plain integers: the reader converts whole columns, not one datetime per row
+        type_coerce(table.c[name], BigInteger).label(name) if isinstance(table.c[name].type, UtcMillis)
+        else table.c[name]
         for name in names
     ]
     statement = select(*selected).where(*conditions).order_by(*_order_by(schema, order))
@@ -173,6 +199,10 @@ def query_data(
             frame[name] = frame[name].astype(bool)
         elif name in frame and type(sql_type) is BigInteger:  # counts: nullable integers, not floats
             frame[name] = frame[name].astype("Int64")
+        elif name in frame and isinstance(sql_type, Float) and frame[name].dtype == object:
+            # Fix: the SQLAlchemy path (statements with JSON columns) gave object columns for floats with NULLs
+            # (e.g. best_bid); connectorx gives float64. Same dtype whichever path read it.
+            frame[name] = frame[name].astype("float64")
     if return_type == "dicts":
         return frame.to_dict("records")
     if return_type != "df":

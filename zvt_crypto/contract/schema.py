@@ -72,7 +72,9 @@ class Schema(DeclarativeBase):
 
     @classmethod
     def query_data(cls, **kwargs: Any) -> "pd.DataFrame | list[dict[str, Any]]":
-        """Read rows as a DataFrame indexed ``(entity_id, timestamp)``; see :func:`zvt_crypto.contract.query.query_data`.
+        """Read rows as a DataFrame indexed ``(entity_id, timestamp)``.
+
+        See :func:`zvt_crypto.contract.query.query_data` for the arguments.
 
         >>> Bar.query_data(exchange="binance", symbols=["BTC/USDT"], level="1h",
         ...                start_timestamp="2024-01-01", end_timestamp="2024-02-01")  # doctest: +SKIP

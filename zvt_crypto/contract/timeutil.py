@@ -6,16 +6,16 @@ milliseconds; naive values are read as UTC (never as local time). Output is alwa
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, date, datetime
-from typing import Union
 
 import numpy as np
 import pandas as pd
 
 from zvt_crypto.contract.errors import InvalidInputError
 
-TimeLike = Union[datetime, date, pd.Timestamp, str, int, float, np.integer, np.datetime64]
+TimeLike = datetime | date | pd.Timestamp | str | int | float | np.integer | np.datetime64
 
 
 def now_ms() -> int:
@@ -34,8 +34,10 @@ def to_ms(value: TimeLike) -> int:
         raise InvalidInputError(f"not a timestamp: {value!r}")
     if isinstance(value, (int, np.integer)):
         return int(value)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
+    if isinstance(value, float) and math.isfinite(value):
+        # Fix: a fractional float is epoch ms too (sub-ms part dropped); pd.Timestamp(float) would read it as
+        # nanoseconds since the epoch (1704067200000.5 → 1970-01-01T00:28:24Z).
+        return math.floor(value)
     try:
         stamp = pd.Timestamp(value)
     except (ValueError, TypeError) as exc:

@@ -14,10 +14,14 @@ import pandas as pd
 from zvt_crypto.contract.errors import InvalidDataError
 from zvt_crypto.contract.levels import Level
 from zvt_crypto.contract.schema import Schema, UtcMillis
-from zvt_crypto.contract.timeutil import ms_to_index
+from zvt_crypto.contract.timeutil import to_datetime
 
-# 2009-01-03, the first Bitcoin block: anything earlier is a unit mistake (seconds or microseconds).
+# 2009-01-03, the first Bitcoin block: no crypto market is older, so anything earlier is data of another
+# market or a unit mistake (epoch seconds read as milliseconds).
 EARLIEST_MS = 1_230_940_800_000
+# Fix: the comment above promised to catch microseconds too, but only the lower bound was checked, so µs/ns
+# epochs (1.7e15, 1.7e18) were stored as bars tens of thousands of years ahead. 2100-01-01 is the upper bound.
+LATEST_MS = 4_102_444_800_000
 MAX_SHOWN = 5
 
 Check = Callable[[pd.DataFrame], "list[tuple[str, np.ndarray]]"]
@@ -99,10 +103,19 @@ def validate_frame(schema: type[Schema], frame: pd.DataFrame) -> None:
         if isinstance(column.type, UtcMillis) and column.name in frame:
             values = pd.to_numeric(frame[column.name], errors="coerce").to_numpy(dtype=float)
             with np.errstate(invalid="ignore"):
-                problems.append((f"{column.name} before 2009 (seconds instead of ms?)", values < EARLIEST_MS))
+                early = f"{column.name} before 2009-01-03, the first crypto data (epoch seconds instead of ms?)"
+                problems.append((early, values < EARLIEST_MS))
+                problems.append((f"{column.name} after 2100 (microseconds instead of ms?)", values >= LATEST_MS))
     if not any(mask.any() for _, mask in problems):  # value checks assume the required columns are filled
         for check in schema.__validators__:
-            problems.extend(CHECKS[check](frame))
+            try:
+                problems.extend(CHECKS[check](frame))
+            except (ValueError, TypeError) as exc:
+                # Fix: non-numeric values (text in a price column) crashed the check with a bare ValueError.
+                raise InvalidDataError(
+                    f"{schema.__name__}: the {check!r} check cannot read the values ({exc}); fix the column types. "
+                    "Nothing was written"
+                ) from None
     _raise_if_bad(schema, frame, problems)
 
 
@@ -120,10 +133,22 @@ def _raise_if_bad(schema: type[Schema], frame: pd.DataFrame, problems: list[tupl
         return
     shown = frame.loc[bad].head(MAX_SHOWN).copy()
     if "timestamp" in shown:
-        shown["timestamp"] = ms_to_index(shown["timestamp"].to_numpy(dtype="int64"))
+        # Fix: ms_to_index raised on a missing timestamp (ValueError instead of InvalidDataError) and wrapped
+        # far-off values around silently; show each value as a UTC time when it is one, else as it is.
+        shown["timestamp"] = [_shown_time(value) for value in shown["timestamp"]]
     shown.insert(0, "reason", reasons[bad].head(MAX_SHOWN))
     summary = "; ".join(f"{reason}: {count}" for reason, count in counts.items())
     raise InvalidDataError(
         f"{schema.__name__}: {int(bad.sum())} of {len(frame)} rows rejected ({summary}); nothing was written. "
         f"First offending rows:\n{shown.to_string(index=False)}"
     )
+
+
+def _shown_time(value: object) -> object:
+    """Epoch ms as a UTC time for an error message; missing or out-of-range values are shown unchanged."""
+    if pd.isna(value):
+        return value
+    try:
+        return to_datetime(int(value))  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError, OSError):
+        return value

@@ -14,8 +14,10 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+from pandas.api.types import is_integer_dtype
 from sqlalchemy import JSON, BigInteger, Boolean, Float, String
 
 from zvt_crypto.contract.errors import InvalidDataError, InvalidInputError, StoreError
@@ -77,8 +79,25 @@ def normalize_frame(schema: type[Schema], frame: pd.DataFrame, level: Level | st
             f"{schema.__name__} has no column(s) {', '.join(map(str, unknown))}; its columns are {', '.join(known)}"
         )
     df = df[[name for name in known if name in df.columns]].copy()
+    # The bulk paths (ADBC) bypass SQLAlchemy's client-side column defaults: fill scalar defaults here, for
+    # missing columns and for empty cells, as an ORM insert would. Columns the caller did not send are only
+    # inserted, never updated (see ``write_frame``), so a partial upsert keeps an existing row's other values.
     for column in schema.__table__.columns:
-        if isinstance(column.type, UtcMillis) and column.name in df and not pd.api.types.is_integer_dtype(df[column.name]):
+        default = column.default
+        if default is None or not getattr(default, "is_scalar", False):
+            continue
+        if column.name not in df:
+            df[column.name] = default.arg
+        elif df[column.name].isna().any():
+            df[column.name] = df[column.name].astype(object).where(df[column.name].notna(), default.arg)
+    df = df[[name for name in known if name in df.columns]]
+    for column in schema.__table__.columns:
+        if isinstance(column.type, UtcMillis) and column.name in df and _is_numeric_times(df[column.name]):
+            # Fix: epoch ms held as floats (integers with a NaN, as pandas builds them from [None, 1704067200000])
+            # went to the datetime branch below, where pandas reads numbers as nanoseconds (→ 1970).
+            values = np.floor(pd.to_numeric(df[column.name]).astype("float64"))
+            df[column.name] = values.astype("int64") if values.notna().all() else values.astype("Int64")
+        elif isinstance(column.type, UtcMillis) and column.name in df and not is_integer_dtype(df[column.name]):
             notna = df[column.name].notna()
             if notna.all():
                 df[column.name] = series_to_ms(df[column.name])
@@ -89,6 +108,17 @@ def normalize_frame(schema: type[Schema], frame: pd.DataFrame, level: Level | st
         elif isinstance(column.type, JSON) and column.name in df:
             df[column.name] = [None if value is None else json.dumps(value) for value in df[column.name]]
     return _drop_duplicates(schema, df)
+
+
+def _is_numeric_times(values: pd.Series) -> bool:
+    """Float epoch ms, or an object column holding only numbers and missing values."""
+    if pd.api.types.is_float_dtype(values):
+        return True
+    if values.dtype != object:
+        return False
+    present = values[values.notna()]
+    return all(isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+               for value in present)
 
 
 def _drop_duplicates(schema: type[Schema], df: pd.DataFrame) -> pd.DataFrame:
@@ -114,17 +144,27 @@ def to_arrow(schema: type[Schema], df: pd.DataFrame) -> pa.Table:
     for name in df.columns:
         values = df[name]
         arrow_type = _arrow_type(columns[name])
-        if arrow_type == pa.int64() and values.dtype == object:
-            values = pd.to_numeric(values)
-        arrays[name] = pa.array(values.to_numpy(dtype=object) if values.dtype == object else values,
-                                type=arrow_type, from_pandas=True)
+        # Fix: a value the column type cannot hold (1.5 trade counts, text in a price) escaped as a bare
+        # pyarrow/pandas error; report it as invalid data, naming the column.
+        try:
+            if arrow_type == pa.int64() and values.dtype == object:
+                values = pd.to_numeric(values)
+            arrays[name] = pa.array(values.to_numpy(dtype=object) if values.dtype == object else values,
+                                    type=arrow_type, from_pandas=True)
+        except (pa.ArrowException, ValueError, TypeError) as exc:
+            raise InvalidDataError(
+                f"{schema.__name__}: column {name} cannot be stored as {arrow_type}: {exc}; nothing was written"
+            ) from None
     return pa.table(arrays)
 
 
-def _upsert_sql(schema: type[Schema], names: list[str], source: str, dialect: str) -> str:
+def _upsert_sql(
+    schema: type[Schema], names: list[str], source: str, dialect: str, insert_only: frozenset[str] = frozenset()
+) -> str:
+    """The upsert statement; ``insert_only`` columns (defaults the caller did not send) are not updated."""
     table = schema.__tablename__
     key = list(schema.__key__)
-    values = [name for name in names if name not in key]
+    values = [name for name in names if name not in key and name not in insert_only]
     column_list = ", ".join(f'"{name}"' for name in names)
     conflict = f"ON CONFLICT ({', '.join(key)})"
     if not values:
@@ -160,6 +200,8 @@ def write_frame(
     datetimes (naive ones are taken as UTC) or epoch milliseconds.
     """
     df = normalize_frame(schema, frame, level)
+    sent = {*frame.columns, *(name for name in frame.index.names if name), *(["level"] if level is not None else [])}
+    insert_only = frozenset(name for name in df.columns if name not in sent)
     if df.empty:
         return WriteResult(schema.__name__, 0, 0)
     if validate:
@@ -168,9 +210,9 @@ def write_frame(
     names = list(df.columns)
     try:
         if store.is_sqlite:
-            changed = _write_sqlite(store, schema, table, names)
+            changed = _write_sqlite(store, schema, table, names, insert_only)
         else:
-            changed = _write_postgresql(store, schema, table, names)
+            changed = _write_postgresql(store, schema, table, names, insert_only)
     except (InvalidDataError, InvalidInputError):
         raise
     except Exception as exc:
@@ -178,8 +220,10 @@ def write_frame(
     return WriteResult(schema.__name__, len(df), changed)
 
 
-def _write_sqlite(store: "Store", schema: type[Schema], table: pa.Table, names: list[str]) -> int:
-    sql = _upsert_sql(schema, names, f"VALUES ({', '.join('?' * len(names))})", "sqlite")
+def _write_sqlite(
+    store: "Store", schema: type[Schema], table: pa.Table, names: list[str], insert_only: frozenset[str]
+) -> int:
+    sql = _upsert_sql(schema, names, f"VALUES ({', '.join('?' * len(names))})", "sqlite", insert_only)
     with store.adbc_connection() as connection:
         cursor = connection.cursor()
         cursor.execute("BEGIN IMMEDIATE")
@@ -198,11 +242,13 @@ def _write_sqlite(store: "Store", schema: type[Schema], table: pa.Table, names: 
     return int(changed)
 
 
-def _write_postgresql(store: "Store", schema: type[Schema], table: pa.Table, names: list[str]) -> int:
+def _write_postgresql(
+    store: "Store", schema: type[Schema], table: pa.Table, names: list[str], insert_only: frozenset[str]
+) -> int:
     stage = f"zvt_stage_{schema.__tablename__}"
     json_columns = {c.name for c in schema.__table__.columns if isinstance(c.type, JSON)}
     select_list = ", ".join(f'CAST("{n}" AS JSON)' if n in json_columns else f'"{n}"' for n in names)
-    sql = _upsert_sql(schema, names, f"SELECT {select_list} FROM {stage}", "postgresql")
+    sql = _upsert_sql(schema, names, f"SELECT {select_list} FROM {stage}", "postgresql", insert_only)
     with store.adbc_connection() as connection:
         cursor = connection.cursor()
         try:
