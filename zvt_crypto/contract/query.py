@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import BigInteger, Boolean, ColumnElement, Float, String, and_, or_, select, type_coerce
 from sqlalchemy.ext.compiler import compiles
@@ -136,6 +137,7 @@ def query_data(
     table = schema.__table__
     symbols_list, ids_list = _as_list(symbols), _as_list(entity_ids)
     conditions: list[ColumnElement[bool]] = []
+    ids: list[str] | None = None
     if schema.__kind__ == "entity":
         if exchange:
             conditions.append(table.c.exchange == check_exchange_id(exchange))
@@ -151,10 +153,15 @@ def query_data(
             conditions.append(in_values(table.c.entity_id, ids, store.dialect))
         elif exchange:
             conditions.append(exchange_condition(table.c.entity_id, exchange))
+    # Columns the query pins to one value are not fetched (a 1M-row read would move them 1M times).
+    constants: dict[str, str] = {}
+    if schema.__kind__ != "entity" and ids is not None and len(ids) == 1:
+        constants["entity_id"] = ids[0]
     if "level" in table.c:
         if level is None:
             raise InvalidInputError(f"{schema.__name__} holds several levels: pass level='1m' … '1w'")
-        conditions.append(table.c.level == str(Level.parse(level)))
+        constants["level"] = str(Level.parse(level))
+        conditions.append(table.c.level == constants["level"])
     elif level is not None:
         raise InvalidInputError(f"{schema.__name__} has no level; drop level={level!r}")
 
@@ -179,20 +186,28 @@ def query_data(
         raise InvalidInputError(
             f"{schema.__name__} has no column(s) {', '.join(unknown)}; its columns are {', '.join(table.c.keys())}"
         )
+    fetched = [name for name in names if name not in constants]
+    if not fetched:  # nothing varies: fetch the pinned columns too, to know how many rows there are
+        fetched, constants = names, {}
     selected = [
         # epoch ms as plain integers: the reader converts whole columns, not one datetime per row
         type_coerce(table.c[name], BigInteger).label(name) if isinstance(table.c[name].type, UtcMillis)
         else table.c[name]
-        for name in names
+        for name in fetched
     ]
     statement = select(*selected).where(*conditions).order_by(*_order_by(schema, order))
     if limit is not None:
         if limit < 0:
             raise InvalidInputError(f"limit must be ≥ 0, got {limit}")
         statement = statement.limit(limit)
-    time_names = tuple(name for name in names if isinstance(table.c[name].type, UtcMillis))
-    json_names = tuple(name for name in names if is_json(table.c[name]))
-    frame = read_frame(store, statement, time_columns=time_names, json_columns=json_names)
+    time_names = tuple(name for name in fetched if isinstance(table.c[name].type, UtcMillis))
+    json_names = tuple(name for name in fetched if is_json(table.c[name]))
+    categorical = ("entity_id",) if "entity_id" in fetched and schema.__kind__ != "entity" else ()
+    frame = read_frame(store, statement, time_columns=time_names, json_columns=json_names,
+                       categorical_columns=categorical)
+    for position, name in enumerate(names):
+        if name in constants:
+            frame.insert(position, name, pd.Categorical.from_codes(np.zeros(len(frame), np.int8), [constants[name]]))
     for name in names:
         sql_type = table.c[name].type
         if name in frame and isinstance(sql_type, Boolean):
@@ -207,7 +222,31 @@ def query_data(
         return frame.to_dict("records")
     if return_type != "df":
         raise InvalidInputError(f"unknown return_type {return_type!r}; use 'df' or 'dicts'")
+    if index_names == ["entity_id", "timestamp"]:
+        return _with_entity_time_index(frame, single_entity="entity_id" in constants)
     return frame.set_index(index_names) if index_names else frame
+
+
+def _with_entity_time_index(frame: pd.DataFrame, *, single_entity: bool) -> pd.DataFrame:
+    """Set the ``(entity_id, timestamp)`` index from codes, without hashing a million strings.
+
+    ``entity_id`` arrives categorical (dictionary-encoded by the reader, or pinned); one entity's
+    timestamps are unique, so each row is its own code."""
+    entity = frame["entity_id"]
+    if not isinstance(entity.dtype, pd.CategoricalDtype):
+        return frame.set_index(["entity_id", "timestamp"])
+    times = pd.DatetimeIndex(frame["timestamp"])
+    if single_entity:
+        time_codes, time_levels = np.arange(len(frame)), times
+    else:
+        time_codes, time_levels = pd.factorize(times)
+    index = pd.MultiIndex(
+        levels=[pd.Index(entity.cat.categories, dtype=object), time_levels],
+        codes=[entity.cat.codes.to_numpy(), time_codes],
+        names=["entity_id", "timestamp"],
+        verify_integrity=False,
+    )
+    return frame.drop(columns=["entity_id", "timestamp"]).set_axis(index, axis=0)
 
 
 def get_entities(

@@ -36,8 +36,10 @@ def read_frame(
     *,
     time_columns: tuple[str, ...] = (),
     json_columns: tuple[str, ...] = (),
+    categorical_columns: tuple[str, ...] = (),
 ) -> pd.DataFrame:
-    """Run ``statement`` and return its rows as a DataFrame (time columns UTC-aware)."""
+    """Run ``statement`` and return its rows as a DataFrame (time columns UTC-aware, ``categorical_columns``
+    as pandas categoricals: a few distinct ids repeated over many rows)."""
     engine = store.engine
     if not json_columns:
         import connectorx as cx
@@ -51,6 +53,9 @@ def read_frame(
             if index >= 0:
                 column = pc.cast(table.column(index), pa.int64())
                 table = table.set_column(index, name, pc.cast(column, pa.timestamp("ms", tz="UTC")))
+        for name in categorical_columns:
+            index = table.schema.get_field_index(name)
+            table = table.set_column(index, name, pc.dictionary_encode(table.column(index)))
         return table.to_pandas()
     with engine.connect() as connection:
         result = connection.execute(statement)
@@ -58,6 +63,8 @@ def read_frame(
     for name in time_columns:
         if name in frame:
             frame[name] = pd.to_datetime(frame[name], unit="ms", utc=True).astype("datetime64[ms, UTC]")
+    for name in categorical_columns:
+        frame[name] = frame[name].astype("category")
     return frame
 
 

@@ -71,7 +71,8 @@ def normalize_frame(schema: type[Schema], frame: pd.DataFrame, level: Level | st
         elif "level" not in df:
             raise InvalidInputError(f"{schema.__name__} rows need a level: pass level='1m' … '1w'")
         else:
-            df = df.assign(level=[str(Level.parse(value)) for value in df["level"]]) if not df.empty else df
+            canonical = {value: str(Level.parse(value)) for value in pd.unique(df["level"])}
+            df = df.assign(level=df["level"].map(canonical).astype(object))
     known = schema.column_names()
     unknown = [name for name in df.columns if name not in known]
     if unknown:
@@ -121,9 +122,20 @@ def _is_numeric_times(values: pd.Series) -> bool:
                for value in present)
 
 
+def _key_strictly_increasing(df: pd.DataFrame, key: list[str]) -> bool:
+    """Cheap proof of "no duplicate keys" for the common batch: one entity (and level), times increasing."""
+    *prefix, last = key
+    for name in prefix:
+        values = df[name].to_numpy()
+        if not (values == values[0]).all():
+            return False
+    times = df[last].to_numpy()
+    return times.dtype.kind in "iu" and bool((np.diff(times) > 0).all())
+
+
 def _drop_duplicates(schema: type[Schema], df: pd.DataFrame) -> pd.DataFrame:
     key = list(schema.__key__)
-    if not set(key) <= set(df.columns) or df.empty:
+    if not set(key) <= set(df.columns) or df.empty or _key_strictly_increasing(df, key):
         return df
     duplicated_key = df.duplicated(key, keep=False)
     if not duplicated_key.any():
