@@ -434,7 +434,7 @@ def _ensure_entity(store: Store, exchange: str, symbol: str, kind: str, eid: str
         return
     listed = existing["list_timestamp"].iloc[0]
     if pd.isna(listed) or int(pd.Timestamp(listed).value // 1_000_000) > earliest_ms:
-        # The whole row goes back: a partial frame would get column defaults (active, contract_size …) filled in.
+        # The whole row goes back: every write must carry the entity's required columns (symbol, base, quote …).
         store.write(schema, existing.assign(list_timestamp=pd.Timestamp(earliest_ms, unit="ms", tz="UTC")))
 
 
