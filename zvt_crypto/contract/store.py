@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -157,6 +157,25 @@ class Store:
                 yield connection
             finally:
                 connection.close()
+
+    @contextmanager
+    def adbc_transaction(self) -> Iterator[Any]:
+        """An ADBC cursor inside one transaction: committed when the block ends, rolled back if it raises.
+        On SQLite the write lock is taken up front (``BEGIN IMMEDIATE``) so the batch never fails half-way
+        on a lock upgrade."""
+        with self.adbc_connection() as connection:
+            cursor = connection.cursor()
+            try:
+                cursor.execute("BEGIN IMMEDIATE" if self.is_sqlite else "BEGIN")
+                try:
+                    yield cursor
+                except BaseException:
+                    with suppress(Exception):  # a broken connection cannot roll back; closing it aborts
+                        cursor.execute("ROLLBACK")
+                    raise
+                cursor.execute("COMMIT")
+            finally:
+                cursor.close()
 
     @contextmanager
     def sqlite_exclusive(self) -> Iterator[None]:

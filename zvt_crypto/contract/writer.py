@@ -236,22 +236,12 @@ def _write_sqlite(
     store: "Store", schema: type[Schema], table: pa.Table, names: list[str], insert_only: frozenset[str]
 ) -> int:
     sql = _upsert_sql(schema, names, f"VALUES ({', '.join('?' * len(names))})", "sqlite", insert_only)
-    with store.adbc_connection() as connection:
-        cursor = connection.cursor()
-        cursor.execute("BEGIN IMMEDIATE")
-        try:
-            cursor.execute("SELECT total_changes()")
-            before = cursor.fetchone()[0]
-            cursor.executemany(sql, table)
-            cursor.execute("SELECT total_changes()")
-            changed = cursor.fetchone()[0] - before
-            cursor.execute("COMMIT")
-        except BaseException:
-            cursor.execute("ROLLBACK")
-            raise
-        finally:
-            cursor.close()
-    return int(changed)
+    with store.adbc_transaction() as cursor:
+        cursor.execute("SELECT total_changes()")
+        before = cursor.fetchone()[0]
+        cursor.executemany(sql, table)  # ADBC binds the Arrow table to the prepared statement, in C
+        cursor.execute("SELECT total_changes()")
+        return int(cursor.fetchone()[0] - before)
 
 
 def _write_postgresql(
@@ -261,19 +251,10 @@ def _write_postgresql(
     json_columns = {c.name for c in schema.__table__.columns if isinstance(c.type, JSON)}
     select_list = ", ".join(f'CAST("{n}" AS JSON)' if n in json_columns else f'"{n}"' for n in names)
     sql = _upsert_sql(schema, names, f"SELECT {select_list} FROM {stage}", "postgresql", insert_only)
-    with store.adbc_connection() as connection:
-        cursor = connection.cursor()
-        try:
-            cursor.execute("BEGIN")
-            cursor.execute(f"DROP TABLE IF EXISTS {stage}")
-            cursor.adbc_ingest(stage, table, mode="create", temporary=True)
-            cursor.execute(f"WITH upserted AS ({sql} RETURNING 1) SELECT count(*) FROM upserted")
-            changed = cursor.fetchone()[0]
-            cursor.execute(f"DROP TABLE {stage}")
-            cursor.execute("COMMIT")
-        except BaseException:
-            cursor.execute("ROLLBACK")
-            raise
-        finally:
-            cursor.close()
-    return int(changed)
+    with store.adbc_transaction() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {stage}")
+        cursor.adbc_ingest(stage, table, mode="create", temporary=True)  # COPY, in C
+        cursor.execute(f"WITH upserted AS ({sql} RETURNING 1) SELECT count(*) FROM upserted")
+        changed = cursor.fetchone()[0]
+        cursor.execute(f"DROP TABLE {stage}")
+        return int(changed)
