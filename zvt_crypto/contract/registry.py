@@ -83,9 +83,23 @@ strategies: PluginRegistry[Any] = PluginRegistry(STRATEGIES_GROUP, "strategy")
 
 
 def recorder_for(schema: type, exchange: str | None) -> Any:
-    """The recorder registered for ``schema`` (by class name), checked against ``exchange``."""
-    recorder = recorders.get(schema.__name__)
-    supports = getattr(recorder, "supports", None)
-    if exchange and supports is not None and not supports(exchange):
-        raise InvalidInputError(f"the {schema.__name__} recorder does not support exchange {exchange!r}")
-    return recorder
+    """The recorder class registered for ``schema`` (as ``"<Schema>:<provider>"``) that supports ``exchange``.
+
+    Built-in recorders (the ccxt family) are imported here, on first use; plugins arrive by entry point."""
+    import zvt_crypto.recorders  # noqa: F401 - defining the built-in recorders registers them
+
+    if not exchange:
+        raise InvalidInputError("recording needs an exchange: pass exchange='binance' (a ccxt id)")
+    candidates = {name: cls for name, cls in recorders.items().items() if name.split(":", 1)[0] == schema.__name__}
+    if not candidates:
+        raise InvalidInputError(
+            f"no recorder is installed for {schema.__name__}; install a plugin that provides one "
+            f"(entry-point group {RECORDERS_GROUP})"
+        )
+    for cls in candidates.values():
+        supports = getattr(cls, "supports", None)
+        if supports is None or supports(exchange):
+            return cls
+    raise InvalidInputError(
+        f"no {schema.__name__} recorder supports exchange {exchange!r} (installed: {', '.join(sorted(candidates))})"
+    )

@@ -84,12 +84,15 @@ class Schema(DeclarativeBase):
         return query_data(cls, **kwargs)
 
     @classmethod
-    def record_data(cls, *, store: "Store | None" = None, **kwargs: Any) -> Any:
-        """Fetch new rows from a venue through the recorder plugin registered for this schema."""
+    def record_data(cls, *, exchange: str, store: "Store | None" = None, **kwargs: Any) -> Any:
+        """Fetch new rows from a venue through the recorder registered for this schema and return its summary.
+
+        >>> Bar.record_data(exchange="binance", symbols=["BTC/USDT"], level="1h", start="2024-01-01")  # doctest: +SKIP
+        """
         from zvt_crypto.contract.registry import recorder_for
 
-        recorder = recorder_for(cls, kwargs.get("exchange"))
-        return recorder.run(schema=cls, store=store, **kwargs)
+        recorder = recorder_for(cls, exchange)
+        return recorder(store).record(exchange=exchange, **kwargs)
 
 
 def schema_registry() -> dict[str, type[Schema]]:

@@ -1,0 +1,197 @@
+"""The recorder contract: a class bound to a schema and a provider that registers itself when defined.
+
+``Bar.record_data(exchange="binance", symbols=["BTC/USDT"], level="1h")`` finds the registered recorder for
+``Bar`` that supports the exchange and runs it: one ccxt async client per exchange, symbols recorded
+concurrently (bounded), every call through :class:`VenueClient` (timeouts, retries, budget, circuit breaker),
+a progress bar per job and a :class:`RecordSummary` at the end. Subclasses implement ``record_symbol``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from zvt_crypto.contract.config import Config, load_config
+from zvt_crypto.contract.errors import InvalidInputError, ZvtCryptoError
+from zvt_crypto.contract.registry import recorders
+from zvt_crypto.contract.schema import Schema
+from zvt_crypto.contract.store import Store, get_store
+from zvt_crypto.recorders.exchange import create_exchange, require
+from zvt_crypto.recorders.resilience import VenueClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SymbolResult:
+    symbol: str
+    rows: int = 0
+    changed: int = 0
+    gaps_found: int = 0
+    gaps_filled: int = 0
+    gaps_confirmed: int = 0
+    error: str | None = None
+
+
+@dataclass
+class RecordSummary:
+    """What one recording job did."""
+
+    schema: str
+    exchange: str
+    results: list[SymbolResult] = field(default_factory=list)
+    requests: int = 0
+    retries: int = 0
+    seconds: float = 0.0
+
+    def total(self, name: str) -> int:
+        return sum(getattr(result, name) for result in self.results)
+
+    @property
+    def failed(self) -> list[SymbolResult]:
+        return [result for result in self.results if result.error]
+
+    def __str__(self) -> str:
+        text = (
+            f"{self.schema} from {self.exchange}: {len(self.results)} symbol(s), {self.total('changed')} rows written "
+            f"({self.total('rows')} received), {self.requests} requests, {self.retries} retries, gaps "
+            f"{self.total('gaps_found')} found / {self.total('gaps_filled')} filled / "
+            f"{self.total('gaps_confirmed')} confirmed empty, {self.seconds:.1f} s"
+        )
+        for result in self.failed:
+            text += f"\n  {result.symbol}: FAILED — {result.error}"
+        return text
+
+
+@dataclass
+class RunContext:
+    """Shared by the symbol tasks of one run."""
+
+    exchange: Any
+    client: VenueClient
+    store: Store
+    config: Config
+    options: dict[str, Any]
+
+
+class Recorder:
+    """Base of every recorder. Subclasses set ``schema``, ``provider``, ``capability`` (the ccxt ``has`` flag)
+    and ``kind`` (words for messages), and implement :meth:`record_symbol`; defining one registers it."""
+
+    schema: ClassVar[type[Schema]]
+    provider: ClassVar[str] = "ccxt"
+    capability: ClassVar[str] = ""
+    kind: ClassVar[str] = ""
+    concurrency: ClassVar[int] = 4
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "schema" in cls.__dict__:
+            recorders.register(f"{cls.schema.__name__}:{cls.provider}", cls, replace=True)
+
+    @classmethod
+    def supports(cls, exchange_id: str) -> bool:
+        """Generic ccxt recorders support every ccxt exchange; the ``has`` flag is checked on the client."""
+        import ccxt
+
+        return exchange_id in ccxt.exchanges
+
+    def __init__(self, store: Store | Config | str | None = None, config: Config | None = None) -> None:
+        self.config = config or (store if isinstance(store, Config) else None) or load_config()
+        self.store = get_store(store if store is not None else self.config)
+
+    # -- entry points -----------------------------------------------------------------------------------------------
+    def record(self, *, exchange: str, symbols: Sequence[str] | str | None = None, show_progress: bool = True,
+               **options: Any) -> RecordSummary:
+        """Record ``symbols`` of ``exchange`` (blocking). Options are the subclass's (``level``, ``start`` …)."""
+        coroutine = self.arecord(exchange=exchange, symbols=symbols, show_progress=show_progress, **options)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(coroutine)
+        # Called from a running loop (a notebook): run in a thread with its own loop.
+        box: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                box["result"] = asyncio.run(coroutine)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                box["error"] = exc
+
+        thread = threading.Thread(target=target, name="zvt-crypto-recorder")
+        thread.start()
+        thread.join()
+        if "error" in box:
+            raise box["error"]
+        return box["result"]
+
+    async def arecord(self, *, exchange: str, symbols: Sequence[str] | str | None = None,
+                      show_progress: bool = True, **options: Any) -> RecordSummary:
+        symbol_list = [symbols] if isinstance(symbols, str) else list(symbols or [])
+        if not symbol_list:
+            raise InvalidInputError("no symbols to record: pass one or more ccxt symbols such as 'BTC/USDT'")
+        started = time.monotonic()
+        client_exchange = create_exchange(exchange, self.config, asynchronous=True)
+        client = VenueClient(client_exchange)
+        summary = RecordSummary(self.schema.__name__, exchange)
+        try:
+            require(client_exchange, self.capability, self.kind)
+            await client.call("load_markets")
+            unknown = [symbol for symbol in symbol_list if symbol not in client_exchange.markets]
+            if unknown:
+                raise InvalidInputError(_unknown_symbols_message(exchange, unknown, client_exchange.markets))
+            from zvt_crypto.recorders.markets import write_entities
+
+            write_entities(self.store, exchange, [client_exchange.markets[s] for s in symbol_list])
+            context = RunContext(client_exchange, client, self.store, self.config, options)
+            self.prepare(context)
+            summary.results = await self._run_symbols(context, symbol_list, show_progress)
+        finally:
+            await client_exchange.close()
+            summary.requests, summary.retries = client.stats.requests, client.stats.retries
+            summary.seconds = time.monotonic() - started
+        log.info("%s", summary)
+        return summary
+
+    def prepare(self, context: RunContext) -> None:
+        """Validate options once per run (before any symbol starts); subclasses override."""
+
+    async def _run_symbols(self, context: RunContext, symbols: list[str], show_progress: bool) -> list[SymbolResult]:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        gate = asyncio.Semaphore(self.concurrency)
+        columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, disable=not show_progress, transient=False) as progress:
+            task = progress.add_task(f"{context.exchange.id} {self.kind}", total=len(symbols))
+
+            async def one(symbol: str) -> SymbolResult:
+                async with gate:
+                    try:
+                        return await self.record_symbol(context, symbol)
+                    except ZvtCryptoError as exc:
+                        return SymbolResult(symbol, error=str(exc))
+                    except Exception as exc:  # one symbol's failure must not stop the others
+                        log.exception("recording %s %s failed", context.exchange.id, symbol)
+                        return SymbolResult(symbol, error=f"{type(exc).__name__}: {exc}")
+                    finally:
+                        progress.advance(task)
+
+            return list(await asyncio.gather(*(one(symbol) for symbol in symbols)))
+
+    async def record_symbol(self, context: RunContext, symbol: str) -> SymbolResult:  # pragma: no cover
+        raise NotImplementedError
+
+
+def _unknown_symbols_message(exchange: str, unknown: list[str], markets: dict[str, Any]) -> str:
+    import difflib
+
+    hints = []
+    for symbol in unknown:
+        close = difflib.get_close_matches(symbol, list(markets), n=3)
+        hints.append(f"{symbol} (did you mean {', '.join(close)}?)" if close else symbol)
+    return f"unknown symbol(s) on {exchange}: {'; '.join(hints)}. Use ccxt unified symbols such as 'BTC/USDT'"

@@ -1,0 +1,144 @@
+"""Markets → entities: spot markets become ``CryptoPair`` rows, perpetual swaps ``CryptoPerp`` rows.
+
+A market that disappears from the venue (or turns inactive) is marked ``active = False`` with a
+``delist_timestamp``; its row and its data stay, so point-in-time universes remain right.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pandas as pd
+
+from zvt_crypto.contract.ids import entity_id
+from zvt_crypto.contract.store import Store
+from zvt_crypto.domain import CryptoPair, CryptoPerp
+from zvt_crypto.recorders.base import Recorder, RecordSummary, SymbolResult
+
+
+def entity_kind(market: dict[str, Any]) -> str | None:
+    """``"pair"`` for spot, ``"perp"`` for perpetual swaps, ``None`` for what we do not record (futures, options)."""
+    if market.get("spot"):
+        return "pair"
+    if market.get("swap"):
+        return "perp"
+    return None
+
+
+def _nested(market: dict[str, Any], *path: str) -> Any:
+    value: Any = market
+    for key in path:
+        value = (value or {}).get(key)
+    return value
+
+
+def market_row(exchange: str, market: dict[str, Any], kind: str, now_ms: int) -> dict[str, Any]:
+    row = {
+        "entity_id": entity_id(exchange, market["symbol"], kind),  # type: ignore[arg-type]
+        "entity_type": kind,
+        "exchange": exchange,
+        "symbol": market["symbol"],
+        "exchange_symbol": market.get("id"),
+        "base": market["base"],
+        "quote": market["quote"],
+        "active": market.get("active") is not False,
+        "list_timestamp": market.get("created"),
+        "precision_amount": _nested(market, "precision", "amount"),
+        "precision_price": _nested(market, "precision", "price"),
+        "min_amount": _nested(market, "limits", "amount", "min"),
+        "max_amount": _nested(market, "limits", "amount", "max"),
+        "min_price": _nested(market, "limits", "price", "min"),
+        "max_price": _nested(market, "limits", "price", "max"),
+        "min_cost": _nested(market, "limits", "cost", "min"),
+        "maker_fee": market.get("maker"),
+        "taker_fee": market.get("taker"),
+        "updated_timestamp": now_ms,
+    }
+    if kind == "perp":
+        row.update(settle=market.get("settle") or market["quote"], contract_size=market.get("contractSize") or 1.0,
+                   linear=market.get("linear") is not False)
+    return row
+
+
+def write_entities(store: Store, exchange: str, markets: Iterable[dict[str, Any]]) -> int:
+    """Upsert the entity rows of ``markets``; returns how many rows changed. A listing time the store already
+    knows is kept when the venue does not report one."""
+    now_ms = time.time_ns() // 1_000_000
+    changed = 0
+    by_kind: dict[str, list[dict[str, Any]]] = {"pair": [], "perp": []}
+    for market in markets:
+        kind = entity_kind(market)
+        if kind:
+            by_kind[kind].append(market_row(exchange, market, kind, now_ms))
+    for kind, rows in by_kind.items():
+        if not rows:
+            continue
+        schema = CryptoPair if kind == "pair" else CryptoPerp
+        frame = pd.DataFrame(rows)
+        known = schema.query_data(entity_ids=list(frame["entity_id"]), columns=["list_timestamp"], store=store)
+        if not known.empty:
+            stored = known["list_timestamp"].reindex(frame["entity_id"]).to_numpy()
+            missing = frame["list_timestamp"].isna().to_numpy()
+            frame["list_timestamp"] = frame["list_timestamp"].astype(object)
+            frame.loc[missing, "list_timestamp"] = [None if pd.isna(v) else v for v in stored[missing]]
+        changed += store.write(schema, frame).changed
+    return changed
+
+
+def mark_delisted(store: Store, exchange: str, live: set[str], now_ms: int) -> int:
+    """Entities of ``exchange`` not in ``live`` (entity ids of active markets) become inactive, delisted now."""
+    changed = 0
+    for schema in (CryptoPair, CryptoPerp):
+        stored = schema.query_data(exchange=exchange, store=store, index=None)
+        not_live = ~stored["entity_id"].isin(live)
+        gone = stored[not_live & (stored["active"] | stored["delist_timestamp"].isna())]
+        if gone.empty:
+            continue
+        gone = gone.assign(active=False, updated_timestamp=now_ms)
+        never_dated = gone["delist_timestamp"].isna()
+        gone["delist_timestamp"] = gone["delist_timestamp"].astype(object)
+        gone.loc[never_dated, "delist_timestamp"] = now_ms
+        changed += store.write(schema, gone).changed
+    return changed
+
+
+class MarketsRecorder(Recorder):
+    """All spot pairs and perpetuals of an exchange: ``CryptoPair.record_data(exchange="binance")``."""
+
+    schema = CryptoPair
+    capability = "fetchMarkets"
+    kind = "markets"
+
+    async def arecord(self, *, exchange: str, symbols: Sequence[str] | str | None = None,  # type: ignore[override]
+                      show_progress: bool = True, **options: Any) -> RecordSummary:
+        from zvt_crypto.recorders.exchange import create_exchange, require
+        from zvt_crypto.recorders.resilience import VenueClient
+
+        started = time.monotonic()
+        client_exchange = create_exchange(exchange, self.config, asynchronous=True)
+        client = VenueClient(client_exchange)
+        summary = RecordSummary("markets", exchange)
+        try:
+            require(client_exchange, self.capability, self.kind)
+            markets = await client.call("load_markets", True)
+            if not markets:  # ccxt turns a junk 200 body into an empty dict instead of an error
+                raise RuntimeError(f"{exchange} returned no markets; the venue answered with an unexpected body")
+            recorded = [m for m in markets.values() if entity_kind(m)]
+            changed = write_entities(self.store, exchange, recorded)
+            now_ms = time.time_ns() // 1_000_000
+            live = {entity_id(exchange, m["symbol"], entity_kind(m)) for m in recorded if m.get("active") is not False}
+            delisted = mark_delisted(self.store, exchange, live, now_ms)
+            summary.results = [SymbolResult(f"{len(recorded)} markets", rows=len(recorded), changed=changed + delisted)]
+        finally:
+            await client_exchange.close()
+            summary.requests, summary.retries = client.stats.requests, client.stats.retries
+            summary.seconds = time.monotonic() - started
+        return summary
+
+
+class PerpMarketsRecorder(MarketsRecorder):
+    """The same job registered for ``CryptoPerp.record_data(exchange="binanceusdm")``."""
+
+    schema = CryptoPerp
