@@ -18,17 +18,20 @@ GROUP = "zvt_crypto.tests"
 
 
 class FakeRecorder:
-    """Stands in for a recorder plugin; records how ``Schema.record_data`` called it."""
+    """Stands in for a recorder plugin class; records how ``Schema.record_data`` called it."""
 
-    def __init__(self, exchanges: tuple[str, ...] = ("binance",)) -> None:
-        self.exchanges = exchanges
-        self.calls: list[dict[str, Any]] = []
+    calls: list[dict[str, Any]] = []  # noqa: RUF012 - class-level log, reset per test
+    exchanges: tuple[str, ...] = ("binance",)
 
-    def supports(self, exchange: str) -> bool:
-        return exchange in self.exchanges
+    def __init__(self, store: Any = None) -> None:
+        self.store = store
 
-    def run(self, **kwargs: Any) -> str:
-        self.calls.append(kwargs)
+    @classmethod
+    def supports(cls, exchange: str) -> bool:
+        return exchange in cls.exchanges
+
+    def record(self, **kwargs: Any) -> str:
+        self.calls.append({"store": self.store, **kwargs})
         return "ran"
 
 
@@ -101,20 +104,20 @@ def test_recorder_for_and_record_data(monkeypatch: pytest.MonkeyPatch) -> None:
     no_entry_points(monkeypatch)
     recorders: PluginRegistry[Any] = PluginRegistry(RECORDERS_GROUP, "recorder")
     monkeypatch.setattr(registry_module, "recorders", recorders)
-    fake = FakeRecorder()
-    recorders.register("Bar", fake)
+    FakeRecorder.calls = []
+    recorders.register("Bar:fake", FakeRecorder)
 
-    assert recorder_for(Bar, "binance") is fake
-    assert recorder_for(Bar, None) is fake
-    with pytest.raises(InvalidInputError, match="does not support exchange 'kraken'"):
+    assert recorder_for(Bar, "binance") is FakeRecorder
+    with pytest.raises(InvalidInputError, match="needs an exchange"):
+        recorder_for(Bar, None)
+    with pytest.raises(InvalidInputError, match="no Bar recorder supports exchange 'kraken'"):
         recorder_for(Bar, "kraken")
 
     assert Bar.record_data(exchange="binance", symbols=["BTC/USDT"], level="1h") == "ran"
-    assert fake.calls == [{"schema": Bar, "store": None, "exchange": "binance", "symbols": ["BTC/USDT"],
-                           "level": "1h"}]
+    assert FakeRecorder.calls == [{"store": None, "exchange": "binance", "symbols": ["BTC/USDT"], "level": "1h"}]
     from zvt_crypto.domain import Trade
 
-    with pytest.raises(InvalidInputError, match="unknown recorder 'Trade'"):
+    with pytest.raises(InvalidInputError, match="no recorder is installed for Trade"):
         Trade.record_data(exchange="binance")
 
 
