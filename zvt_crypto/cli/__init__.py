@@ -1,6 +1,6 @@
 """The ``zvt-crypto`` command line: a thin layer over the library, one module per group of commands."""
 
-from zvt_crypto.cli import data, store  # noqa: F401 - defining the commands registers them on ``cli``
+from zvt_crypto.cli import data, record, store  # noqa: F401 - defining the commands registers them on ``cli``
 from zvt_crypto.cli.app import cli
 
 

@@ -21,6 +21,8 @@ class VenueProfile:
     ohlcv_limit: int = 500
     trades_limit: int = 500
     ohlcv_backfill: bool = True
+    trades_window_ms: int | None = None  # fetch_trades(since) covers at most this span per call
+    trades_from_id: bool = False  # trades page by id (params fromId), which never skips a trade
     ccxt: dict[str, Any] = field(default_factory=dict)
 
 
@@ -28,9 +30,10 @@ VENUES: dict[str, VenueProfile] = {
     profile.exchange_id: profile
     for profile in (
         # spot only: the default client would also load USDⓈ-M and COIN-M markets on every load_markets
-        VenueProfile("binance", ohlcv_limit=1000, trades_limit=1000,
+        VenueProfile("binance", ohlcv_limit=1000, trades_limit=1000, trades_window_ms=3_600_000, trades_from_id=True,
                      ccxt={"options": {"fetchMarkets": {"types": ["spot"]}}}),
-        VenueProfile("binanceusdm", ohlcv_limit=1500, trades_limit=1000),
+        VenueProfile("binanceusdm", ohlcv_limit=1500, trades_limit=1000, trades_window_ms=3_600_000,
+                     trades_from_id=True),
         VenueProfile("okx", ohlcv_limit=100, trades_limit=100),  # history-candles serves 100 per page
         VenueProfile("bybit", ohlcv_limit=1000, trades_limit=1000),
         VenueProfile("coinbase", ohlcv_limit=300, trades_limit=1000),

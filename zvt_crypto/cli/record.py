@@ -1,0 +1,67 @@
+"""``zvt-crypto record KIND``: fetch venue data into the store (one subcommand per data kind)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from zvt_crypto.cli.app import Context, cli, handle_errors
+
+# subcommand → (schema name, needs a level, extra options)
+KINDS: dict[str, tuple[str, bool, str]] = {
+    "markets": ("CryptoPair", False, "Spot pairs and perpetuals of the exchange (delisted ones are marked)."),
+    "bars": ("Bar", True, "OHLCV bars: incremental, closed bars only, gaps audited."),
+    "mark-bars": ("MarkPriceBar", True, "Mark-price bars of perpetuals."),
+    "index-bars": ("IndexPriceBar", True, "Index-price bars of perpetuals."),
+    "trades": ("Trade", False, "Public trades, resumed after the last stored one."),
+    "orderbook": ("OrderBookSnapshot", False, "A snapshot of the top N order-book levels."),
+    "funding": ("FundingRate", False, "Funding-rate history of perpetuals."),
+    "open-interest": ("OpenInterest", True, "Open-interest history of perpetuals."),
+}
+
+
+@cli.group()
+def record() -> None:
+    """Record data from an exchange (through ccxt) into the store."""
+
+
+def _command(name: str, schema_name: str, leveled: bool, help_text: str) -> Callable[..., Any]:
+    @click.option("--exchange", required=True, help="ccxt exchange id, e.g. binance or binanceusdm.")
+    @click.option("--symbol", "symbols", multiple=True, required=name != "markets",
+                  help="ccxt unified symbol; repeat for several.")
+    @click.option("--start", help="Inclusive start (ISO-8601, UTC); default: resume after the stored data.")
+    @click.option("--end", help="Inclusive end (ISO-8601, UTC); default: the venue's now.")
+    @click.option("--quiet", is_flag=True, help="No progress bar.")
+    @click.pass_obj
+    @handle_errors
+    def command(obj: Context, exchange: str, symbols: tuple[str, ...], start: str | None, end: str | None,
+                quiet: bool, **extra: Any) -> None:
+        from zvt_crypto.contract.registry import recorder_for
+        from zvt_crypto.contract.schema import get_schema
+        from zvt_crypto.recorders.exchange import check_exchange_id
+
+        check_exchange_id(exchange)  # a typo gets "did you mean …", not "no recorder supports"
+        schema = get_schema(schema_name)
+        recorder = recorder_for(schema, exchange)(obj.store, obj.config)
+        options = {key: value for key, value in extra.items() if value is not None}
+        if name != "markets":
+            options.update(start=start, end=end)
+        summary = recorder.record(exchange=exchange, symbols=list(symbols) or None, show_progress=not quiet,
+                                  **options)
+        click.echo(str(summary))
+        if summary.failed:
+            sys.exit(1)
+
+    command.__doc__ = help_text
+    if leveled:
+        command = click.option("--level", required=True, help="Level: 1m 5m 15m 30m 1h 4h 1d 1w.")(command)
+    if name == "orderbook":
+        command = click.option("--depth", type=int, default=20, show_default=True, help="Levels per side.")(command)
+    return record.command(name)(command)
+
+
+for _name, (_schema, _leveled, _help) in KINDS.items():
+    _command(_name, _schema, _leveled, _help)

@@ -1,0 +1,156 @@
+"""Public trades and order-book snapshots.
+
+Trades resume after the last stored trade. Venues that page by trade id (Binance: ``params={'fromId': …}``)
+are followed id by id, which never skips a trade; others page by time. Binance's ``fetch_trades(since)``
+covers at most one hour per call, so an empty hour moves the window on instead of ending the run. Trades are
+keyed ``(entity_id, timestamp, trade_id)``: a trade seen twice is written once.
+
+An order-book snapshot stores the top N levels of each side at the time of the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pandas as pd
+
+from zvt_crypto.contract.errors import InvalidInputError
+from zvt_crypto.contract.ids import entity_id
+from zvt_crypto.contract.timeutil import check_range, ms_to_index, to_ms
+from zvt_crypto.domain import OrderBookSnapshot, Trade
+from zvt_crypto.recorders.base import Recorder, RunContext, SymbolResult
+from zvt_crypto.recorders.paged import PagedRecorder
+from zvt_crypto.recorders.venues import venue_profile
+
+DEFAULT_TRADES_LOOKBACK_MS = 3_600_000  # first run without start: the last hour
+
+
+def check_trades(trades: Any) -> None:
+    import ccxt
+
+    if not isinstance(trades, list):
+        raise ccxt.BadResponse(f"expected a list of trades, got {type(trades).__name__}")
+    for trade in trades:
+        if not isinstance(trade, dict) or trade.get("price") is None or trade.get("timestamp") is None:
+            raise ccxt.BadResponse(f"malformed trade {trade!r}: the venue answered with something else than trades")
+
+
+def trades_frame(trades: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "timestamp": pd.array([t["timestamp"] for t in trades], dtype="int64"),
+        "trade_id": [str(t["id"]) for t in trades],
+        "price": [float(t["price"]) for t in trades],
+        "amount": [float(t["amount"]) for t in trades],
+        "side": [t.get("side") for t in trades],
+    })
+
+
+class TradesRecorder(Recorder):
+    """``Trade.record_data(exchange="binance", symbols=["BTC/USDT"], start=None, end=None)``."""
+
+    schema = Trade
+    capability = "fetchTrades"
+    kind = "trades"
+
+    def prepare(self, context: RunContext) -> None:
+        options = context.options
+        if options.get("level") is not None:
+            raise InvalidInputError(f"trades have no level; drop level={options['level']!r}")
+        options["start"] = None if options.get("start") is None else to_ms(options["start"])
+        options["end"] = None if options.get("end") is None else to_ms(options["end"])
+        check_range(options["start"], options["end"])
+
+    venue_now = PagedRecorder.venue_now
+
+    async def _last_stored(self, context: RunContext, eid: str) -> tuple[int, str] | None:
+        stored = await asyncio.to_thread(
+            Trade.query_data, entity_ids=[eid], columns=["trade_id"], order=["-timestamp", "-trade_id"], limit=1,
+            index=None, store=context.store,
+        )
+        if stored.empty:
+            return None
+        return int(stored["timestamp"].iloc[0].value // 1_000_000), str(stored["trade_id"].iloc[0])
+
+    async def record_symbol(self, context: RunContext, symbol: str) -> SymbolResult:
+        profile = venue_profile(context.exchange.id)
+        result = SymbolResult(symbol)
+        eid = entity_id(context.exchange.id, symbol)
+        now = await self.venue_now(context)
+        end = now if context.options["end"] is None else min(now, context.options["end"])
+        since, last_id = context.options["start"], None
+        if since is None:
+            last = await self._last_stored(context, eid)
+            since, last_id = (last[0], last[1]) if last else (now - DEFAULT_TRADES_LOOKBACK_MS, None)
+        lower = since  # the range starts here whatever the paging does
+        while since <= end:
+            # Once a trade id is known, venues that page by id are followed id by id (never skips a trade).
+            by_id = profile.trades_from_id and last_id is not None and last_id.isdigit()
+            if by_id:
+                trades = await context.client.call("fetch_trades", symbol, None, profile.trades_limit,
+                                                   {"fromId": int(last_id) + 1}, check=check_trades)
+            else:
+                trades = await context.client.call("fetch_trades", symbol, since, profile.trades_limit,
+                                                   check=check_trades)
+            frame = trades_frame(trades)
+            frame = frame[(frame["timestamp"] >= lower) & (frame["timestamp"] <= end)]
+            if frame.empty:
+                past_end = bool(trades) and int(trades[-1]["timestamp"]) > end
+                window = profile.trades_window_ms
+                if not by_id and not past_end and window and since + window <= end:
+                    since += window  # a window without trades (Binance: one hour per call): move it on
+                    continue
+                break
+            frame = frame.sort_values(["timestamp", "trade_id"], ignore_index=True)
+            result.rows += len(frame)
+            written = await asyncio.to_thread(
+                context.store.write, Trade, frame.assign(entity_id=eid, timestamp=ms_to_index(frame["timestamp"]))
+            )
+            result.changed += written.changed
+            newest, last_id = int(frame["timestamp"].iloc[-1]), str(frame["trade_id"].iloc[-1])
+            full_page = len(trades) >= profile.trades_limit
+            if not full_page and (by_id or not profile.trades_window_ms):
+                break  # a short page from id paging, or from a venue without time windows: caught up
+            if full_page:  # time paging restarts at the newest trade's millisecond (seen trades are kept once)
+                since = newest if newest > since else since + 1
+            else:  # the window is exhausted
+                since = max(newest + 1, since + (profile.trades_window_ms or 0))
+        return result
+
+
+class OrderBookRecorder(Recorder):
+    """``OrderBookSnapshot.record_data(exchange="binance", symbols=[...], depth=20)``: top N levels, now."""
+
+    schema = OrderBookSnapshot
+    capability = "fetchOrderBook"
+    kind = "order-book snapshots"
+    default_depth = 20
+
+    def prepare(self, context: RunContext) -> None:
+        depth = int(context.options.get("depth") or self.default_depth)
+        if not 1 <= depth <= 1000:
+            raise InvalidInputError(f"depth must be between 1 and 1000, got {depth}")
+        context.options["depth"] = depth
+
+    venue_now = PagedRecorder.venue_now
+
+    async def record_symbol(self, context: RunContext, symbol: str) -> SymbolResult:
+        import ccxt
+
+        depth = context.options["depth"]
+        book = await context.client.call("fetch_order_book", symbol, depth)
+        bids, asks = (book.get("bids") or [])[:depth], (book.get("asks") or [])[:depth]
+        if any(level[0] is None for level in bids + asks):
+            raise ccxt.BadResponse(f"malformed order book for {symbol}")
+        timestamp = book.get("timestamp") or await self.venue_now(context)
+        row = {
+            "entity_id": entity_id(context.exchange.id, symbol),
+            "timestamp": int(timestamp),
+            "depth": depth,
+            "best_bid": bids[0][0] if bids else None,
+            "best_ask": asks[0][0] if asks else None,
+            "bids": [[float(p), float(a)] for p, a, *_ in bids],
+            "asks": [[float(p), float(a)] for p, a, *_ in asks],
+        }
+        written = await asyncio.to_thread(context.store.write, OrderBookSnapshot, pd.DataFrame([row]))
+        return SymbolResult(symbol, rows=1, changed=written.changed)
