@@ -158,10 +158,11 @@ def query_data(
     if schema.__kind__ != "entity" and ids is not None and len(ids) == 1:
         constants["entity_id"] = ids[0]
     if "level" in table.c:
-        if level is None:
+        if level is None and schema.__kind__ == "series":
             raise InvalidInputError(f"{schema.__name__} holds several levels: pass level='1m' … '1w'")
-        constants["level"] = str(Level.parse(level))
-        conditions.append(table.c.level == constants["level"])
+        if level is not None:
+            constants["level"] = str(Level.parse(level))
+            conditions.append(table.c.level == constants["level"])
     elif level is not None:
         raise InvalidInputError(f"{schema.__name__} has no level; drop level={level!r}")
 

@@ -23,6 +23,7 @@ from zvt_crypto.contract.coverage import coverage
 from zvt_crypto.contract.levels import Level
 from zvt_crypto.domain import Bar, IndexPriceBar, KnownGap, MarkPriceBar
 from zvt_crypto.recorders.base import RunContext, SymbolResult
+from zvt_crypto.recorders.markets import set_listing_if_unknown
 from zvt_crypto.recorders.paged import PagedRecorder
 from zvt_crypto.recorders.venues import venue_profile
 
@@ -59,6 +60,12 @@ class BarsRecorder(PagedRecorder):
         columns = OHLCV if self.schema is Bar else OHLCV[:5]
         frame = pd.DataFrame([row[: len(columns)] for row in rows], columns=columns)
         return frame.astype({"timestamp": "int64"})
+
+    async def first_available(self, context: RunContext, symbol: str) -> int | None:
+        first = await super().first_available(context, symbol)
+        if first is not None and self.schema is Bar:
+            await asyncio.to_thread(set_listing_if_unknown, context.store, self.entity_of(context, symbol), first)
+        return first
 
     async def after_range(self, context: RunContext, symbol: str, eid: str, result: SymbolResult) -> None:
         """Re-request every unexplained hole on the grid; store what the venue confirms empty as known gaps."""

@@ -87,6 +87,20 @@ def write_entities(store: Store, exchange: str, markets: Iterable[dict[str, Any]
     return changed
 
 
+def set_listing_if_unknown(store: Store, eid: str, first_ms: int) -> bool:
+    """Venues that do not report a listing time (Binance spot) get it from the first bar: the entity's
+    ``list_timestamp`` becomes ``first_ms`` if it is unknown or later."""
+    schema = CryptoPerp if eid.startswith("perp_") else CryptoPair
+    row = schema.query_data(entity_ids=[eid], store=store, index=None)
+    if row.empty:
+        return False
+    listed = row["list_timestamp"].iloc[0]
+    if not pd.isna(listed) and int(listed.value // 1_000_000) <= first_ms:
+        return False
+    store.write(schema, row.assign(list_timestamp=first_ms))
+    return True
+
+
 def mark_delisted(store: Store, exchange: str, live: set[str], now_ms: int) -> int:
     """Entities of ``exchange`` not in ``live`` (entity ids of active markets) become inactive, delisted now."""
     changed = 0

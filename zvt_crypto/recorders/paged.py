@@ -96,7 +96,8 @@ class PagedRecorder(Recorder):
             self.schema.query_data, entity_ids=[eid], level=level, columns=[], order="-timestamp", limit=1,
             store=context.store,
         )
-        return None if stored.empty else to_ms(stored.index.get_level_values("timestamp")[0])
+        # len(), not .empty: an index-only frame (no columns) is "empty" to pandas even with a row
+        return None if len(stored) == 0 else to_ms(stored.index.get_level_values("timestamp")[0])
 
     async def write_page(self, context: RunContext, frame: pd.DataFrame, eid: str) -> int:
         frame = frame.assign(entity_id=eid, timestamp=ms_to_index(frame["timestamp"].to_numpy()))

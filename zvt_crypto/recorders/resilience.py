@@ -118,6 +118,16 @@ def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, ccxt.OperationFailed)
 
 
+def check_json_body(exchange: Any) -> None:
+    """A 200 whose body is not JSON (an HTML error page from a proxy or CDN) is not data: ccxt turns it into
+    empty lists or rows of ``None`` without raising, which would look like "no more data". Raise instead."""
+    import ccxt
+
+    body = getattr(exchange, "last_http_response", None)
+    if isinstance(body, str) and body.strip() and body.lstrip()[0] not in "[{":
+        raise ccxt.BadResponse(f"{exchange.id} answered with a non-JSON body: {body.strip()[:80]!r}")
+
+
 def _retry_after_seconds(exchange: Any) -> float | None:
     """The ``Retry-After`` header of the last response (ccxt keeps it on the client), in seconds."""
     headers = getattr(exchange, "last_response_headers", None) or {}
@@ -173,6 +183,7 @@ class VenueClient:
                     await self.budget.acquire()
                     self.stats.requests += 1
                     result = await function(*args, **kwargs)
+                    check_json_body(self.exchange)
                     if check is not None:
                         check(result)
         except Exception as exc:

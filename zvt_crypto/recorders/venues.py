@@ -32,7 +32,8 @@ VENUES: dict[str, VenueProfile] = {
         # spot only: the default client would also load USDⓈ-M and COIN-M markets on every load_markets
         VenueProfile("binance", ohlcv_limit=1000, trades_limit=1000, trades_window_ms=3_600_000, trades_from_id=True,
                      ccxt={"options": {"fetchMarkets": {"types": ["spot"]}}}),
-        VenueProfile("binanceusdm", ohlcv_limit=1500, trades_limit=1000, trades_window_ms=3_600_000,
+        # Binance serves 1500 futures klines per page, but ccxt's fetch_ohlcv caps limit at 1000
+        VenueProfile("binanceusdm", ohlcv_limit=1000, trades_limit=1000, trades_window_ms=3_600_000,
                      trades_from_id=True),
         VenueProfile("okx", ohlcv_limit=100, trades_limit=100),  # history-candles serves 100 per page
         VenueProfile("bybit", ohlcv_limit=1000, trades_limit=1000),

@@ -1,0 +1,51 @@
+"""A simulated Binance (spot and USDⓈ-M) on the loopback, for recorder tests, the offline demo and notebooks.
+
+The real ccxt client talks to it through its normal ``urls`` options; data is deterministic for a seed and a
+simulated clock; faults (429/418, 5xx bursts, slow answers, dropped connections, outages, duplicate or
+out-of-order rows, junk bodies) are injected on demand. Importing this package starts nothing.
+
+>>> from zvt_crypto.sim import SimulatedExchange                   # doctest: +SKIP
+>>> with SimulatedExchange(seed=7, now="2024-01-08T00:00:00Z") as sim:
+...     exchange = ccxt.binance(sim.ccxt_options("binance"))
+...     exchange.fetch_ohlcv("BTC/USDT", "1h", limit=3)
+"""
+
+from __future__ import annotations
+
+import sys
+
+from zvt_crypto.contract.timeutil import TimeLike, to_datetime
+from zvt_crypto.sim.faults import Fault, FaultPlan, Gap
+from zvt_crypto.sim.markets import MarketSpec, default_markets
+from zvt_crypto.sim.server import DEFAULT_NOW, RequestRecord, SimulatedExchange
+
+__all__ = [
+    "DEFAULT_NOW",
+    "Fault",
+    "FaultPlan",
+    "Gap",
+    "MarketSpec",
+    "RequestRecord",
+    "SimulatedExchange",
+    "default_markets",
+    "serve",
+]
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    seed: int = 7,
+    now: TimeLike | None = None,
+    lifetime: float | None = 3600,
+) -> None:
+    """Run a simulated exchange in the foreground (for notebooks on another process) until ``lifetime`` seconds
+    pass or Ctrl-C; prints its URL and the config sections that point zvt_crypto's ccxt clients at it."""
+    with SimulatedExchange(seed=seed, now=now, host=host, port=port, lifetime=lifetime) as sim:
+        print(f"simulated Binance at {sim.url} — seed {seed}, now {to_datetime(sim.now).isoformat()}", flush=True)
+        print("add to your zvt_crypto config file (ZVT_CRYPTO_CONFIG):\n", file=sys.stdout)
+        print(sim.config_toml(), flush=True)
+        try:
+            sim.wait()
+        except KeyboardInterrupt:
+            pass
