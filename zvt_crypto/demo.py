@@ -1,70 +1,74 @@
-"""The offline main job: fill the configured store with sample data and show what the store can tell.
+"""The offline main job: record a week of market data from the simulated Binance into the configured store.
 
-It writes deterministic sample 1m bars for three pairs as CSV files, imports them through the same path as
-``zvt-crypto import`` (one pair has a 17-minute outage, another lists two days later), builds 1h/4h/1d bars
-with the exact resampler, and prints coverage, a query and point-in-time universes. Running it again changes
-nothing (every write is idempotent). Recording from the simulated exchange replaces the sample files once
-the recorders exist.
+A simulated Binance (spot and USDⓈ-M REST on 127.0.0.1, deterministic, clock at 2024-01-08 00:00 UTC) is
+started for the run; the real ccxt client records from it through the same recorders a user runs against the
+real venue. The venue has a 17-minute ETH/USDT outage and answers some requests with 429 or 503, so the run
+shows retries and the gap audit at work. Then 1h/4h bars are built with the exact resampler and the job
+prints coverage, a query and point-in-time universes. Running it again changes nothing.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
-from pathlib import Path
 
-import pandas as pd
-
+from zvt_crypto.contract.config import Config, deep_merge
 from zvt_crypto.contract.coverage import coverage, format_coverage
 from zvt_crypto.contract.ids import entity_id
 from zvt_crypto.contract.query import get_entities
 from zvt_crypto.contract.resample import resample_bars
 from zvt_crypto.contract.store import Store
-from zvt_crypto.dataio.importers import import_bars
-from zvt_crypto.dataio.sample import sample_bars
-from zvt_crypto.domain import Bar
+from zvt_crypto.domain import Bar, FundingRate
 
-EXCHANGE = "binance"
-START = pd.Timestamp("2024-01-01", tz="UTC")
-DAYS = 7
-# symbol, first bar (listing), start price
-PAIRS = (("BTC/USDT", START, 42_000.0), ("ETH/USDT", START, 2_300.0), ("SOL/USDT", START + pd.Timedelta(days=2), 100.0))
-OUTAGE = ("ETH/USDT", pd.Timestamp("2024-01-03 12:00", tz="UTC"), 17)  # symbol, start, minutes missing
-HIGHER_LEVELS = ("1h", "4h", "1d")
+SPOT, PERPS = "binance", "binanceusdm"
+PAIRS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
+PERP_SYMBOLS = ("BTC/USDT:USDT", "ETH/USDT:USDT")
+START = "2024-01-01"
+OUTAGE = ("ETH/USDT", "2024-01-03T12:00:00Z", "2024-01-03T12:17:00Z")  # symbol, start, end (exclusive)
+HIGHER_LEVELS = ("1h", "4h")
 
 
-def write_sample_files(folder: Path) -> dict[str, Path]:
-    """One CSV of 1m bars per pair (timestamp as ISO-8601 UTC), as a user's own export would look."""
-    folder.mkdir(parents=True, exist_ok=True)
-    end = START + pd.Timedelta(days=DAYS)
-    files = {}
-    for symbol, first, price in PAIRS:
-        periods = int((end - first) / pd.Timedelta(minutes=1))
-        bars = sample_bars(symbol, first, periods, start_price=price)
-        if symbol == OUTAGE[0]:
-            gap = (bars["timestamp"] >= OUTAGE[1]) & (bars["timestamp"] < OUTAGE[1] + pd.Timedelta(minutes=OUTAGE[2]))
-            bars = bars[~gap]
-        path = folder / f"{symbol.replace('/', '_')}-1m.csv"
-        bars.assign(timestamp=bars["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(path, index=False)
-        files[symbol] = path
-    return files
+def config_for(config: Config, sim: object) -> Config:
+    """The user's config with the ccxt clients of both Binance venues pointed at the simulator."""
+    exchanges = deep_merge(config.exchanges, {
+        exchange_id: {"ccxt": sim.ccxt_options(exchange_id)} for exchange_id in (SPOT, PERPS)  # type: ignore[attr-defined]
+    })
+    return dataclasses.replace(config, exchanges=exchanges)
 
 
-def run_demo(store: Store, data_home: Path, echo: Callable[[str], None] = print) -> None:
+def run_demo(store: Store, config: Config, echo: Callable[[str], None] = print, *, show_progress: bool = True) -> None:
+    from zvt_crypto.recorders import BarsRecorder, FundingRateRecorder, MarketsRecorder, PerpMarketsRecorder
+    from zvt_crypto.sim import SimulatedExchange
+
     echo(f"store: {store!r}")
-    files = write_sample_files(data_home / "samples")
-    for symbol, path in files.items():
-        result = import_bars(store, [path], exchange=EXCHANGE, symbol=symbol, level="1m")
-        echo(f"imported {path.name}: {result.rows} bars, {result.changed} new or changed")
-    ids = [entity_id(EXCHANGE, symbol) for symbol, _, _ in PAIRS]
+    with SimulatedExchange(seed=7, lifetime=600) as sim:
+        echo(f"simulated Binance at {sim.url} (127.0.0.1 only, stops by itself within 10 minutes)")
+        sim.add_gap(OUTAGE[1], OUTAGE[2], symbol=OUTAGE[0])
+        sim.inject("rate_limit", "/api/v3/klines", retry_after=1, count=1, skip=3)
+        sim.inject("server_error", "/api/v3/klines", count=2, skip=8)
+        cfg = config_for(config, sim)
+        echo(str(MarketsRecorder(store, cfg).record(exchange=SPOT, show_progress=False)))
+        echo(str(PerpMarketsRecorder(store, cfg).record(exchange=PERPS, show_progress=False)))
+        bars = BarsRecorder(store, cfg)
+        # daily bars from each pair's first bar: Binance spot reports no listing time, the first bar gives it
+        echo(str(bars.record(exchange=SPOT, symbols=(*PAIRS, "LUNA/USDT"), level="1d", show_progress=False)))
+        echo(str(bars.record(exchange=SPOT, symbols=PAIRS, level="1m", start=START, show_progress=show_progress)))
+        echo(str(FundingRateRecorder(store, cfg).record(exchange=PERPS, symbols=PERP_SYMBOLS, start=START,
+                                                        show_progress=False)))
+
+    ids = [entity_id(SPOT, symbol) for symbol in PAIRS]
     minutes = Bar.query_data(entity_ids=ids, level="1m", store=store)
     for level in HIGHER_LEVELS:
         written = store.write(Bar, resample_bars(minutes, "1m", level), level=level)
         echo(f"built {level} bars from complete 1m intervals: {written.rows} bars, {written.changed} new or changed")
 
-    echo("\n" + format_coverage(coverage(store, exchange=EXCHANGE), "table"))
-    hourly = Bar.query_data(exchange=EXCHANGE, symbols=["BTC/USDT"], level="1h", store=store,
+    echo("\n" + format_coverage(coverage(store, exchange=SPOT), "table"))
+    hourly = Bar.query_data(exchange=SPOT, symbols=["BTC/USDT"], level="1h", store=store,
                             columns=["open", "high", "low", "close", "volume"], order="-timestamp", limit=5)
     echo("last five 1h bars of BTC/USDT:\n" + hourly.sort_index().to_string() + "\n")
-    for when in ("2024-01-02", "2024-01-05"):
-        universe = get_entities("pair", exchange=EXCHANGE, as_of=when, store=store)
-        echo(f"pairs listed on {EXCHANGE} as of {when}: {', '.join(universe['symbol'])}")
+    funding = FundingRate.query_data(exchange=PERPS, store=store, columns=["funding_rate"])
+    mean = funding.groupby(level="entity_id")["funding_rate"].mean() * 3 * 365
+    echo("mean funding, annualised:\n" + mean.map("{:.2%}".format).to_string() + "\n")
+    for when in ("2023-11-01", "2024-01-05", "2024-01-08"):
+        universe = get_entities("pair", exchange=SPOT, as_of=when, store=store)
+        echo(f"pairs listed on {SPOT} as of {when}: {', '.join(universe['symbol'])}")

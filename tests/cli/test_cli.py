@@ -28,8 +28,13 @@ def run(home: Path, *args: str, env: dict[str, str] | None = None, check: bool =
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("demo_home")
     result = run(home, "demo")
-    assert "imported ETH_USDT-1m.csv: 10063 bars, 10063 new or changed" in result.stdout
-    assert "pairs listed on binance as of 2024-01-02: BTC/USDT, ETH/USDT\n" in result.stdout
+    out = result.stdout
+    # 3 pairs x 7 days of 1m bars from the simulated Binance, less its 17-minute ETH outage
+    assert "Bar from binance: 3 symbol(s), 30223 rows written (30223 received)" in out
+    assert "gaps 1 found / 0 filled / 1 confirmed empty" in out
+    assert "retries" in out and "FAILED" not in out
+    assert "pairs listed on binance as of 2023-11-01: BTC/USDT, ETH/USDT, LUNA/USDT\n" in out  # SOL lists in Dec
+    assert "pairs listed on binance as of 2024-01-08: BTC/USDT, ETH/USDT, SOL/USDT\n" in out  # LUNA delisted
     return home
 
 
@@ -40,8 +45,9 @@ def test_version() -> None:
 
 def test_demo_is_idempotent(demo_home: Path) -> None:
     again = run(demo_home, "demo").stdout
-    assert "10080 bars, 0 new or changed" in again
-    assert "built 1h bars from complete 1m intervals: 455 bars, 0 new or changed" in again
+    assert "markets from binance: 1 symbol(s), 0 rows written" in again
+    assert "Bar from binance: 3 symbol(s), 0 rows written (30223 received)" in again
+    assert "built 1h bars from complete 1m intervals: 503 bars, 0 new or changed" in again
 
 
 def test_coverage_json_reports_the_outage(demo_home: Path) -> None:
@@ -51,20 +57,21 @@ def test_coverage_json_reports_the_outage(demo_home: Path) -> None:
     eth = by_entity["pair_binance_ETH-USDT"]
     assert eth["missing"] == 17
     assert eth["gaps"] == [{"start": "2024-01-03T12:00:00Z", "end": "2024-01-03T12:16:00Z", "missing": 17,
-                            "known": False, "reason": None}]
-    assert by_entity["pair_binance_SOL-USDT"]["first"] == "2024-01-03T00:00:00Z"
+                            "known": True, "reason": "binance returned no bars for this range"}]
+    assert by_entity["pair_binance_SOL-USDT"]["first"] == "2024-01-01T00:00:00Z"
     csv_text = run(demo_home, "coverage", "--symbol", "BTC/USDT", "--exchange", "binance", "--format", "csv").stdout
     assert csv_text.splitlines()[0].startswith("entity_id,level,first,last,rows")
     assert len(csv_text.splitlines()) == 1 + 4  # BTC at 1m, 1h, 4h, 1d
 
 
 def test_query_formats(demo_home: Path) -> None:
-    out = run(demo_home, "query", "Bar", "--exchange", "binance", "--symbol", "ETH/USDT", "--level", "1d",
-              "--start", "2024-01-02", "--end", "2024-01-04", "--format", "json").stdout
+    out = run(demo_home, "query", "Bar", "--exchange", "binance", "--symbol", "ETH/USDT", "--level", "4h",
+              "--start", "2024-01-03T04:00", "--end", "2024-01-03T20:00", "--format", "json").stdout
     rows = json.loads(out)
-    assert [row["timestamp"][:10] for row in rows] == ["2024-01-02", "2024-01-04"]  # 01-03 is incomplete
+    # the 12:00 bar is left out: the outage makes that 4h interval incomplete
+    assert [row["timestamp"][11:16] for row in rows] == ["04:00", "08:00", "16:00", "20:00"]
     table = run(demo_home, "query", "crypto_pair", "--exchange", "binance", "--columns", "symbol,list_timestamp").stdout
-    assert "SOL/USDT" in table and "2024-01-03" in table
+    assert "SOL/USDT" in table and "2023-12-04" in table  # listing time from the first bar
 
 
 def test_export_then_import_round_trip(demo_home: Path, tmp_path: Path) -> None:

@@ -70,7 +70,25 @@ def query(obj: Context, schema_name: str, exchange: str | None, symbols: tuple[s
 @click.pass_obj
 @handle_errors
 def demo(obj: Context) -> None:
-    """Offline main job: import sample bars into the configured store, then show coverage and queries."""
+    """Offline main job: record a week of data from the simulated Binance, then show coverage and queries."""
     from zvt_crypto.demo import run_demo
 
-    run_demo(obj.store, obj.config.home, echo=click.echo)
+    run_demo(obj.store, obj.config, echo=click.echo)
+
+
+@cli.group()
+def sim() -> None:
+    """The simulated Binance (spot + USDⓈ-M REST on 127.0.0.1) for offline work and notebooks."""
+
+
+@sim.command("serve")
+@click.option("--port", type=int, default=8765, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True, help="Same seed, same data.")
+@click.option("--now", help="The simulated clock (ISO-8601 UTC); default 2024-01-08T00:00:00Z.")
+@click.option("--lifetime", type=float, default=3600, show_default=True, help="Seconds before it stops by itself.")
+@handle_errors
+def sim_serve(port: int, seed: int, now: str | None, lifetime: float) -> None:
+    """Serve the simulated exchange on 127.0.0.1 and print the config sections that point ccxt at it."""
+    from zvt_crypto.sim import serve
+
+    serve(port=port, seed=seed, now=now, lifetime=lifetime)

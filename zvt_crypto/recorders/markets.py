@@ -34,7 +34,7 @@ def _nested(market: dict[str, Any], *path: str) -> Any:
     return value
 
 
-def market_row(exchange: str, market: dict[str, Any], kind: str, now_ms: int) -> dict[str, Any]:
+def market_row(exchange: str, market: dict[str, Any], kind: str) -> dict[str, Any]:
     row = {
         "entity_id": entity_id(exchange, market["symbol"], kind),  # type: ignore[arg-type]
         "entity_type": kind,
@@ -54,7 +54,6 @@ def market_row(exchange: str, market: dict[str, Any], kind: str, now_ms: int) ->
         "min_cost": _nested(market, "limits", "cost", "min"),
         "maker_fee": market.get("maker"),
         "taker_fee": market.get("taker"),
-        "updated_timestamp": now_ms,
     }
     if kind == "perp":
         row.update(settle=market.get("settle") or market["quote"], contract_size=market.get("contractSize") or 1.0,
@@ -63,15 +62,14 @@ def market_row(exchange: str, market: dict[str, Any], kind: str, now_ms: int) ->
 
 
 def write_entities(store: Store, exchange: str, markets: Iterable[dict[str, Any]]) -> int:
-    """Upsert the entity rows of ``markets``; returns how many rows changed. A listing time the store already
-    knows is kept when the venue does not report one."""
-    now_ms = time.time_ns() // 1_000_000
+    """Upsert the entity rows of ``markets``; returns how many rows changed (an unchanged market changes
+    nothing). A listing time the store already knows is kept when the venue does not report one."""
     changed = 0
     by_kind: dict[str, list[dict[str, Any]]] = {"pair": [], "perp": []}
     for market in markets:
         kind = entity_kind(market)
         if kind:
-            by_kind[kind].append(market_row(exchange, market, kind, now_ms))
+            by_kind[kind].append(market_row(exchange, market, kind))
     for kind, rows in by_kind.items():
         if not rows:
             continue
@@ -141,7 +139,11 @@ class MarketsRecorder(Recorder):
                 raise RuntimeError(f"{exchange} returned no markets; the venue answered with an unexpected body")
             recorded = [m for m in markets.values() if entity_kind(m)]
             changed = write_entities(self.store, exchange, recorded)
-            now_ms = time.time_ns() // 1_000_000
+            # the venue's clock dates the delisting (ours may differ, and the simulator's is in the past)
+            if client_exchange.has.get("fetchTime"):
+                now_ms = int(await client.call("fetch_time"))
+            else:
+                now_ms = time.time_ns() // 1_000_000
             live = {entity_id(exchange, m["symbol"], entity_kind(m)) for m in recorded if m.get("active") is not False}
             delisted = mark_delisted(self.store, exchange, live, now_ms)
             summary.results = [SymbolResult(f"{len(recorded)} markets", rows=len(recorded), changed=changed + delisted)]
