@@ -30,6 +30,7 @@ from sqlalchemy.engine import make_url
 from zvt_crypto.contract import store as store_module
 from zvt_crypto.contract.levels import Level
 from zvt_crypto.contract.store import Store
+from zvt_crypto.sim import DEFAULT_NOW, SimulatedExchange
 
 ENV_PG_URL = "ZVT_CRYPTO_TEST_PG_URL"
 ENV_REQUIRE_PG = "ZVT_CRYPTO_REQUIRE_POSTGRES"
@@ -283,3 +284,24 @@ def make_bars(
 def bars() -> Callable[..., pd.DataFrame]:
     """The :func:`make_bars` factory."""
     return make_bars
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the simulated exchange (tests/sim, tests/recorders, tests/cli)
+# ---------------------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def shared_sim() -> Iterator[SimulatedExchange]:
+    """One simulated Binance per test session (its data generation is cached), on 127.0.0.1."""
+    with SimulatedExchange(seed=7, lifetime=1200) as sim:
+        yield sim
+
+
+@pytest.fixture
+def sim(shared_sim: SimulatedExchange) -> Iterator[SimulatedExchange]:
+    """The shared server with no faults, an empty request log and the default clock."""
+    shared_sim.faults.clear()
+    shared_sim.reset_requests()
+    shared_sim.set_now(DEFAULT_NOW)
+    yield shared_sim
+    shared_sim.faults.clear()
+    shared_sim.set_now(DEFAULT_NOW)

@@ -16,22 +16,6 @@ NOW = to_ms(DEFAULT_NOW)  # 2024-01-08T00:00:00Z
 HOUR = 3_600_000
 
 
-@pytest.fixture(scope="session")
-def shared_sim() -> Iterator[SimulatedExchange]:
-    with SimulatedExchange(seed=11, lifetime=900) as sim:
-        yield sim
-
-
-@pytest.fixture
-def sim(shared_sim: SimulatedExchange) -> Iterator[SimulatedExchange]:
-    shared_sim.faults.clear()
-    shared_sim.reset_requests()
-    shared_sim.set_now(NOW)
-    yield shared_sim
-    shared_sim.faults.clear()
-    shared_sim.set_now(NOW)
-
-
 @pytest.fixture
 def sim_config(sim: SimulatedExchange, tmp_path: Path) -> Config:
     """The user's path: a TOML file whose [exchanges.<id>.ccxt] sections point ccxt at the simulator."""

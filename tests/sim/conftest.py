@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import ccxt
@@ -15,23 +14,6 @@ NOW = to_ms(DEFAULT_NOW)  # 2024-01-08T00:00:00Z, a Monday
 MINUTE = 60_000
 HOUR = 60 * MINUTE
 DAY = 24 * HOUR
-
-
-@pytest.fixture(scope="session")
-def shared_sim() -> Iterator[SimulatedExchange]:
-    with SimulatedExchange(seed=7, lifetime=600) as sim:
-        yield sim
-
-
-@pytest.fixture
-def sim(shared_sim: SimulatedExchange) -> Iterator[SimulatedExchange]:
-    """The shared server with no faults, an empty request log and the default clock."""
-    shared_sim.faults.clear()
-    shared_sim.reset_requests()
-    shared_sim.set_now(NOW)
-    yield shared_sim
-    shared_sim.faults.clear()
-    shared_sim.set_now(NOW)
 
 
 def client(sim: SimulatedExchange, exchange_id: str = "binance", **extra: Any) -> ccxt.Exchange:
