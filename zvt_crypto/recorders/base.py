@@ -102,7 +102,11 @@ class Recorder:
         return exchange_id in ccxt.exchanges
 
     def __init__(self, store: Store | Config | str | None = None, config: Config | None = None) -> None:
-        self.config = config or (store if isinstance(store, Config) else None) or load_config()
+        # Fix: a Store made from a config carries it (``store.config``); it was ignored, so
+        # ``Schema.record_data(..., store=store)`` built its ccxt clients from the default config instead (e.g. the
+        # real venue rather than the one the store's config names).
+        self.config = (config or (store if isinstance(store, Config) else None) or getattr(store, "config", None)
+                       or load_config())
         self.store = get_store(store if store is not None else self.config)
 
     # -- entry points -----------------------------------------------------------------------------------------------

@@ -61,6 +61,10 @@ class OpenInterestRecorder(PagedRecorder):
     def supported_levels(self, exchange: Any) -> set[str] | None:
         return {"5m", "15m", "30m", "1h", "4h", "1d"} if exchange.id.startswith("binance") else None
 
+    def history_limit_ms(self, exchange: Any) -> int | None:
+        # Binance serves the last 30 days only; the first run's 29 days keep a margin for clock skew
+        return self.default_lookback_ms if exchange.id.startswith("binance") else None
+
     async def fetch_page(self, context: RunContext, symbol: str, since: int, limit: int) -> pd.DataFrame:
         timeframe = context.options["level"].timeframe
         records = await context.client.call("fetch_open_interest_history", symbol, timeframe, since, limit,

@@ -75,12 +75,19 @@ def write_entities(store: Store, exchange: str, markets: Iterable[dict[str, Any]
             continue
         schema = CryptoPair if kind == "pair" else CryptoPerp
         frame = pd.DataFrame(rows)
-        known = schema.query_data(entity_ids=list(frame["entity_id"]), columns=["list_timestamp"], store=store)
+        known = schema.query_data(entity_ids=list(frame["entity_id"]), columns=["list_timestamp", "delist_timestamp"],
+                                  store=store)
         if not known.empty:
             stored = known["list_timestamp"].reindex(frame["entity_id"]).to_numpy()
             missing = frame["list_timestamp"].isna().to_numpy()
             frame["list_timestamp"] = frame["list_timestamp"].astype(object)
             frame.loc[missing, "list_timestamp"] = [None if pd.isna(v) else v for v in stored[missing]]
+            # Fix: a market that trades again after it was marked delisted kept its delist_timestamp, so every
+            # later universe (get_entities(as_of=...)) left it out. A live market has no delisting; an inactive
+            # one keeps the time it was first seen gone.
+            delisted = known["delist_timestamp"].reindex(frame["entity_id"]).to_numpy()
+            frame["delist_timestamp"] = [None if active or pd.isna(v) else v
+                                         for active, v in zip(frame["active"], delisted, strict=True)]
         changed += store.write(schema, frame).changed
     return changed
 

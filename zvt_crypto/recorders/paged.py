@@ -45,6 +45,11 @@ class PagedRecorder(Recorder):
     async def after_range(self, context: RunContext, symbol: str, eid: str, result: SymbolResult) -> None:
         """Runs after the range was fetched (bars audit gaps here)."""
 
+    def history_limit_ms(self, exchange: Any) -> int | None:
+        """How far back from its now the venue serves this kind (``None``: no limit known). Binance refuses an
+        open-interest ``startTime`` older than 30 days (-1130), so a start before the limit is moved up to it."""
+        return None
+
     # -- shared machinery ----------------------------------------------------------------------------------------
     def prepare(self, context: RunContext) -> None:
         options = context.options
@@ -142,6 +147,13 @@ class PagedRecorder(Recorder):
             start = last + self.step_ms(context) if last is not None else await self.first_available(context, symbol)
             if start is not None and self.leveled:
                 start = context.options["level"].ceil(start)
+        # Fix: a resume after a pause longer than the venue's history (or an explicit start before it) asked for
+        # a startTime the venue refuses, and the symbol failed on every later run: start at the oldest it serves.
+        limit = self.history_limit_ms(context.exchange)
+        if start is not None and limit is not None:
+            oldest = await self.venue_now(context) - limit
+            if start < oldest:
+                start = context.options["level"].ceil(oldest) if self.leveled else oldest
         if start is not None and start <= end:
             await self.fetch_range(context, symbol, start, end, result)
         await self.after_range(context, symbol, eid, result)

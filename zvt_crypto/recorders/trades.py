@@ -65,8 +65,10 @@ class TradesRecorder(Recorder):
 
     async def _last_stored(self, context: RunContext, eid: str) -> tuple[int, str] | None:
         stored = await asyncio.to_thread(
-            Trade.query_data, entity_ids=[eid], columns=["trade_id"], order=["-timestamp", "-trade_id"], limit=1,
-            index=None, store=context.store,
+            # Fix: "timestamp" must be asked for: with index=None query_data returns only the columns named, and
+            # the resume run failed with KeyError 'timestamp' as soon as one trade was stored.
+            Trade.query_data, entity_ids=[eid], columns=["timestamp", "trade_id"], order=["-timestamp", "-trade_id"],
+            limit=1, index=None, store=context.store,
         )
         if stored.empty:
             return None
