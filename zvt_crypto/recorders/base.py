@@ -12,7 +12,8 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -139,28 +140,47 @@ class Recorder:
         symbol_list = [symbols] if isinstance(symbols, str) else list(symbols or [])
         if not symbol_list:
             raise InvalidInputError("no symbols to record: pass one or more ccxt symbols such as 'BTC/USDT'")
+        async with self.venue_run(exchange, options) as (context, summary):
+            markets = await context.client.call("load_markets")
+            unknown = [symbol for symbol in symbol_list if symbol not in markets]
+            if unknown:
+                raise InvalidInputError(_unknown_symbols_message(exchange, unknown, markets))
+            from zvt_crypto.recorders.markets import write_entities
+
+            write_entities(self.store, exchange, [markets[s] for s in symbol_list])
+            self.prepare(context)
+            summary.results = await self._run_symbols(context, symbol_list, show_progress)
+        return summary
+
+    @asynccontextmanager
+    async def venue_run(self, exchange: str, options: dict[str, Any],
+                        label: str | None = None) -> AsyncIterator[tuple[RunContext, RecordSummary]]:
+        """One run against one exchange: the ccxt client (checked for this recorder's capability), its
+        resilient wrapper, and the summary's request counts and duration, whatever happens inside."""
         started = time.monotonic()
         client_exchange = create_exchange(exchange, self.config, asynchronous=True)
         client = VenueClient(client_exchange)
-        summary = RecordSummary(self.schema.__name__, exchange)
+        summary = RecordSummary(label or self.schema.__name__, exchange)
         try:
             require(client_exchange, self.capability, self.kind)
-            await client.call("load_markets")
-            unknown = [symbol for symbol in symbol_list if symbol not in client_exchange.markets]
-            if unknown:
-                raise InvalidInputError(_unknown_symbols_message(exchange, unknown, client_exchange.markets))
-            from zvt_crypto.recorders.markets import write_entities
-
-            write_entities(self.store, exchange, [client_exchange.markets[s] for s in symbol_list])
-            context = RunContext(client_exchange, client, self.store, self.config, options)
-            self.prepare(context)
-            summary.results = await self._run_symbols(context, symbol_list, show_progress)
+            yield RunContext(client_exchange, client, self.store, self.config, options), summary
         finally:
             await client_exchange.close()
             summary.requests, summary.retries = client.stats.requests, client.stats.retries
             summary.seconds = time.monotonic() - started
-        log.info("%s", summary)
-        return summary
+            log.info("%s", summary)
+
+    async def venue_now(self, context: RunContext) -> int:
+        """The venue's clock (never trust ours to decide which bar is closed or when a market went), asked
+        once per run."""
+        cached = context.options.get("_venue_now")
+        if cached is None:
+            if context.exchange.has.get("fetchTime"):
+                cached = int(await context.client.call("fetch_time"))
+            else:
+                cached = int(context.exchange.milliseconds())
+            context.options["_venue_now"] = cached
+        return int(cached)
 
     def prepare(self, context: RunContext) -> None:
         """Validate options once per run (before any symbol starts); subclasses override."""

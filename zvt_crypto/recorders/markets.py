@@ -6,7 +6,6 @@ A market that disappears from the venue (or turns inactive) is marked ``active =
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -132,32 +131,16 @@ class MarketsRecorder(Recorder):
 
     async def arecord(self, *, exchange: str, symbols: Sequence[str] | str | None = None,  # type: ignore[override]
                       show_progress: bool = True, **options: Any) -> RecordSummary:
-        from zvt_crypto.recorders.exchange import create_exchange, require
-        from zvt_crypto.recorders.resilience import VenueClient
-
-        started = time.monotonic()
-        client_exchange = create_exchange(exchange, self.config, asynchronous=True)
-        client = VenueClient(client_exchange)
-        summary = RecordSummary("markets", exchange)
-        try:
-            require(client_exchange, self.capability, self.kind)
-            markets = await client.call("load_markets", True)
+        async with self.venue_run(exchange, options, label="markets") as (context, summary):
+            markets = await context.client.call("load_markets", True)
             if not markets:  # ccxt turns a junk 200 body into an empty dict instead of an error
                 raise RuntimeError(f"{exchange} returned no markets; the venue answered with an unexpected body")
             recorded = [m for m in markets.values() if entity_kind(m)]
             changed = write_entities(self.store, exchange, recorded)
-            # the venue's clock dates the delisting (ours may differ, and the simulator's is in the past)
-            if client_exchange.has.get("fetchTime"):
-                now_ms = int(await client.call("fetch_time"))
-            else:
-                now_ms = time.time_ns() // 1_000_000
             live = {entity_id(exchange, m["symbol"], entity_kind(m)) for m in recorded if m.get("active") is not False}
-            delisted = mark_delisted(self.store, exchange, live, now_ms)
+            # the venue's clock dates the delisting (ours may differ, and the simulator's is in the past)
+            delisted = mark_delisted(self.store, exchange, live, await self.venue_now(context))
             summary.results = [SymbolResult(f"{len(recorded)} markets", rows=len(recorded), changed=changed + delisted)]
-        finally:
-            await client_exchange.close()
-            summary.requests, summary.retries = client.stats.requests, client.stats.retries
-            summary.seconds = time.monotonic() - started
         return summary
 
 

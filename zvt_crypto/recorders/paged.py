@@ -81,17 +81,6 @@ class PagedRecorder(Recorder):
             return level.floor(venue_now) - level.ms
         return venue_now
 
-    async def venue_now(self, context: RunContext) -> int:
-        """The venue's clock (never trust ours to decide which bar is closed), asked once per run."""
-        cached = context.options.get("_venue_now")
-        if cached is None:
-            if context.exchange.has.get("fetchTime"):
-                cached = int(await context.client.call("fetch_time"))
-            else:
-                cached = int(context.exchange.milliseconds())
-            context.options["_venue_now"] = cached
-        return int(cached)
-
     def entity_of(self, context: RunContext, symbol: str) -> str:
         return entity_id(context.exchange.id, symbol)
 

@@ -20,7 +20,6 @@ from zvt_crypto.contract.ids import entity_id
 from zvt_crypto.contract.timeutil import check_range, ms_to_index, to_ms
 from zvt_crypto.domain import OrderBookSnapshot, Trade
 from zvt_crypto.recorders.base import Recorder, RunContext, SymbolResult
-from zvt_crypto.recorders.paged import PagedRecorder
 from zvt_crypto.recorders.venues import venue_profile
 
 DEFAULT_TRADES_LOOKBACK_MS = 3_600_000  # first run without start: the last hour
@@ -60,8 +59,6 @@ class TradesRecorder(Recorder):
         options["start"] = None if options.get("start") is None else to_ms(options["start"])
         options["end"] = None if options.get("end") is None else to_ms(options["end"])
         check_range(options["start"], options["end"])
-
-    venue_now = PagedRecorder.venue_now
 
     async def _last_stored(self, context: RunContext, eid: str) -> tuple[int, str] | None:
         stored = await asyncio.to_thread(
@@ -133,8 +130,6 @@ class OrderBookRecorder(Recorder):
         if not 1 <= depth <= 1000:
             raise InvalidInputError(f"depth must be between 1 and 1000, got {depth}")
         context.options["depth"] = depth
-
-    venue_now = PagedRecorder.venue_now
 
     async def record_symbol(self, context: RunContext, symbol: str) -> SymbolResult:
         import ccxt
