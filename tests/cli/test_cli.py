@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from zvt_crypto import __version__
+from zvt_crypto.contract.migrate import head_revision
 
 
 def run(home: Path, *args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -104,7 +105,7 @@ def test_info_hides_secrets(tmp_path: Path) -> None:
     assert details["exchanges"]["binance"] == {"timeout": 5000, "secret": "***", "apiKey": "***"}
     assert "file-secret-value" not in result.stdout + result.stderr
     assert "env-key-value" not in result.stdout + result.stderr
-    assert details["schema_revision"] == "0002"
+    assert details["schema_revision"] == head_revision()
     assert details["rows"]["Bar"] == 0
 
 

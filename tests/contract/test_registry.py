@@ -20,7 +20,7 @@ GROUP = "zvt_crypto.tests"
 class FakeRecorder:
     """Stands in for a recorder plugin class; records how ``Schema.record_data`` called it."""
 
-    calls: list[dict[str, Any]] = []  # noqa: RUF012 - class-level log, reset per test
+    calls: list[dict[str, Any]] = []
     exchanges: tuple[str, ...] = ("binance",)
 
     def __init__(self, store: Any = None) -> None:
@@ -101,6 +101,10 @@ def test_entry_points_load_and_a_broken_one_is_recorded(
 
 
 def test_recorder_for_and_record_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Fix: run alone, this test made recorder_for import the built-in recorders while the registry was swapped,
+    # so they registered into the test's registry (and supported 'kraken'). Define them first.
+    import zvt_crypto.recorders  # noqa: F401
+
     no_entry_points(monkeypatch)
     recorders: PluginRegistry[Any] = PluginRegistry(RECORDERS_GROUP, "recorder")
     monkeypatch.setattr(registry_module, "recorders", recorders)

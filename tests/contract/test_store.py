@@ -23,7 +23,7 @@ from zvt_crypto.domain import Bar
 
 ALL_TABLES = {
     "bar", "crypto_asset", "crypto_pair", "crypto_perp", "funding_rate", "index_price_bar", "known_gap",
-    "mark_price_bar", "open_interest", "order_book_snapshot", "trade",
+    "mark_price_bar", "open_interest", "order_book_snapshot", "trade", "factor_value", "factor_meta",
 }
 
 
@@ -57,7 +57,7 @@ def test_open_creates_folder_and_migrates(tmp_path: Path) -> None:
     try:
         engine = store.engine
         assert path.is_file()
-        assert current_revision(engine) == head_revision() == "0002"
+        assert current_revision(engine) == head_revision()
         assert set(inspect(engine).get_table_names()) == ALL_TABLES | {"alembic_version"}
         assert store.engine is engine  # opened once
     finally:
@@ -68,7 +68,7 @@ def test_open_creates_folder_and_migrates(tmp_path: Path) -> None:
 def test_postgresql_store_opens_and_migrates(pg_url_factory: Callable[..., str]) -> None:
     store = Store(pg_url_factory(migrated=False))
     try:
-        assert current_revision(store.engine) == "0002"
+        assert current_revision(store.engine) == head_revision()
         assert set(inspect(store.engine).get_table_names()) == ALL_TABLES | {"alembic_version"}
     finally:
         store.dispose()
@@ -178,7 +178,7 @@ def test_concurrent_open_of_a_new_file(tmp_path: Path) -> None:
         thread.join(60)
     try:
         assert errors == []
-        assert all(current_revision(store.engine) == "0002" for store in stores)
+        assert all(current_revision(store.engine) == head_revision() for store in stores)
     finally:
         for store in stores:
             store.dispose()

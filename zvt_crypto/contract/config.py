@@ -11,6 +11,15 @@ Resolution order, first wins: explicit arguments, environment, TOML file, defaul
       [store]
       url = "postgresql+psycopg://quant@localhost/zvt"
 
+      [exchanges.binance]               # our request budget and retry policy (defaults per venue)
+      requests_per_minute = 1200        # token bucket on top of ccxt's own rate limiter; 0 = none of ours
+      request_burst = 1                 # requests allowed back to back after an idle spell
+      max_retries = 5                   # retries of a transient failure (429, 5xx, timeout) after the first try
+      retry_initial_seconds = 0.5       # back-off before the first retry, doubling up to retry_max_seconds
+      retry_max_seconds = 30
+      breaker_threshold = 5             # calls failing in a row before the venue is paused
+      breaker_cooldown_seconds = 60
+
       [exchanges.binance.ccxt]          # passed to ccxt.binance(...); ccxt deep-merges it
       timeout = 10000
       options = { fetchMarkets = { types = ["spot"] } }
@@ -44,7 +53,19 @@ SECRET_KEYS = ("apiKey", "secret", "password", "uid", "privateKey", "walletAddre
 _ENV_SECRET_SUFFIXES = {"API_KEY": "apiKey", "SECRET": "secret", "PASSWORD": "password", "UID": "uid"}
 _TOP_LEVEL_KEYS = {"home", "store", "exchanges"}
 _STORE_KEYS = {"url", "echo"}
-_EXCHANGE_KEYS = {"ccxt"}
+# [exchanges.<id>] keys of the request budget, retry policy and circuit breaker (zvt_crypto.recorders.resilience
+# reads them and holds the per-venue defaults): name → (type, minimum, maximum). Bounds catch typos such as a
+# budget per second where one per minute is meant, before a run hammers or stalls on a venue.
+CLIENT_KEYS: dict[str, tuple[type, float, float]] = {
+    "requests_per_minute": (int, 0, 1_000_000),  # 0: no budget of ours (ccxt's rate limiter only)
+    "request_burst": (int, 1, 1_000_000),
+    "max_retries": (int, 0, 100),
+    "retry_initial_seconds": (float, 0, 3600),
+    "retry_max_seconds": (float, 0, 3600),
+    "breaker_threshold": (int, 1, 10_000),
+    "breaker_cooldown_seconds": (float, 0, 86_400),
+}
+_EXCHANGE_KEYS = {"ccxt", *CLIENT_KEYS}
 REDACTED = "***"
 
 
@@ -105,6 +126,13 @@ class Config:
                 options[key] = value
         return options
 
+    def client_settings(self, exchange_id: str) -> dict[str, Any]:
+        """The :data:`CLIENT_KEYS` set in ``[exchanges.<exchange_id>]`` (validated; the caller adds defaults)."""
+        section = self.exchanges.get(exchange_id, {})
+        settings = {key: section[key] for key in CLIENT_KEYS if key in section}
+        check_client_settings(settings, f"{self.source or 'configuration'}: [exchanges.{exchange_id}]")
+        return settings
+
     def __repr__(self) -> str:
         exchanges = {name: redact(section) for name, section in self.exchanges.items()}
         return (
@@ -122,6 +150,26 @@ class Config:
             "config_file": str(self.source) if self.source else None,
             "exchanges": {name: redact(self.ccxt_options(name)) for name in self.exchanges},
         }
+
+
+def check_client_settings(settings: Mapping[str, Any], where: str) -> None:
+    """Raise :class:`ConfigError` naming ``where`` (file and table) and the key for a value of the wrong type or out
+    of range, or for a pair that contradicts itself."""
+    for key, (kind, low, high) in CLIENT_KEYS.items():
+        if key not in settings:
+            continue
+        value = settings[key]
+        number = isinstance(value, int) if kind is int else isinstance(value, (int, float))
+        if not number or isinstance(value, bool) or not low <= value <= high:  # NaN fails the range test too
+            what = "an integer" if kind is int else "a number"
+            raise ConfigError(f"{where}: {key} must be {what} from {low:g} to {high:g}, not {value!r}")
+    initial, maximum = settings.get("retry_initial_seconds"), settings.get("retry_max_seconds")
+    if initial is not None and maximum is not None and maximum < initial:
+        raise ConfigError(f"{where}: retry_max_seconds ({maximum:g}) is below retry_initial_seconds ({initial:g})")
+    budget, burst = settings.get("requests_per_minute"), settings.get("request_burst")
+    if budget and burst is not None and burst > budget:
+        raise ConfigError(f"{where}: request_burst ({burst}) exceeds requests_per_minute ({budget}); a burst is "
+                          "part of the minute's budget")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -160,6 +208,7 @@ def _check_sections(data: Mapping[str, Any], path: Path) -> None:
         unknown(set(section), _EXCHANGE_KEYS, f"[exchanges.{name}]")
         if not isinstance(section.get("ccxt", {}), Mapping):
             raise ConfigError(f"{path}: [exchanges.{name}.ccxt] must be a table of ccxt constructor options")
+        check_client_settings(section, f"{path}: [exchanges.{name}]")
     if "home" in data and not isinstance(data["home"], str):
         raise ConfigError(f"{path}: home must be a string path")
 

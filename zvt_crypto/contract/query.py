@@ -82,6 +82,8 @@ def _bytewise_postgresql(element: _ByteOrder, compiler: Any, **kw: Any) -> str:
 def _order_by(schema: type[Schema], order: Any) -> list[Any]:
     table = schema.__table__
     if order is None:
+        if "entity_id" not in table.c:  # metadata tables (factor_meta …): their primary key
+            return list(table.primary_key.columns)
         names = ["entity_id", "timestamp"] if "timestamp" in table.c else ["entity_id"]
         return [table.c[name] for name in names]
     out = []

@@ -1,6 +1,7 @@
 """The crypto domain: entities (assets, spot pairs, perps) and time-series schemas."""
 
 from zvt_crypto.domain.entities import ENTITY_SCHEMAS, CryptoAsset, CryptoPair, CryptoPerp
+from zvt_crypto.domain.factors import FactorMeta, FactorValue
 from zvt_crypto.domain.series import (
     SERIES_SCHEMAS,
     Bar,
@@ -14,6 +15,6 @@ from zvt_crypto.domain.series import (
 )
 
 __all__ = [
-    "ENTITY_SCHEMAS", "SERIES_SCHEMAS", "Bar", "CryptoAsset", "CryptoPair", "CryptoPerp", "FundingRate",
-    "IndexPriceBar", "KnownGap", "MarkPriceBar", "OpenInterest", "OrderBookSnapshot", "Trade",
+    "ENTITY_SCHEMAS", "SERIES_SCHEMAS", "Bar", "CryptoAsset", "CryptoPair", "CryptoPerp", "FactorMeta", "FactorValue",
+    "FundingRate", "IndexPriceBar", "KnownGap", "MarkPriceBar", "OpenInterest", "OrderBookSnapshot", "Trade",
 ]

@@ -1,0 +1,309 @@
+"""Run a factor over stored data, persist its results and read them back.
+
+``compute_factor`` is incremental: per entity it finds the last stored result, reads only the bars after it
+plus exactly the warm-up the factor declares (one query for all entities), computes, and upserts the new rows
+in one transaction. The result equals a full recompute: bit for bit for windowed factors, to round-off for
+recursive ones (their warm-up outlasts the seed's weight) and for running sums (continued from the stored
+value). A factor whose ``version`` or outputs changed is recomputed from scratch, never mixed.
+
+>>> run = compute_factor(make_factor("rsi"), exchange="binance", symbols=["BTC/USDT"], level="1h")  # doctest: +SKIP
+>>> load_factor("rsi", exchange="binance", symbols=["BTC/USDT"], level="1h").tail()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import delete, func, select
+
+from zvt_crypto.contract.errors import InvalidInputError
+from zvt_crypto.contract.levels import Level
+from zvt_crypto.contract.query import resolve_entity_ids
+from zvt_crypto.contract.reader import in_values, read_frame
+from zvt_crypto.contract.store import Store, get_store
+from zvt_crypto.contract.timeutil import TimeLike, check_range, to_ms
+from zvt_crypto.domain.factors import VALUE_COLUMNS, FactorMeta, FactorValue
+from zvt_crypto.factors.base import Factor, make_factor
+from zvt_crypto.factors.data import OHLCV, FactorInput
+
+log = logging.getLogger(__name__)
+SIGNAL_COLUMNS = ("filter_result", "score_result")
+_DAY_MS = 86_400_000
+
+
+@dataclass
+class FactorRun:
+    """What one computation did; ``values`` holds the rows it computed (named outputs)."""
+
+    factor_id: str
+    entities: int
+    rows: int
+    changed: int
+    seconds: float
+    values: pd.DataFrame
+
+    def __str__(self) -> str:
+        return (f"{self.factor_id}: {self.entities} entit{'y' if self.entities == 1 else 'ies'}, {self.rows} rows "
+                f"computed, {self.changed} written, {self.seconds:.2f} s")
+
+
+def compute_factor(
+    factor: Factor,
+    *,
+    level: Level | str,
+    exchange: str | None = None,
+    symbols: str | Sequence[str] | None = None,
+    entity_ids: str | Sequence[str] | None = None,
+    start: TimeLike | None = None,
+    end: TimeLike | None = None,
+    incremental: bool = True,
+    persist: bool = True,
+    store: Store | Any = None,
+) -> FactorRun:
+    """Compute ``factor`` at ``level`` for the named entities and store the results.
+
+    Args:
+        factor: a factor instance (``make_factor("macd", {"fast": 8})``).
+        level: the bars' level.
+        exchange, symbols, entity_ids: the entities (as in ``query_data``); an exchange alone means all of
+            its entities that have bars at ``level``.
+        start, end: inclusive range of bars to produce values for; default: everything after the stored results.
+        incremental: False recomputes the whole range (same values; useful after editing a custom factor).
+        persist: False computes without writing.
+    """
+    started = time.monotonic()
+    store = get_store(store)
+    level = Level.parse(level)
+    start_ms = None if start is None else to_ms(start)
+    end_ms = None if end is None else to_ms(end)
+    check_range(start_ms, end_ms)
+    ids = _entity_ids(store, level, exchange, symbols, entity_ids)
+    factor_id = factor.factor_id(level)
+    if persist:
+        _check_meta(store, factor, factor_id, level)
+    last = _last_rows(store, factor_id, ids) if incremental else pd.DataFrame()
+
+    # Per entity: the first bar to produce (out_from) and whether a running sum continues from the stored value.
+    out_from: dict[str, int | None] = {}
+    continuing: set[str] = set()
+    for entity in ids:
+        stored = int(last.at[entity, "timestamp"]) if entity in last.index else None
+        if stored is not None and (start_ms is None or start_ms > stored):
+            out_from[entity] = stored + 1
+            continuing.add(entity)
+        else:
+            out_from[entity] = start_ms
+    warmup = factor.warmup(level)
+    if factor.cumulative and warmup is not None:
+        warmup = max(warmup, 1)  # the stored bar itself is needed to continue the sum
+        for entity in ids:
+            if entity not in continuing and out_from[entity] is not None:
+                warmup = None  # a running sum that does not continue starts at the first bar
+    bars = _read_main_bars(store, ids, level, out_from, warmup, end_ms)
+    data = FactorInput(store, ids, level, _earliest(bars), end_ms)
+    data.set_main_bars(bars)
+    full = factor.compute(data) if not bars.empty else _empty(factor.outputs)
+    full = full.reindex(columns=list(factor.outputs))
+    values = _rows_from(full, out_from)
+    if factor.cumulative and not values.empty:
+        values = _continue_sums(factor, values, full, last, continuing)
+    signals = factor.signals(values) if not values.empty else None
+    if signals is not None:
+        values = values.join(signals[[c for c in SIGNAL_COLUMNS if c in signals]])
+    changed = 0
+    if persist and not values.empty:
+        changed = _write(store, factor, factor_id, level, values)
+    run = FactorRun(factor_id, len(ids), len(values), changed, time.monotonic() - started, values)
+    log.info("%s", run)
+    return run
+
+
+def load_factor(
+    factor: Factor | str,
+    *,
+    level: Level | str,
+    params: Mapping[str, Any] | None = None,
+    exchange: str | None = None,
+    symbols: str | Sequence[str] | None = None,
+    entity_ids: str | Sequence[str] | None = None,
+    start: TimeLike | None = None,
+    end: TimeLike | None = None,
+    store: Store | Any = None,
+) -> pd.DataFrame:
+    """Stored results of a factor, indexed ``(entity_id, timestamp)``, one column per output (plus
+    ``filter_result`` / ``score_result`` when the factor produces them).
+
+    >>> load_factor("macd", level="1h", exchange="binance", symbols=["BTC/USDT"])  # doctest: +SKIP
+    """
+    store = get_store(store)
+    instance = make_factor(factor, params) if isinstance(factor, str) else factor
+    factor_id = instance.factor_id(level)
+    meta = FactorMeta.query_data(filters=[FactorMeta.factor_id == factor_id], index=None, store=store)
+    if len(meta) == 0:
+        raise InvalidInputError(
+            f"no stored results for {factor_id}; compute them first: zvt-crypto factor compute {instance.name} "
+            f"--level {Level.parse(level)} ... (or compute_factor in Python)"
+        )
+    outputs = list(meta["outputs"].iloc[0])
+    ids = resolve_entity_ids(FactorValue, exchange, _as_list(symbols), _as_list(entity_ids))
+    columns = [*VALUE_COLUMNS[: len(outputs)], *SIGNAL_COLUMNS]
+    frame = FactorValue.query_data(entity_ids=ids, exchange=exchange if ids is None else None, columns=columns,
+                                   start_timestamp=start, end_timestamp=end,
+                                   filters=[FactorValue.factor_id == factor_id], store=store)
+    frame = frame.rename(columns=dict(zip(VALUE_COLUMNS, outputs, strict=False)))
+    present = [name for name in SIGNAL_COLUMNS if frame[name].notna().any()]
+    frame = frame[[*outputs, *present]]
+    if "filter_result" in frame:
+        frame["filter_result"] = frame["filter_result"].astype("Int8")
+    return frame
+
+
+# -- steps ---------------------------------------------------------------------------------------------------------
+def _as_list(value: str | Sequence[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _entity_ids(store: Store, level: Level, exchange: str | None, symbols: Any, entity_ids: Any) -> list[str]:
+    from zvt_crypto.domain import Bar
+
+    ids = resolve_entity_ids(Bar, exchange, _as_list(symbols), _as_list(entity_ids))
+    if ids is None:
+        if not exchange:
+            raise InvalidInputError("name the entities: pass exchange= with symbols=, or entity_ids=")
+        found = Bar.query_data(exchange=exchange, level=level, columns=["entity_id"], index=None,
+                               order=["entity_id"], store=store)
+        ids = list(dict.fromkeys(found["entity_id"].astype(str)))
+        if not ids:
+            raise InvalidInputError(f"no {level} bars of {exchange} are stored; record or import bars first")
+    return ids
+
+
+def _check_meta(store: Store, factor: Factor, factor_id: str, level: Level) -> None:
+    """Results of another version (or other outputs) of the factor are deleted, not mixed with new ones."""
+    meta = FactorMeta.query_data(filters=[FactorMeta.factor_id == factor_id], index=None, store=store)
+    if len(meta) == 0:
+        return
+    row = meta.iloc[0]
+    if row["version"] != factor.version or list(row["outputs"]) != list(factor.outputs):
+        log.warning("%s changed (version %s → %s): recomputing from scratch", factor_id, row["version"],
+                    factor.version)
+        with store.begin() as connection:
+            connection.execute(delete(FactorValue.__table__).where(FactorValue.__table__.c.factor_id == factor_id))
+            connection.execute(delete(FactorMeta.__table__).where(FactorMeta.__table__.c.factor_id == factor_id))
+
+
+def _last_rows(store: Store, factor_id: str, ids: list[str]) -> pd.DataFrame:
+    """The newest stored row per entity (timestamp in epoch ms and values), in one query."""
+    table = FactorValue.__table__
+    newest = (
+        select(table.c.entity_id, func.max(table.c.timestamp).label("last"))
+        .where(table.c.factor_id == factor_id, in_values(table.c.entity_id, ids, store.dialect))
+        .group_by(table.c.entity_id)
+        .subquery()
+    )
+    statement = select(table.c.entity_id, table.c.timestamp, *(table.c[c] for c in VALUE_COLUMNS)).join(
+        newest, (table.c.entity_id == newest.c.entity_id) & (table.c.timestamp == newest.c.last)
+    ).where(table.c.factor_id == factor_id)
+    frame = read_frame(store, statement)
+    return frame.set_index("entity_id") if len(frame) else pd.DataFrame()
+
+
+def _read_main_bars(store: Store, ids: list[str], level: Level, out_from: dict[str, int | None],
+                    warmup: int | None, end_ms: int | None) -> pd.DataFrame:
+    """Each entity's bars from ``warmup`` bars before its ``out_from`` (all of them when either is None)."""
+    from zvt_crypto.domain import Bar
+
+    starts = [value for value in out_from.values()]
+    if warmup is None or any(value is None for value in starts):
+        read_from = None
+    else:
+        # a time margin for the warm-up (bars may be missing inside it), then trimmed to exact rows below
+        read_from = min(starts) - 2 * warmup * level.ms - _DAY_MS  # type: ignore[type-var]
+    bars = Bar.query_data(entity_ids=ids, level=level, columns=list(OHLCV), start_timestamp=read_from,
+                          end_timestamp=end_ms, store=store)
+    if warmup is None or bars.empty:
+        return bars
+    kept, short = _trim_warmup(bars, out_from, warmup)
+    if short and read_from is not None:  # not enough history inside the margin: read those from the beginning
+        again = Bar.query_data(entity_ids=short, level=level, columns=list(OHLCV), end_timestamp=end_ms, store=store)
+        again, _ = _trim_warmup(again, out_from, warmup)
+        kept = pd.concat([kept[~kept.index.get_level_values(0).isin(short)], again]).sort_index()
+    return kept
+
+
+def _trim_warmup(bars: pd.DataFrame, out_from: dict[str, int | None], warmup: int) -> tuple[pd.DataFrame, list[str]]:
+    entity = bars.index.get_level_values("entity_id")
+    times = _ms(bars.index.get_level_values("timestamp"))
+    first = pd.Series(out_from, dtype="float64").reindex(pd.Index(entity)).fillna(-np.inf).to_numpy()
+    before = times < first
+    from_end = pd.Series(before.astype(np.int64)[::-1], index=entity[::-1]).groupby(level=0, sort=False).cumsum()
+    rank = from_end.to_numpy()[::-1]  # 1 for the last bar before out_from, 2 for the one before it …
+    keep = ~before | (rank <= warmup)
+    counts = pd.Series(before, index=entity).groupby(level=0, sort=False, observed=True).sum()
+    short = [str(e) for e, n in counts.items() if out_from.get(str(e)) is not None and n < warmup]
+    return bars[keep], short
+
+
+def _earliest(bars: pd.DataFrame) -> int | None:
+    if bars.empty:
+        return None
+    return int(_ms(bars.index.get_level_values("timestamp")).min())
+
+
+def _rows_from(values: pd.DataFrame, out_from: dict[str, int | None]) -> pd.DataFrame:
+    """Only the rows to produce: at or after each entity's ``out_from`` (warm-up rows are dropped)."""
+    if values.empty:
+        return values
+    entity = values.index.get_level_values("entity_id")
+    first = pd.Series(out_from, dtype="float64").reindex(pd.Index(entity)).fillna(-np.inf).to_numpy()
+    return values[_ms(values.index.get_level_values("timestamp")) >= first]
+
+
+def _continue_sums(factor: Factor, values: pd.DataFrame, full: pd.DataFrame, last: pd.DataFrame,
+                   continuing: set[str]) -> pd.DataFrame:
+    """Running sums restart at the warm-up window: shift them so they continue from the stored value."""
+    values = values.copy()
+    positions = {name: VALUE_COLUMNS[factor.outputs.index(name)] for name in factor.cumulative}
+    for entity in continuing:
+        stored_ms = int(last.at[entity, "timestamp"])
+        key = (entity, pd.Timestamp(stored_ms, unit="ms", tz="UTC"))
+        if key not in full.index:
+            continue
+        rows = values.index.get_level_values("entity_id") == entity
+        for name, column in positions.items():
+            offset = last.at[entity, column] - full.at[key, name]
+            if pd.notna(offset):
+                values.loc[rows, name] = values.loc[rows, name] + offset
+    return values
+
+
+def _write(store: Store, factor: Factor, factor_id: str, level: Level, values: pd.DataFrame) -> int:
+    frame = values.rename(columns=dict(zip(factor.outputs, VALUE_COLUMNS, strict=False)))
+    frame = frame.replace([np.inf, -np.inf], np.nan)
+    frame.insert(0, "factor_id", factor_id)
+    result = store.write(FactorValue, frame)
+    meta = pd.DataFrame([{
+        "factor_id": factor_id, "name": factor.name, "level": str(level), "params": factor.p,
+        "outputs": list(factor.outputs), "version": factor.version,
+        "updated_timestamp": int(time.time() * 1000),
+    }])
+    store.write(FactorMeta, meta)
+    return result.changed
+
+
+def _empty(outputs: Sequence[str]) -> pd.DataFrame:
+    index = pd.MultiIndex.from_arrays([pd.Index([], dtype=object), pd.DatetimeIndex([], tz="UTC")],
+                                      names=["entity_id", "timestamp"])
+    return pd.DataFrame({name: pd.Series(dtype="float64") for name in outputs}, index=index)
+
+
+def _ms(times: Any) -> np.ndarray:
+    return pd.DatetimeIndex(times).as_unit("ms").asi8
