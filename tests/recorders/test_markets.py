@@ -12,7 +12,7 @@ from zvt_crypto.contract.config import Config, load_config
 from zvt_crypto.contract.query import get_entities
 from zvt_crypto.contract.registry import recorder_for
 from zvt_crypto.contract.store import Store
-from zvt_crypto.domain import CryptoPair, CryptoPerp
+from zvt_crypto.domain import CryptoAsset, CryptoPair, CryptoPerp
 from zvt_crypto.recorders import BarsRecorder, MarketsRecorder, PerpMarketsRecorder
 from zvt_crypto.sim import SimulatedExchange, default_markets
 
@@ -68,6 +68,11 @@ def test_spot_pairs_match_the_venue(sim: SimulatedExchange, sim_store: Store, si
     assert not stored.loc[LUNA, "active"] and stored.loc[LUNA, "delist_timestamp"] == utc(NOW)
     assert stored.loc[[BTC, ETH, SOL], "active"].all() and stored.loc[[BTC, ETH, SOL], "delist_timestamp"].isna().all()
     assert stored["list_timestamp"].isna().all()  # Binance spot does not say when a pair listed
+    # the currencies they trade (Binance serves currency details only with a key: codes from the markets)
+    assets = CryptoAsset.query_data(exchange="binance", store=sim_store)
+    assert list(assets["symbol"]) == ["BTC", "ETH", "LUNA", "SOL", "USDT"]
+    assert list(assets.index) == [f"asset_binance_{code}" for code in assets["symbol"]]
+    assert CryptoAsset.record_data(exchange="binance", store=sim_store, show_progress=False).failed == []
 
     sim.advance(6 * 3600)
     again = record(sim_store, sim_config)
@@ -137,7 +142,8 @@ def test_record_data_dispatches_to_the_markets_recorder(sim: SimulatedExchange, 
     assert sorted(CryptoPair.query_data(exchange="binance", store=sim_store)["symbol"]) == [
         "BTC/USDT", "ETH/USDT", "LUNA/USDT", "SOL/USDT"]
     perps = CryptoPerp.record_data(exchange="binanceusdm", store=sim_store, show_progress=False)
-    assert perps.total("changed") == 2 and len(CryptoPerp.query_data(store=sim_store)) == 2
+    assert perps.total("changed") == 2 + 3 and len(CryptoPerp.query_data(store=sim_store)) == 2  # + BTC, ETH, USDT
+    assert sorted(CryptoAsset.query_data(exchange="binanceusdm", store=sim_store)["symbol"]) == ["BTC", "ETH", "USDT"]
 
 
 @pytest.mark.parametrize("fault", ["junk", "server_error"])

@@ -29,7 +29,8 @@ def record() -> None:
 
 
 def _command(name: str, schema_name: str, leveled: bool, help_text: str) -> Callable[..., Any]:
-    @click.option("--exchange", required=True, help="ccxt exchange id, e.g. binance or binanceusdm.")
+    @click.option("--exchange", "exchanges", required=True, multiple=True,
+                  help="ccxt exchange id, e.g. binance or binanceusdm; repeat to record several venues at once.")
     @click.option("--symbol", "symbols", multiple=True, required=name != "markets",
                   help="ccxt unified symbol; repeat for several.")
     @click.option("--start", help="Inclusive start (ISO-8601, UTC); default: resume after the stored data.")
@@ -37,22 +38,29 @@ def _command(name: str, schema_name: str, leveled: bool, help_text: str) -> Call
     @click.option("--quiet", is_flag=True, help="No progress bar.")
     @click.pass_obj
     @handle_errors
-    def command(obj: Context, exchange: str, symbols: tuple[str, ...], start: str | None, end: str | None,
-                quiet: bool, **extra: Any) -> None:
+    def command(obj: Context, exchanges: tuple[str, ...], symbols: tuple[str, ...], start: str | None,
+                end: str | None, quiet: bool, **extra: Any) -> None:
         from zvt_crypto.contract.registry import recorder_for
         from zvt_crypto.contract.schema import get_schema
+        from zvt_crypto.recorders.base import record_exchanges
         from zvt_crypto.recorders.exchange import check_exchange_id
 
-        check_exchange_id(exchange)  # a typo gets "did you mean …", not "no recorder supports"
+        for exchange in exchanges:
+            check_exchange_id(exchange)  # a typo gets "did you mean …", not "no recorder supports"
         schema = get_schema(schema_name)
-        recorder = recorder_for(schema, exchange)(obj.store, obj.config)
         options = {key: value for key, value in extra.items() if value is not None}
         if name != "markets":
             options.update(start=start, end=end)
-        summary = recorder.record(exchange=exchange, symbols=list(symbols) or None, show_progress=not quiet,
-                                  **options)
-        click.echo(str(summary))
-        if summary.failed:
+        if len(exchanges) == 1:
+            recorder = recorder_for(schema, exchanges[0])(obj.store, obj.config)
+            summaries = [recorder.record(exchange=exchanges[0], symbols=list(symbols) or None,
+                                         show_progress=not quiet, **options)]
+        else:  # concurrently, each venue with its own client, budget and breaker
+            summaries = record_exchanges(schema, dict.fromkeys(exchanges, list(symbols) or None), store=obj.store,
+                                         show_progress=not quiet, **options)
+        for summary in summaries:
+            click.echo(str(summary))
+        if any(summary.failed for summary in summaries):
             sys.exit(1)
 
     command.__doc__ = help_text

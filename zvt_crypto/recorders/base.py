@@ -12,8 +12,8 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -114,26 +114,7 @@ class Recorder:
     def record(self, *, exchange: str, symbols: Sequence[str] | str | None = None, show_progress: bool = True,
                **options: Any) -> RecordSummary:
         """Record ``symbols`` of ``exchange`` (blocking). Options are the subclass's (``level``, ``start`` …)."""
-        coroutine = self.arecord(exchange=exchange, symbols=symbols, show_progress=show_progress, **options)
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(coroutine)
-        # Called from a running loop (a notebook): run in a thread with its own loop.
-        box: dict[str, Any] = {}
-
-        def target() -> None:
-            try:
-                box["result"] = asyncio.run(coroutine)
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-                box["error"] = exc
-
-        thread = threading.Thread(target=target, name="zvt-crypto-recorder")
-        thread.start()
-        thread.join()
-        if "error" in box:
-            raise box["error"]
-        return box["result"]
+        return run_coroutine(self.arecord(exchange=exchange, symbols=symbols, show_progress=show_progress, **options))
 
     async def arecord(self, *, exchange: str, symbols: Sequence[str] | str | None = None,
                       show_progress: bool = True, **options: Any) -> RecordSummary:
@@ -186,11 +167,9 @@ class Recorder:
         """Validate options once per run (before any symbol starts); subclasses override."""
 
     async def _run_symbols(self, context: RunContext, symbols: list[str], show_progress: bool) -> list[SymbolResult]:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
         gate = asyncio.Semaphore(self.concurrency)
-        columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, disable=not show_progress, transient=False) as progress:
+        shared = context.options.get("_progress")  # one display for several exchanges recorded at once
+        with nullcontext(shared) if shared is not None else new_progress(show_progress) as progress:
             task = progress.add_task(f"{context.exchange.id} {self.kind}", total=len(symbols))
 
             async def one(symbol: str) -> SymbolResult:
@@ -209,6 +188,71 @@ class Recorder:
 
     async def record_symbol(self, context: RunContext, symbol: str) -> SymbolResult:  # pragma: no cover
         raise NotImplementedError
+
+
+def new_progress(show: bool) -> Any:
+    """A rich progress display (one bar per job), or a silent one."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(*columns, disable=not show, transient=False)
+
+
+async def arecord_exchanges(schema: type[Schema], exchanges: Mapping[str, Sequence[str] | None], *,
+                            store: Store | Config | str | None = None, show_progress: bool = True,
+                            **options: Any) -> list[RecordSummary]:
+    """Record ``schema`` from several exchanges at once, each with its own client, budget and circuit breaker,
+    so one broken venue never stalls the others: its failure is reported in its summary, the rest go on."""
+    from zvt_crypto.contract.registry import recorder_for
+
+    recorders = {exchange: recorder_for(schema, exchange)(store) for exchange in exchanges}
+    with new_progress(show_progress) as progress:
+
+        async def one(exchange: str) -> RecordSummary:
+            try:
+                return await recorders[exchange].arecord(exchange=exchange, symbols=exchanges[exchange],
+                                                         show_progress=show_progress, _progress=progress, **options)
+            except ZvtCryptoError as exc:
+                return RecordSummary(schema.__name__, exchange, [SymbolResult("(all)", error=str(exc))])
+            except Exception as exc:  # one venue's failure must not stop the others
+                log.exception("recording %s from %s failed", schema.__name__, exchange)
+                return RecordSummary(schema.__name__, exchange,
+                                     [SymbolResult("(all)", error=f"{type(exc).__name__}: {exc}")])
+
+        return list(await asyncio.gather(*(one(exchange) for exchange in exchanges)))
+
+
+def record_exchanges(schema: type[Schema], exchanges: Mapping[str, Sequence[str] | None], *,
+                     store: Store | Config | str | None = None, show_progress: bool = True,
+                     **options: Any) -> list[RecordSummary]:
+    """Blocking :func:`arecord_exchanges`.
+
+    >>> record_exchanges(Bar, {"binance": ["BTC/USDT"], "okx": ["BTC/USDT"]}, level="1h")  # doctest: +SKIP
+    """
+    return run_coroutine(arecord_exchanges(schema, exchanges, store=store, show_progress=show_progress, **options))
+
+
+def run_coroutine(coroutine: Any) -> Any:
+    """Run ``coroutine`` to completion, also from inside a running event loop (a notebook): then in a thread
+    with its own loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = asyncio.run(coroutine)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="zvt-crypto-recorder")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
 
 
 def _unknown_symbols_message(exchange: str, unknown: list[str], markets: dict[str, Any]) -> str:

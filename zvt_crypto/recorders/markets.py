@@ -1,4 +1,5 @@
-"""Markets → entities: spot markets become ``CryptoPair`` rows, perpetual swaps ``CryptoPerp`` rows.
+"""Markets → entities: spot markets become ``CryptoPair`` rows, perpetual swaps ``CryptoPerp`` rows, and the
+currencies they trade ``CryptoAsset`` rows.
 
 A market that disappears from the venue (or turns inactive) is marked ``active = False`` with a
 ``delist_timestamp``; its row and its data stay, so point-in-time universes remain right.
@@ -13,7 +14,7 @@ import pandas as pd
 
 from zvt_crypto.contract.ids import entity_id
 from zvt_crypto.contract.store import Store
-from zvt_crypto.domain import CryptoPair, CryptoPerp
+from zvt_crypto.domain import CryptoAsset, CryptoPair, CryptoPerp
 from zvt_crypto.recorders.base import Recorder, RecordSummary, SymbolResult
 
 
@@ -91,6 +92,29 @@ def write_entities(store: Store, exchange: str, markets: Iterable[dict[str, Any]
     return changed
 
 
+def asset_rows(exchange: str, markets: Iterable[dict[str, Any]], currencies: dict[str, Any] | None) -> list[dict]:
+    """One row per currency traded in ``markets``, with the venue's details where it publishes them (ccxt's
+    ``currencies``: many venues, Binance among them, only serve those with an API key)."""
+    codes = sorted({code for market in markets for code in (market.get("base"), market.get("quote")) if code})
+    rows = []
+    for code in codes:
+        currency = (currencies or {}).get(code) or {}
+        rows.append({
+            "entity_id": entity_id(exchange, code, "asset"),
+            "entity_type": "asset",
+            "exchange": exchange,
+            "symbol": code,
+            "exchange_symbol": currency.get("id") or code,
+            "active": currency.get("active") is not False,
+            "name": currency.get("name"),
+            "precision_amount": currency.get("precision"),
+            "withdraw_fee": currency.get("fee"),
+            "min_withdraw": _nested(currency, "limits", "withdraw", "min"),
+            "max_withdraw": _nested(currency, "limits", "withdraw", "max"),
+        })
+    return rows
+
+
 def set_listing_if_unknown(store: Store, eid: str, first_ms: int) -> bool:
     """Venues that do not report a listing time (Binance spot) get it from the first bar: the entity's
     ``list_timestamp`` becomes ``first_ms`` if it is unknown or later."""
@@ -137,10 +161,14 @@ class MarketsRecorder(Recorder):
                 raise RuntimeError(f"{exchange} returned no markets; the venue answered with an unexpected body")
             recorded = [m for m in markets.values() if entity_kind(m)]
             changed = write_entities(self.store, exchange, recorded)
+            assets = asset_rows(exchange, recorded, getattr(context.exchange, "currencies", None))
+            if assets:
+                changed += self.store.write(CryptoAsset, pd.DataFrame(assets)).changed
             live = {entity_id(exchange, m["symbol"], entity_kind(m)) for m in recorded if m.get("active") is not False}
             # the venue's clock dates the delisting (ours may differ, and the simulator's is in the past)
             delisted = mark_delisted(self.store, exchange, live, await self.venue_now(context))
-            summary.results = [SymbolResult(f"{len(recorded)} markets", rows=len(recorded), changed=changed + delisted)]
+            summary.results = [SymbolResult(f"{len(recorded)} markets, {len(assets)} assets",
+                                            rows=len(recorded), changed=changed + delisted)]
         return summary
 
 
@@ -148,3 +176,9 @@ class PerpMarketsRecorder(MarketsRecorder):
     """The same job registered for ``CryptoPerp.record_data(exchange="binanceusdm")``."""
 
     schema = CryptoPerp
+
+
+class AssetsRecorder(MarketsRecorder):
+    """The same job registered for ``CryptoAsset.record_data(exchange="binance")``: currencies come with markets."""
+
+    schema = CryptoAsset
