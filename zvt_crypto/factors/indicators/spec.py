@@ -76,4 +76,4 @@ def indicator(*, outputs: tuple[str, ...] | list[str], warmup: Warmup, category:
 
 def converged(alpha: float, margin: int = 0) -> int:
     """Bars after which an exponential smoother with factor ``alpha`` has forgotten its seed (weight < 1e-12)."""
-    return int(math.ceil(math.log(1e-12) / math.log(1.0 - alpha))) + margin
+    return math.ceil(math.log(1e-12) / math.log(1.0 - alpha)) + margin
