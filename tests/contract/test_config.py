@@ -286,3 +286,64 @@ def test_ccxt_options_are_copies(tmp_path: Path) -> None:
     exchange = ccxt.binance(config.ccxt_options("binance"))
     exchange.options["fetchMarkets"]["types"].append("inverse")
     assert config.ccxt_options("binance")["options"]["fetchMarkets"]["types"] == ["spot"]
+
+
+# -- [exchanges.<id>] request budget and retry policy ------------------------------------------------------------
+def test_client_settings_from_the_file(tmp_path: Path) -> None:
+    path = write_toml(
+        tmp_path / "zvt.toml",
+        """
+        [exchanges.binance]
+        requests_per_minute = 1200
+        request_burst = 10
+        max_retries = 6
+        retry_initial_seconds = 0.5
+        retry_max_seconds = 30
+        breaker_threshold = 5
+        breaker_cooldown_seconds = 60.5
+        [exchanges.binance.ccxt]
+        timeout = 10000
+        [exchanges.kraken]
+        requests_per_minute = 0
+        """,
+    )
+    config = load_config(path, env={})
+    assert config.client_settings("binance") == {
+        "requests_per_minute": 1200, "request_burst": 10, "max_retries": 6, "retry_initial_seconds": 0.5,
+        "retry_max_seconds": 30, "breaker_threshold": 5, "breaker_cooldown_seconds": 60.5,
+    }
+    assert config.ccxt_options("binance") == {"timeout": 10000}  # the ccxt table is unaffected
+    assert config.client_settings("kraken") == {"requests_per_minute": 0}
+    assert config.client_settings("okx") == {}
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('requests_per_minute = "1200"', "requests_per_minute must be an integer from 0 to 1000000, not '1200'"),
+        ("requests_per_minute = 12.5", "requests_per_minute must be an integer"),
+        ("requests_per_minute = -1", "requests_per_minute must be an integer from 0"),
+        ("requests_per_minute = true", "requests_per_minute must be an integer"),
+        ("request_burst = 0", "request_burst must be an integer from 1"),
+        ("max_retries = 1000", "max_retries must be an integer from 0 to 100, not 1000"),
+        ('retry_initial_seconds = "fast"', "retry_initial_seconds must be a number from 0 to 3600"),
+        ("retry_max_seconds = nan", "retry_max_seconds must be a number"),
+        ("retry_max_seconds = inf", "retry_max_seconds must be a number"),
+        ("breaker_threshold = 0", "breaker_threshold must be an integer from 1"),
+        ("breaker_cooldown_seconds = -5", "breaker_cooldown_seconds must be a number from 0"),
+        ("retry_initial_seconds = 10\nretry_max_seconds = 5",
+         r"retry_max_seconds \(5\) is below retry_initial_seconds \(10\)"),
+        ("requests_per_minute = 60\nrequest_burst = 61", r"request_burst \(61\) exceeds requests_per_minute \(60\)"),
+    ],
+)
+def test_client_settings_rejected_with_file_table_and_key(tmp_path: Path, line: str, message: str) -> None:
+    path = write_toml(tmp_path / "limits.toml", f"[exchanges.binance]\n{line}\n")
+    with pytest.raises(ConfigError, match=r"limits\.toml: \[exchanges\.binance\]: ") as info:
+        load_config(path, env={})
+    assert info.match(message)
+
+
+def test_misspelt_client_key_is_unknown(tmp_path: Path) -> None:
+    path = write_toml(tmp_path / "typo.toml", "[exchanges.binance]\nrequest_per_minute = 600\n")
+    with pytest.raises(ConfigError, match=r"typo\.toml: unknown key\(s\) request_per_minute in \[exchanges\.binance\]"):
+        load_config(path, env={})

@@ -22,9 +22,11 @@ BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 TABLES_0001 = {"crypto_asset", "crypto_pair", "crypto_perp", "bar", "mark_price_bar", "index_price_bar"}
 TABLES_0002 = {"trade", "order_book_snapshot", "funding_rate", "open_interest", "known_gap"}
 TABLES_0003 = {"factor_value", "factor_meta"}
+TABLES_0004 = {"job_run", "scheduler_lock", "scheduler_job"}
+TABLES_0005 = {"backtest_run", "backtest_trade", "backtest_equity"}
 #: every table the newest revision has; a new migration adds its tables here
-ALL_TABLES = TABLES_0001 | TABLES_0002 | TABLES_0003
-HEAD = "0003"
+ALL_TABLES = TABLES_0001 | TABLES_0002 | TABLES_0003 | TABLES_0004 | TABLES_0005
+HEAD = "0005"
 BTC = "pair_binance_BTC-USDT"
 JAN1 = 1_704_067_200_000
 

@@ -1,6 +1,13 @@
 """The ``zvt-crypto`` command line: a thin layer over the library, one module per group of commands."""
 
-from zvt_crypto.cli import data, record, store  # noqa: F401 - defining the commands registers them on ``cli``
+from zvt_crypto.cli import (  # noqa: F401 - defining the commands registers them on ``cli``
+    backtest,
+    data,
+    factor,
+    record,
+    schedule,
+    store,
+)
 from zvt_crypto.cli.app import cli
 
 

@@ -51,7 +51,8 @@ DEFAULT_DB_FILE = "zvt_crypto.db"
 # ccxt constructor keys that hold credentials: taken from env, never printed.
 SECRET_KEYS = ("apiKey", "secret", "password", "uid", "privateKey", "walletAddress", "token")
 _ENV_SECRET_SUFFIXES = {"API_KEY": "apiKey", "SECRET": "secret", "PASSWORD": "password", "UID": "uid"}
-_TOP_LEVEL_KEYS = {"home", "store", "exchanges"}
+#: "schedule" and "jobs" are read by zvt_crypto.schedule.config (the daemon's jobs)
+_TOP_LEVEL_KEYS = {"home", "store", "exchanges", "schedule", "jobs"}
 _STORE_KEYS = {"url", "echo"}
 # [exchanges.<id>] keys of the request budget, retry policy and circuit breaker (zvt_crypto.recorders.resilience
 # reads them and holds the per-venue defaults): name → (type, minimum, maximum). Bounds catch typos such as a
@@ -162,7 +163,7 @@ def check_client_settings(settings: Mapping[str, Any], where: str) -> None:
         number = isinstance(value, int) if kind is int else isinstance(value, (int, float))
         if not number or isinstance(value, bool) or not low <= value <= high:  # NaN fails the range test too
             what = "an integer" if kind is int else "a number"
-            raise ConfigError(f"{where}: {key} must be {what} from {low:g} to {high:g}, not {value!r}")
+            raise ConfigError(f"{where}: {key} must be {what} from {low} to {high}, not {value!r}")
     initial, maximum = settings.get("retry_initial_seconds"), settings.get("retry_max_seconds")
     if initial is not None and maximum is not None and maximum < initial:
         raise ConfigError(f"{where}: retry_max_seconds ({maximum:g}) is below retry_initial_seconds ({initial:g})")

@@ -152,7 +152,7 @@ def register_function(*, outputs: Sequence[str], warmup: Callable[..., int | Non
 
     def wrap(function: Callable[..., pd.DataFrame]) -> type[IndicatorFactor]:
         spec = indicator(outputs=tuple(outputs), warmup=warmup, category=category, name=name,
-                         cumulative=tuple(cumulative))(function)
+                         cumulative=tuple(cumulative), catalog=False)(function)
         return factor_from_indicator(spec)
 
     return wrap

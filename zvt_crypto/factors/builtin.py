@@ -3,7 +3,7 @@ multi-timeframe and ML factors. Imported on the first factor lookup, never at pa
 
 from __future__ import annotations
 
-from zvt_crypto.factors import crypto, timeframes  # noqa: F401 - defining the classes registers them
+from zvt_crypto.factors import crypto, ml, timeframes  # noqa: F401 - defining the classes registers them
 from zvt_crypto.factors.base import factor_from_indicator
 from zvt_crypto.factors.indicators import INDICATORS
 

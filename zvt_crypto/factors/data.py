@@ -30,6 +30,8 @@ class FactorInput:
     level: Level
     start_ms: int | None = None
     end_ms: int | None = None
+    #: the earliest bar whose value will be kept (earlier ones are warm-up); a factor may skip work before it
+    output_from_ms: int | None = None
     _cache: dict[Any, pd.DataFrame] = field(default_factory=dict, repr=False)
 
     def bars(self, level: Level | str | None = None, *, schema: type[Schema] | None = None,

@@ -106,7 +106,9 @@ def compute_factor(
             if entity not in continuing and out_from[entity] is not None:
                 warmup = None  # a running sum that does not continue starts at the first bar
     bars = _read_main_bars(store, ids, level, out_from, warmup, end_ms)
-    data = FactorInput(store, ids, level, _earliest(bars), end_ms)
+    firsts = list(out_from.values())
+    output_from = None if any(value is None for value in firsts) else min(firsts)  # type: ignore[type-var]
+    data = FactorInput(store, ids, level, _earliest(bars), end_ms, output_from)
     data.set_main_bars(bars)
     full = factor.compute(data) if not bars.empty else _empty(factor.outputs)
     full = full.reindex(columns=list(factor.outputs))

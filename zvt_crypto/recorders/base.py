@@ -23,7 +23,7 @@ from zvt_crypto.contract.registry import recorders
 from zvt_crypto.contract.schema import Schema
 from zvt_crypto.contract.store import Store, get_store
 from zvt_crypto.recorders.exchange import create_exchange, require
-from zvt_crypto.recorders.resilience import VenueClient
+from zvt_crypto.recorders.resilience import VenueClient, venue_client
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ class Recorder:
         resilient wrapper, and the summary's request counts and duration, whatever happens inside."""
         started = time.monotonic()
         client_exchange = create_exchange(exchange, self.config, asynchronous=True)
-        client = VenueClient(client_exchange)
+        client = venue_client(client_exchange, self.config)  # the [exchanges.<id>] budget and retry policy
         summary = RecordSummary(label or self.schema.__name__, exchange)
         try:
             require(client_exchange, self.capability, self.kind)

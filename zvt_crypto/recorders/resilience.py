@@ -5,9 +5,15 @@
   ``ExchangeNotAvailable``; slow responses as ``RequestTimeout``) and 5xx with a JSON error body, which ccxt
   raises as plain ``OperationFailed``. Exponential backoff with jitter, never shorter than the venue's
   ``Retry-After``. ``ExchangeError`` (bad symbol, bad request) is not retried: it would fail the same way.
-* A request budget per exchange that we control, on top of ccxt's own rate limiter.
+* A request budget per exchange that we control, on top of ccxt's own rate limiter: never more than
+  ``requests_per_minute`` in any rolling minute, paced rather than bursting. It is applied to every HTTP request
+  as it leaves, after ccxt's throttle: ccxt's queue can release requests in a bunch that ours then spaces out, and
+  a unified call that makes several requests (``load_markets``) counts each.
 * A circuit breaker per exchange: after repeated failures calls fail fast for a cool-down, so one broken
   venue never stalls the others.
+
+All three are configured per exchange in the TOML file (``[exchanges.<id>]``, see :data:`VENUE_DEFAULTS` and
+:func:`venue_client`).
 """
 
 from __future__ import annotations
@@ -17,11 +23,12 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
+from zvt_crypto.contract.config import Config, check_client_settings
 from zvt_crypto.contract.errors import ZvtCryptoError
 
 log = logging.getLogger(__name__)
@@ -91,25 +98,65 @@ class CircuitBreaker:
 
 
 class RequestBudget:
-    """At most ``max_requests`` per ``period`` seconds (a token bucket shared by all tasks of one exchange)."""
+    """At most ``max_requests`` in any ``period`` seconds, at most ``burst`` of them back to back: a token bucket
+    shared by all tasks of one exchange.
 
-    def __init__(self, max_requests: int = 1200, period: float = 60.0) -> None:
-        self.capacity = float(max_requests)
-        self.rate = max_requests / period
-        self.tokens = float(max_requests)
-        self.updated = time.monotonic()
+    Why not a bucket of ``max_requests`` tokens that starts full: it lets ``max_requests`` go at once and as many
+    again within the period — twice the budget in the first minute, which a venue's rolling limit punishes with
+    429s. Here the bucket holds ``burst`` tokens (and starts with them) and refills at
+    ``(max_requests - burst + 1) / period`` per second less a :attr:`MARGIN`. Any window of T seconds then holds at
+    most ``floor(burst + rate * T)`` requests: ``max_requests`` per ``period``, and with the default ``burst=1``
+    no more than the pro-rata share (``max_requests * T / period``, rounded up) in any shorter window.
+    """
+
+    #: The pace stays 2 % below the budget. Latency varies, so the venue can see two requests closer together than
+    #: we sent them; 2 % leaves 20 ms of slack in a 1-second window and 1.2 s in a minute.
+    MARGIN = 0.02
+
+    def __init__(self, max_requests: int = 1200, period: float = 60.0, burst: int = 1, *,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        if max_requests < 1 or period <= 0 or not 1 <= burst <= max_requests:
+            raise ValueError(f"a request budget needs max_requests >= 1, period > 0 and 1 <= burst <= max_requests, "
+                             f"not {max_requests}, {period}, {burst}")
+        self.max_requests, self.period, self.burst = max_requests, period, burst
+        self.capacity = float(burst)
+        self.rate = (max_requests - burst + 1) * (1 - self.MARGIN) / period
+        self.tokens = float(burst)
+        self._clock, self._sleep = clock, sleep
+        self.updated = clock()
         self._lock = asyncio.Lock()
 
     async def acquire(self) -> None:
+        """Wait for a token; callers are served in arrival order (the lock is held while waiting)."""
         async with self._lock:
             while True:
-                now = time.monotonic()
+                now = self._clock()
                 self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
                 self.updated = now
-                if self.tokens >= 1:
+                if self.tokens >= 1 - 1e-9:  # rounding of now - updated must not leave a sleep of 0 s forever
                     self.tokens -= 1
                     return
-                await asyncio.sleep((1 - self.tokens) / self.rate)
+                await self._sleep((1 - self.tokens) / self.rate)
+
+
+def pace_requests(exchange: Any, budget: RequestBudget) -> bool:
+    """Make every HTTP request of a ccxt async client wait for ``budget`` first (its ``fetch``, which ccxt calls
+    after its own throttle and for each request of a unified call). False if ``exchange`` has no async ``fetch``
+    (a stand-in object): the caller then spends one token per call instead."""
+    original = getattr(exchange, "fetch", None)
+    if original is None or not asyncio.iscoroutinefunction(original):
+        return False
+    if getattr(original, "budget", None) is not None:  # already paced (by another VenueClient on this client)
+        original = original.unpaced
+
+    async def fetch(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
+        await budget.acquire()
+        return await original(url, method, headers, body)
+
+    fetch.budget, fetch.unpaced = budget, original  # type: ignore[attr-defined]
+    exchange.fetch = fetch
+    return True
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -140,11 +187,12 @@ def _retry_after_seconds(exchange: Any) -> float | None:
 
 @dataclass
 class VenueClient:
-    """A ccxt async client wrapped with retries, a request budget and a circuit breaker."""
+    """A ccxt async client wrapped with retries, a request budget (None: ccxt's rate limiter only) and a circuit
+    breaker. Build it from the configuration with :func:`venue_client`."""
 
     exchange: Any
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    budget: RequestBudget = field(default_factory=RequestBudget)
+    budget: RequestBudget | None = field(default_factory=RequestBudget)
     breaker: CircuitBreaker | None = None
     stats: CallStats = field(default_factory=CallStats)
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -152,6 +200,7 @@ class VenueClient:
     def __post_init__(self) -> None:
         if self.breaker is None:
             self.breaker = CircuitBreaker(self.exchange.id)
+        self._paced_at_fetch = self.budget is not None and pace_requests(self.exchange, self.budget)
 
     async def call(self, method: str, *args: Any, check: Callable[[Any], None] | None = None, **kwargs: Any) -> Any:
         """``await exchange.<method>(*args, **kwargs)`` with the policies above. ``check`` validates the result
@@ -180,7 +229,8 @@ class VenueClient:
         try:
             async for attempt in retrying:
                 with attempt:
-                    await self.budget.acquire()
+                    if self.budget is not None and not self._paced_at_fetch:
+                        await self.budget.acquire()
                     self.stats.requests += 1
                     result = await function(*args, **kwargs)
                     check_json_body(self.exchange)
@@ -193,3 +243,57 @@ class VenueClient:
             raise
         self.breaker.success()
         return result
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """The ``[exchanges.<id>]`` keys that shape a :class:`VenueClient` (names as in the TOML file)."""
+
+    requests_per_minute: int = 600  # 0: no budget of ours
+    request_burst: int = 1
+    max_retries: int = 5
+    retry_initial_seconds: float = 0.5
+    retry_max_seconds: float = 30.0
+    breaker_threshold: int = 5
+    breaker_cooldown_seconds: float = 60.0
+
+
+#: Per-venue defaults under the user's ``[exchanges.<id>]`` keys; any other exchange gets :class:`ClientSettings`'
+#: (600 requests a minute). Budgets stay well below each venue's published public limits (2024), because the venue
+#: counts every client on the IP and some count weight, not requests.
+VENUE_DEFAULTS: dict[str, dict[str, Any]] = {
+    # spot: 6000 weight a minute; klines cost 2, so 1200 requests use at most 2400 (exchangeInfo costs 20)
+    "binance": {"requests_per_minute": 1200},
+    # USDⓈ-M: 2400 weight a minute; klines of 500-1000 bars cost 5 → 400 requests ≤ 2000 weight
+    "binanceusdm": {"requests_per_minute": 400},
+    "bybit": {"requests_per_minute": 1200},  # 600 requests per 5 s per IP
+    "okx": {"requests_per_minute": 480},  # history-candles: 20 requests per 2 s
+    "coinbase": {"requests_per_minute": 480},  # public endpoints: 10 requests/s
+    "kraken": {"requests_per_minute": 50},  # public calls: about 1 a second
+    "upbit": {"requests_per_minute": 480},  # quotation API: 10 requests/s
+}
+
+
+def client_settings(exchange_id: str, config: Config | None = None) -> ClientSettings:
+    """Defaults, then :data:`VENUE_DEFAULTS`, then the user's ``[exchanges.<exchange_id>]`` keys; validated again
+    after the merge (a ``request_burst`` may contradict a default budget)."""
+    values = {**asdict(ClientSettings()), **VENUE_DEFAULTS.get(exchange_id, {})}
+    where = f"the defaults of {exchange_id}"
+    if config is not None:
+        values.update(config.client_settings(exchange_id))
+        where = f"{config.source or 'configuration'}: [exchanges.{exchange_id}] with {where}"
+    check_client_settings(values, where)
+    return ClientSettings(**values)
+
+
+def venue_client(exchange: Any, config: Config | None = None) -> VenueClient:
+    """The :class:`VenueClient` for a ccxt client, with the budget, retry policy and circuit breaker its exchange
+    is configured with (:func:`client_settings`). The recorders build every client through this."""
+    settings = client_settings(exchange.id, config)
+    budget = None
+    if settings.requests_per_minute:
+        budget = RequestBudget(settings.requests_per_minute, 60.0, settings.request_burst)
+    retry = RetryPolicy(attempts=settings.max_retries + 1, initial=settings.retry_initial_seconds,
+                        maximum=settings.retry_max_seconds)
+    breaker = CircuitBreaker(exchange.id, settings.breaker_threshold, settings.breaker_cooldown_seconds)
+    return VenueClient(exchange, retry=retry, budget=budget, breaker=breaker)

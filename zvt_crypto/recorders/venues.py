@@ -35,12 +35,16 @@ VENUES: dict[str, VenueProfile] = {
         # Binance serves 1500 futures klines per page, but ccxt's fetch_ohlcv caps limit at 1000
         VenueProfile("binanceusdm", ohlcv_limit=1000, trades_limit=1000, trades_window_ms=3_600_000,
                      trades_from_id=True),
-        VenueProfile("okx", ohlcv_limit=100, trades_limit=100),  # history-candles serves 100 per page
+        # OKX documents "The maximum is 300" for /market/candles and /market/history-candles alike (history-candles
+        # used to serve 100; ccxt 4.5 follows the docs since ccxt#26705); ccxt asks a before/after window of `limit`
+        VenueProfile("okx", ohlcv_limit=300, trades_limit=100),
         VenueProfile("bybit", ohlcv_limit=1000, trades_limit=1000),
         VenueProfile("coinbase", ohlcv_limit=300, trades_limit=1000),
         VenueProfile("kraken", ohlcv_limit=720, trades_limit=1000, ohlcv_backfill=False),  # last 720 bars only
         VenueProfile("upbit", ohlcv_limit=200, trades_limit=500),
-        VenueProfile("bithumb", ohlcv_limit=1000, trades_limit=100, ohlcv_backfill=False),
+        # ccxt's bithumb uses API 2.0 (options generation=2): /v1/candles/* serves at most 200 candles ("count",
+        # max 200) and ccxt sends no `to`, so only the latest 200 are reachable, whatever `since` asks
+        VenueProfile("bithumb", ohlcv_limit=200, trades_limit=100, ohlcv_backfill=False),
     )
 }
 

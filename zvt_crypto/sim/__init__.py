@@ -17,7 +17,7 @@ import sys
 from zvt_crypto.contract.timeutil import TimeLike, to_datetime
 from zvt_crypto.sim.faults import Fault, FaultPlan, Gap
 from zvt_crypto.sim.markets import MarketSpec, default_markets
-from zvt_crypto.sim.server import DEFAULT_NOW, RequestRecord, SimulatedExchange
+from zvt_crypto.sim.server import DEFAULT_NOW, RequestRecord, SimulatedExchange, WeightLimit, peak_count
 
 __all__ = [
     "DEFAULT_NOW",
@@ -27,7 +27,9 @@ __all__ = [
     "MarketSpec",
     "RequestRecord",
     "SimulatedExchange",
+    "WeightLimit",
     "default_markets",
+    "peak_count",
     "serve",
 ]
 

@@ -15,6 +15,7 @@ The server binds 127.0.0.1 only, serves from daemon threads and stops by itself 
 from __future__ import annotations
 
 import json
+import math
 import socket
 import socketserver
 import threading
@@ -38,6 +39,7 @@ from zvt_crypto.sim.binance import (
     SPOT_PREFIX,
     ApiError,
     BinanceApi,
+    request_weight,
 )
 from zvt_crypto.sim.faults import Fault, FaultPlan, Gap
 from zvt_crypto.sim.markets import MarketSpec, default_markets, resolve
@@ -62,18 +64,68 @@ _HTML_JUNK = "<!DOCTYPE html><html><head><title>Binance - System Maintenance</ti
              "maintenance</h1><p>Binance is upgrading its systems. Please come back later.</p></body></html>"
 _RATE_LIMIT_MSG = "Too many requests; current limit of IP(127.0.0.1) is 6000 requests per minute. Please use the " \
                   "websocket for live updates to avoid polling the API."
+_WEIGHT_LIMIT_MSG = "Too much request weight used; current limit is {limit} request weight per {num} {unit}. Please " \
+                    "use WebSocket Streams for live updates to avoid polling the API."
+_UNITS = ((86_400, "D", "DAY"), (3_600, "H", "HOUR"), (60, "M", "MINUTE"), (1, "S", "SECOND"))
+
+
+@dataclass(frozen=True)
+class WeightLimit:
+    """Binance's ``REQUEST_WEIGHT`` limit: at most ``weight`` per rolling ``seconds`` (Binance: 6000 per minute on
+    spot, 2400 on USDⓈ-M). A request that would exceed it is refused with HTTP 429, ``Retry-After`` and the JSON
+    error ``-1003``, and costs nothing; served requests cost their endpoint's weight
+    (:func:`~zvt_crypto.sim.binance.request_weight`)."""
+
+    weight: int
+    seconds: int = 60
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.weight, int) or isinstance(self.weight, bool) or self.weight < 1:
+            raise ValueError(f"weight limit must be a positive integer, not {self.weight!r}")
+        if not isinstance(self.seconds, int) or isinstance(self.seconds, bool) or self.seconds < 1:
+            raise ValueError(f"weight window must be a positive whole number of seconds, not {self.seconds!r}")
+
+    @property
+    def interval(self) -> tuple[int, str, str]:
+        """(intervalNum, header letter, exchangeInfo name): 60 s → (1, "M", "MINUTE"), 10 s → (10, "S", "SECOND")."""
+        return next((self.seconds // size, letter, name) for size, letter, name in _UNITS if self.seconds % size == 0)
+
+    @property
+    def header(self) -> str:
+        num, letter, _ = self.interval
+        return f"X-MBX-USED-WEIGHT-{num}{letter}"
 
 
 @dataclass
 class RequestRecord:
     """One request as the server saw it, logged on arrival; ``status`` is set when the answer is sent and stays
-    None for a dropped connection (or an answer still delayed by a ``slow`` fault)."""
+    None for a dropped connection (or an answer still delayed by a ``slow`` fault). ``weight`` is what it cost
+    against the weight limit (0 when refused by it: status 429 without a fault); ``received`` is
+    ``time.monotonic()`` at arrival, for request rates over wall-clock windows."""
 
     path: str
     params: dict[str, str]
     faults: tuple[str, ...]
     sim_now: int
     status: int | None = None
+    weight: int = 0
+    received: float = 0.0
+
+
+def peak_count(stamps: Sequence[float], window: float, weights: Sequence[int] | None = None) -> int:
+    """The most requests (or the most weight, with ``weights``) in any ``window`` seconds of ``stamps``
+    (``time.monotonic()`` values in any order): how a venue's rolling limit sees a request log."""
+    order = sorted(range(len(stamps)), key=stamps.__getitem__)
+    times = [stamps[i] for i in order]
+    costs = [1 if weights is None else weights[i] for i in order]
+    best = total = first = 0
+    for last, stamp in enumerate(times):
+        total += costs[last]
+        while times[first] <= stamp - window:
+            total -= costs[first]
+            first += 1
+        best = max(best, total)
+    return best
 
 
 class _Server(ThreadingHTTPServer):
@@ -92,8 +144,9 @@ class SimulatedExchange:
 
     ``now`` is the simulated time (default :data:`DEFAULT_NOW`); it moves only with :meth:`advance` /
     :meth:`set_now`, so the same ``seed`` always serves the same data. ``markets`` defaults to
-    :func:`~zvt_crypto.sim.markets.default_markets`. ``lifetime`` (seconds, None = until :meth:`close`) bounds a
-    forgotten server.
+    :func:`~zvt_crypto.sim.markets.default_markets`. ``weight_limit`` (a :class:`WeightLimit` or weight per minute;
+    default none) refuses requests over Binance's rolling ``REQUEST_WEIGHT`` limit with 429. ``lifetime`` (seconds,
+    None = until :meth:`close`) bounds a forgotten server.
     """
 
     def __init__(
@@ -104,6 +157,7 @@ class SimulatedExchange:
         markets: Sequence[MarketSpec] | None = None,
         faults: Sequence[Fault] = (),
         gaps: Sequence[Gap] = (),
+        weight_limit: WeightLimit | int | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         lifetime: float | None = DEFAULT_LIFETIME,
@@ -119,7 +173,10 @@ class SimulatedExchange:
         self._lock = threading.Lock()
         self._log: list[RequestRecord] = []
         self._counts: Counter[str] = Counter()
-        self._recent: deque[float] = deque()
+        self._recent: deque[tuple[float, int]] = deque()  # (received, weight) of the current weight window
+        self._used = 0  # weight in self._recent
+        self.weight_limit: WeightLimit | None = None
+        self.limit_weight(weight_limit)
         self._stopped = threading.Event()  # set first on close: wakes answers delayed by a slow fault
         self._done = threading.Event()  # set once the port is closed
         self._closing = threading.Lock()
@@ -220,6 +277,44 @@ class SimulatedExchange:
         """A venue outage ``[start, end)``: no klines and no trades in it (for ``symbol`` or every market)."""
         return self.faults.add_gap(Gap(start, end, symbol))
 
+    # ----------------------------------------------------------------- weight limit
+    def limit_weight(self, weight: WeightLimit | int | None, seconds: int = 60) -> WeightLimit | None:
+        """Enforce a ``REQUEST_WEIGHT`` limit from now on: ``weight`` per rolling ``seconds`` (a
+        :class:`WeightLimit` or an int), or none (``None``, the default: nothing is refused)."""
+        limit = WeightLimit(weight, seconds) if isinstance(weight, int) else weight
+        with self._lock:
+            self.weight_limit = limit
+            self.api.rate_limit = (*limit.interval, limit.weight) if limit else None
+        return limit
+
+    def _admit(self, record: RequestRecord) -> tuple[dict[str, str], str | None]:
+        """Charge ``record`` against the weight window unless that would exceed the limit. Returns the headers (used
+        weight; for a refusal also ``Retry-After``: seconds until enough weight leaves the window) and, for a
+        refusal, Binance's JSON error body."""
+        weight = request_weight(record.path, record.params)
+        with self._lock:
+            limit = self.weight_limit
+            window = limit.seconds if limit else 60
+            stamp = record.received
+            while self._recent and self._recent[0][0] <= stamp - window:
+                self._used -= self._recent.popleft()[1]
+            header = limit.header if limit else "X-MBX-USED-WEIGHT-1M"
+            if limit is None or self._used + weight <= limit.weight:
+                record.weight = weight
+                self._recent.append((stamp, weight))
+                self._used += weight
+                return {header: str(self._used)}, None
+            freed, expires = self._used, stamp
+            for received, cost in self._recent:
+                freed, expires = freed - cost, received + window
+                if freed + weight <= limit.weight:
+                    break
+            retry_after = max(1, math.ceil(expires - stamp))
+            num, _, unit = limit.interval
+            message = _WEIGHT_LIMIT_MSG.format(limit=limit.weight, num=num, unit=unit)
+            body = json.dumps({"code": -1003, "msg": message})
+            return {header: str(self._used), "Retry-After": str(retry_after)}, body
+
     # ----------------------------------------------------------------- request log
     @property
     def requests(self) -> list[RequestRecord]:
@@ -236,30 +331,40 @@ class SimulatedExchange:
             return self._counts[path]
 
     def reset_requests(self) -> None:
+        """Clear the request log and the counts; also empties the weight window (a fresh start for a test)."""
         with self._lock:
             self._log.clear()
             self._counts.clear()
+            self._recent.clear()
+            self._used = 0
 
-    def _record(self, record: RequestRecord) -> int:
-        """Log a request; returns the requests of the last wall-clock minute (the ``X-MBX-USED-WEIGHT-1M`` header)."""
+    def peak_requests(self, window: float, weight: bool = False) -> int:
+        """The most requests (``weight=True``: the most weight) that arrived in any ``window`` seconds of wall-clock
+        time so far: what a rolling limit of that window saw at its worst."""
+        log = self.requests
+        return peak_count([r.received for r in log], window, [r.weight for r in log] if weight else None)
+
+    def _record(self, record: RequestRecord) -> None:
         with self._lock:
             self._log.append(record)
             self._counts[record.path] += 1
-            stamp = time.monotonic()
-            self._recent.append(stamp)
-            while self._recent and self._recent[0] < stamp - 60:
-                self._recent.popleft()
-            return len(self._recent)
 
     # ----------------------------------------------------------------- one request
     def _respond(self, handler: BaseHTTPRequestHandler) -> None:
         url = urlsplit(handler.path)
         path, params = url.path.rstrip("/") or "/", dict(parse_qsl(url.query, keep_blank_values=True))
         now = self._now
+        record = RequestRecord(path, params, (), now, received=time.monotonic())
+        headers, refusal = self._admit(record)
+        if refusal is not None:  # refused before anything else happens, as at Binance's edge
+            record.status = 429
+            self._record(record)
+            _send(handler, 429, refusal.encode(), _JSON, headers)
+            return
         market_id, symbol = self.api.market_of(path, params)
         fired = {fault.kind: fault for fault in self.faults.take(path, market_id, symbol)}
-        record = RequestRecord(path, params, tuple(fired), now)
-        headers = {"X-MBX-USED-WEIGHT-1M": str(self._record(record))}
+        record.faults = tuple(fired)
+        self._record(record)
         if "drop" in fired:
             handler.close_connection = True
             try:

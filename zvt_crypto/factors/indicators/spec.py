@@ -57,8 +57,12 @@ class Indicator:
 
 
 def indicator(*, outputs: tuple[str, ...] | list[str], warmup: Warmup, category: str,
-              name: str | None = None, cumulative: tuple[str, ...] = ()) -> Callable[[IndicatorFunction], Indicator]:
-    """Declare ``function`` as an indicator (see the module docstring); returns the :class:`Indicator`."""
+              name: str | None = None, cumulative: tuple[str, ...] = (),
+              catalog: bool = True) -> Callable[[IndicatorFunction], Indicator]:
+    """Declare ``function`` as an indicator (see the module docstring); returns the :class:`Indicator`.
+
+    ``catalog=False`` keeps it out of :data:`INDICATORS` (the built-in library): user functions registered as
+    factors are found through the factor registry instead."""
     if category not in CATEGORIES:
         raise ValueError(f"category must be one of {CATEGORIES}, not {category!r}")
 
@@ -68,7 +72,8 @@ def indicator(*, outputs: tuple[str, ...] | list[str], warmup: Warmup, category:
                   if p.default is not inspect.Parameter.empty}
         spec = Indicator(name or function.__name__, function, tuple(outputs), params, warmup, category,
                          tuple(cumulative), inspect.getdoc(function) or "")
-        INDICATORS[spec.name] = spec
+        if catalog:
+            INDICATORS[spec.name] = spec
         return spec
 
     return register

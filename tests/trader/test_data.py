@@ -1,0 +1,119 @@
+"""MarketData: loaded from the store in a few queries (SQLite and PostgreSQL), built from frames, fingerprinted."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from zvt_crypto.contract.errors import InvalidInputError
+from zvt_crypto.contract.store import Store
+from zvt_crypto.domain import Bar, CryptoPair, CryptoPerp, FundingRate
+from zvt_crypto.trader import MarketData, load_market_data, run_backtest
+
+PAIR, PERP = "BTC/USDT", "ETH/USDT:USDT"
+PAIR_ID, PERP_ID = "pair_binance_BTC-USDT", "perp_binance_ETH-USDT.USDT"
+
+
+def fill_store(store: Store, bars: Callable[..., pd.DataFrame]) -> None:
+    store.write(Bar, bars(PAIR_ID, n=48, seed=1))
+    eth = bars(PERP_ID, n=48, seed=2)
+    store.write(Bar, eth[eth.index != 5])  # one missing bar
+    store.write(CryptoPair, pd.DataFrame([{
+        "entity_id": PAIR_ID, "entity_type": "pair", "exchange": "binance", "symbol": PAIR, "base": "BTC",
+        "quote": "USDT", "precision_amount": 0.00001, "min_amount": 0.0001, "min_cost": 5.0, "maker_fee": 0.0002,
+        "taker_fee": 0.0004}]))
+    store.write(CryptoPerp, pd.DataFrame([{
+        "entity_id": PERP_ID, "entity_type": "perp", "exchange": "binance", "symbol": PERP, "base": "ETH",
+        "quote": "USDT", "settle": "USDT", "contract_size": 0.1, "linear": True, "taker_fee": 0.0005}]))
+    start = pd.Timestamp("2024-01-01", tz="UTC")
+    store.write(FundingRate, pd.DataFrame({
+        "entity_id": PERP_ID, "timestamp": [start + pd.Timedelta(hours=h) for h in (0, 8, 16, 24, 32, 40, 48)],
+        "funding_rate": [0.0001, 0.0002, -0.0001, 0.0003, 0.0001, 0.0002, 0.0001],
+        "mark_price": [None, 101.0, None, 102.0, None, 103.0, None]}))
+
+
+def test_load_market_data_from_the_store(store: Store, bars: Callable[..., pd.DataFrame]) -> None:
+    fill_store(store, bars)
+    data = load_market_data(exchange="binance", symbols=[PAIR, PERP], level="1h", store=store)
+    assert data.symbols == [PAIR, PERP] and data.n_bars == 48 and data.level == "1h"
+    pair, perp = data.specs
+    assert (pair.step, pair.min_amount, pair.min_cost, pair.maker_fee, pair.taker_fee, pair.perp) == (
+        0.00001, 0.0001, 5.0, 0.0002, 0.0004, False)
+    assert (perp.perp, perp.contract_size, perp.taker_fee, perp.maker_fee) == (True, 0.1, 0.0005, None)
+    assert np.isnan(data.close[5, 1]) and not np.isnan(data.close[5, 0])
+    expected = bars(PAIR_ID, n=48, seed=1)
+    np.testing.assert_array_equal(data.close[:, 0], expected["close"].to_numpy())
+    # funding at 08:00, 16:00, 24:00, 32:00, 40:00 fall on bars 8 … 40; 00:00 is the first bar (nothing held yet)
+    assert data.funding.bar.tolist() == [8, 16, 24, 32, 40]
+    assert np.isnan(data.funding.mark[0]) or data.funding.mark[0] == 101.0
+    assert data.funding.mark.tolist()[::2] == [101.0, 102.0, 103.0]
+    window = load_market_data(exchange="binance", symbols=[PAIR], level="1h", start="2024-01-01T10:00",
+                              end="2024-01-01T19:00", store=store)
+    assert window.n_bars == 10 and window.source.start == data.timestamps[10]
+
+
+def test_same_inputs_same_fingerprint_and_results(sqlite_store: Store, bars: Callable[..., pd.DataFrame]) -> None:
+    fill_store(sqlite_store, bars)
+    load = lambda: load_market_data(exchange="binance", symbols=[PAIR, PERP], level="1h",  # noqa: E731
+                                    store=sqlite_store)
+    first, again = load(), load()
+    assert first.fingerprint == again.fingerprint and len(first.fingerprint) == 32
+    one = run_backtest("sma_cross", first, params={"fast": 3, "slow": 8, "direction": "both"})
+    two = run_backtest("sma_cross", again, params={"fast": 3, "slow": 8, "direction": "both"})
+    assert one.metrics == two.metrics and one.fingerprint == two.fingerprint
+    changed = bars(PAIR_ID, n=48, seed=1)
+    changed.loc[47, "close"] = changed.loc[47, "close"] * 1.0001
+    sqlite_store.write(Bar, changed)
+    assert load().fingerprint != first.fingerprint
+
+
+def test_an_empty_range_names_the_range_and_what_is_stored(sqlite_store: Store,
+                                                           bars: Callable[..., pd.DataFrame]) -> None:
+    fill_store(sqlite_store, bars)
+    with pytest.raises(InvalidInputError) as raised:
+        load_market_data(exchange="binance", symbols=[PAIR], level="1h", start="2025-01-01", store=sqlite_store)
+    message = str(raised.value)
+    assert "no 1h bars of BTC/USDT on binance between 2025-01-01T00:00:00Z and the end" in message
+    assert "pair_binance_BTC-USDT 1h: 2024-01-01T00:00:00Z … 2024-01-02T23:00:00Z (48 bars)" in message
+    with pytest.raises(InvalidInputError, match=r"DOGE/USDT.*no bars at any level"):
+        load_market_data(exchange="binance", symbols=["DOGE/USDT"], level="1h", store=sqlite_store)
+    with pytest.raises(InvalidInputError, match="start 2024-02-01T00:00:00Z is after end"):
+        load_market_data(exchange="binance", symbols=[PAIR], level="1h", start="2024-02-01", end="2024-01-01",
+                         store=sqlite_store)
+    with pytest.raises(InvalidInputError, match="unknown level"):
+        load_market_data(exchange="binance", symbols=[PAIR], level="2h", store=sqlite_store)
+
+
+def test_from_frames_union_grid_and_checks() -> None:
+    index = pd.date_range("2024-01-01", periods=4, freq="D")
+    a = pd.DataFrame({"Open": [1.0, 2, 3, 4], "High": [2.0, 3, 4, 5], "Low": [0.5, 1, 2, 3], "Close": [1.5, 2, 3, 4]},
+                     index=index)
+    b = a.iloc[[1, 3]]
+    data = MarketData.from_frames({"A/USDT": a, "B/USDT": b})
+    assert data.n_bars == 4 and np.isnan(data.open[0, 1]) and data.open[1, 1] == 2.0
+    assert data.index.tz is not None and str(data.index.tz) == "UTC"
+    assert np.isnan(data.close_filled[0, 1]) and data.close_filled[2, 1] == 2.0
+    window = data.window(1, 3)
+    assert window.n_bars == 2 and window.open[0, 0] == 2.0
+    bad = a.copy()
+    bad.iloc[2, 1] = 0.0  # high below the open
+    with pytest.raises(InvalidInputError, match="inconsistent OHLC for A/USDT"):
+        MarketData.from_frame(bad, symbol="A/USDT")
+    with pytest.raises(InvalidInputError, match="no column"):
+        MarketData.from_frame(a.drop(columns="Low"))
+    with pytest.raises(InvalidInputError, match="at least 2 bars"):
+        run_backtest("sma_cross", MarketData.from_frame(a.iloc[:1]))
+
+
+def test_market_data_pickles() -> None:
+    import pickle
+
+    index = pd.date_range("2024-01-01", periods=3, freq="D")
+    frame = pd.DataFrame({"open": [1.0, 2, 3], "high": [2.0, 3, 4], "low": [0.5, 1, 2], "close": [1.5, 2, 3]},
+                         index=index)
+    data = MarketData.from_frame(frame)
+    copy = pickle.loads(pickle.dumps(data))
+    assert copy.fingerprint == data.fingerprint
