@@ -59,7 +59,8 @@ def list_factors(category: str | None) -> None:
 def compute(obj: Context, name: str, exchange: str, symbols: tuple[str, ...], level: str, params: tuple[str, ...],
             start: str | None, end: str | None, full: bool) -> None:
     """Compute factor NAME and store its results."""
-    from zvt_crypto.factors.base import make_factor, parse_params
+    from zvt_crypto.contract.params import parse_params
+    from zvt_crypto.factors.base import make_factor
     from zvt_crypto.factors.engine import compute_factor
 
     instance = make_factor(name, parse_params(params))
@@ -81,7 +82,8 @@ def show(obj: Context, name: str, exchange: str, symbols: tuple[str, ...], level
          start: str | None, end: str | None, out: Path | None) -> None:
     """Export stored results of factor NAME."""
     from zvt_crypto.contract.errors import InvalidInputError
-    from zvt_crypto.factors.base import make_factor, parse_params
+    from zvt_crypto.contract.params import parse_params
+    from zvt_crypto.factors.base import make_factor
     from zvt_crypto.factors.engine import load_factor
 
     if not symbols:

@@ -30,14 +30,13 @@ the ``zvt_crypto.factors`` entry-point group: importing the module is enough).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
 
-from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.levels import Level
+from zvt_crypto.contract.params import resolve_params
 from zvt_crypto.contract.registry import factors as factor_registry
 from zvt_crypto.domain.factors import VALUE_COLUMNS
 
@@ -71,13 +70,7 @@ class Factor:
             factor_registry.register(cls.name, cls, replace=True)
 
     def __init__(self, **params: Any) -> None:
-        unknown = sorted(set(params) - set(self.params))
-        if unknown:
-            known = ", ".join(f"{k}={v!r}" for k, v in self.params.items()) or "none"
-            raise InvalidInputError(f"factor {self.name!r} has no parameter(s) {', '.join(unknown)}; "
-                                    f"its parameters: {known}")
-        self.p: dict[str, Any] = {key: _coerce(self.name, key, default, params.get(key, default))
-                                  for key, default in self.params.items()}
+        self.p: dict[str, Any] = resolve_params(self.name, self.params, params, kind="factor")
         self.validate()
 
     def __repr__(self) -> str:
@@ -196,46 +189,6 @@ def factor_names() -> list[str]:
 def make_factor(name: str, params: Mapping[str, Any] | None = None) -> Factor:
     """``get_factor(name)(**params)`` with parameters that may be strings (from the command line)."""
     return get_factor(name)(**dict(params or {}))
-
-
-def parse_params(items: Sequence[str]) -> dict[str, str]:
-    """``["window=14", "fast=12"]`` → ``{"window": "14", "fast": "12"}`` (types are checked by the factor)."""
-    params: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise InvalidInputError(f"bad parameter {item!r}: write it as name=value, e.g. window=14")
-        params[key.strip()] = value.strip()
-    return params
-
-
-def _coerce(factor: str, key: str, default: Any, value: Any) -> Any:
-    """Bring ``value`` to the type of ``default`` (strings from the command line included)."""
-    expected = type(default)
-    try:
-        if isinstance(default, bool):
-            if isinstance(value, str):
-                if value.lower() not in {"true", "false", "1", "0", "yes", "no"}:
-                    raise ValueError(value)
-                return value.lower() in {"true", "1", "yes"}
-            return bool(value)
-        if isinstance(default, int):
-            number = float(value) if isinstance(value, str) else value
-            if isinstance(number, bool) or float(number) != int(float(number)):
-                raise ValueError(value)
-            return int(number)
-        if isinstance(default, float):
-            result = float(value)
-            if not math.isfinite(result):
-                raise ValueError(value)
-            return result
-        if default is None or isinstance(default, str):
-            return value if value is None else str(value)
-        return value
-    except (TypeError, ValueError):
-        raise InvalidInputError(
-            f"factor {factor!r}: parameter {key}={value!r} must be {expected.__name__} (default {default!r})"
-        ) from None
 
 
 def _format(value: Any) -> str:

@@ -1,79 +1,15 @@
-"""Typed strategy parameters: declared as class attributes with defaults, coerced from any input (command-line
-strings included) to the type of the default.
-
->>> coerce_param("sma_cross", "fast", 10, "12")
-12
->>> coerce_param("sma_cross", "short", False, "yes")
-True
-"""
+"""Strategy parameters: which class attributes count as parameters, and how they are shown in stored runs.
+Coercion is shared with factors (:mod:`zvt_crypto.contract.params`)."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
 from typing import Any
 
-from zvt_crypto.contract.errors import InvalidInputError
+from zvt_crypto.contract.params import coerce_param, parse_params, resolve_params
 
 #: parameter values a class attribute may hold to count as a parameter
 PARAM_TYPES = (bool, int, float, str, type(None))
-
-
-def coerce_param(owner: str, key: str, default: Any, value: Any) -> Any:
-    """Bring ``value`` to the type of ``default``; ``None`` defaults accept anything (numbers stay numbers)."""
-    expected = type(default)
-    try:
-        if isinstance(default, bool):
-            if isinstance(value, str):
-                if value.lower() not in {"true", "false", "1", "0", "yes", "no"}:
-                    raise ValueError(value)
-                return value.lower() in {"true", "1", "yes"}
-            if value not in (True, False, 0, 1):
-                raise ValueError(value)
-            return bool(value)
-        if isinstance(default, int):
-            number = float(value) if isinstance(value, str) else value
-            if isinstance(number, bool) or float(number) != int(float(number)):
-                raise ValueError(value)
-            return int(number)
-        if isinstance(default, float):
-            if isinstance(value, bool):
-                raise ValueError(value)
-            result = float(value)
-            if not math.isfinite(result):
-                raise ValueError(value)
-            return result
-        if isinstance(default, str):
-            return str(value)
-        return value
-    except (TypeError, ValueError):
-        raise InvalidInputError(
-            f"strategy {owner!r}: parameter {key}={value!r} must be {expected.__name__} (default {default!r})"
-        ) from None
-
-
-def parse_params(items: Sequence[str]) -> dict[str, str]:
-    """``["fast=12", "slow=40"]`` → ``{"fast": "12", "slow": "40"}`` (types are checked by the strategy)."""
-    params: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise InvalidInputError(f"bad parameter {item!r}: write it as name=value, e.g. fast=10")
-        params[key.strip()] = value.strip()
-    return params
-
-
-def resolve_params(owner: str, defaults: Mapping[str, Any], given: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Defaults overridden by ``given`` (coerced); an unknown name is an error that lists the known ones."""
-    given = dict(given or {})
-    unknown = sorted(set(given) - set(defaults))
-    if unknown:
-        known = ", ".join(f"{k}={v!r}" for k, v in defaults.items()) or "none"
-        raise InvalidInputError(f"strategy {owner!r} has no parameter(s) {', '.join(unknown)}; its parameters: {known}")
-    return {
-        key: coerce_param(owner, key, default, given[key]) if key in given else default
-        for key, default in defaults.items()
-    }
+__all__ = ["PARAM_TYPES", "coerce_param", "describe_params", "parse_params", "resolve_params"]
 
 
 def describe_params(params: dict[str, Any]) -> dict[str, Any]:

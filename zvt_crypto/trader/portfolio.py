@@ -208,8 +208,9 @@ class FactorWeights(TargetWeightsStrategy):
     ascending = False  # True: the lowest values are the best
 
     def target_weights(self) -> pd.DataFrame:
+        from zvt_crypto.contract.params import parse_params
         from zvt_crypto.contract.store import get_store
-        from zvt_crypto.factors.base import make_factor, parse_params
+        from zvt_crypto.factors.base import make_factor
         from zvt_crypto.factors.cross_section import select_top_n, to_wide
         from zvt_crypto.factors.engine import compute_factor, load_factor
 
