@@ -27,6 +27,14 @@ class Context:
         self._config: Any = None
         self._store: Any = None
 
+    def use_config_file(self, config_file: str) -> None:
+        """Read ``config_file`` instead (``--config`` given after a subcommand); ``--db-url``/``--home`` still
+        apply. Only before the config or store was used: an opened store is never swapped under a command."""
+        if self._store is not None:
+            raise RuntimeError("the store is open already; --config must come before it is used")
+        self._args = (config_file, *self._args[1:])
+        self._config = None
+
     @property
     def config(self) -> Any:
         if self._config is None:

@@ -23,9 +23,7 @@ def _config_option(command: Callable[..., Any]) -> Callable[..., Any]:
 
     def use(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
         if value:
-            obj: Context = ctx.ensure_object(Context)
-            obj._args = (value, *obj._args[1:])  # the group's --db-url and --home still apply
-            obj._config = obj._store = None
+            ctx.ensure_object(Context).use_config_file(value)
 
     return click.option("--config", type=click.Path(dir_okay=False), expose_value=False, callback=use,
                         is_eager=True, help="TOML config file with [[jobs]] (same as zvt-crypto --config).")(command)
@@ -141,11 +139,14 @@ def status(obj: Context, fmt: str) -> None:
 
 @schedule.command("run-once")
 @click.argument("job_name", metavar="JOB")
+@click.option("--chain/--no-chain", default=True, show_default=True,
+              help="Also run the jobs chained to JOB (after_job), as the daemon does.")
 @_config_option
 @click.pass_obj
 @handle_errors
-def run_once(obj: Context, job_name: str) -> None:
-    """Run JOB now in the foreground (recorded in the history like a scheduled run); exit 1 if it failed."""
+def run_once(obj: Context, job_name: str, chain: bool) -> None:
+    """Run JOB now in the foreground (recorded in the history like a scheduled run), then the jobs chained to
+    it; exit 1 if any of them failed."""
     from zvt_crypto.contract.errors import InvalidInputError
     from zvt_crypto.schedule.history import reap_abandoned, running_elsewhere
     from zvt_crypto.schedule.logs import setup_logging
@@ -158,10 +159,22 @@ def run_once(obj: Context, job_name: str) -> None:
     busy = running_elsewhere(obj.store, job.name)
     if busy:
         raise InvalidInputError(f"job {job.name} is running now (pid {busy[1]} on {busy[0]}); wait for it to end")
-    outcome = JobRunner(obj.store, obj.config, plan.settings).execute(job, reason="manual")
-    assert outcome is not None
-    click.echo(str(outcome))
-    if outcome.status != "ok":
+    if job.steps_only:
+        raise InvalidInputError(f"job {job.name} only runs steps on what {job.after_job} recorded; run "
+                                f"{job.after_job} instead (its chained jobs run after it)")
+    runner = JobRunner(obj.store, obj.config, plan.settings)
+    ok = True
+    todo: list[tuple[Any, str, dict[str, Any] | None]] = [(job, "manual", None)]
+    while todo:  # the job, then the jobs chained to it (depth first, as the daemon runs them)
+        current, reason, upstream = todo.pop(0)
+        outcome = runner.execute(current, reason=reason, upstream=upstream)
+        assert outcome is not None
+        click.echo(str(outcome))
+        ok = ok and outcome.status == "ok"
+        if chain and outcome.chains:
+            todo[:0] = [(chained, f"after {current.name}", outcome.as_upstream())
+                        for chained in plan.chained(current.name)]
+    if not ok:
         sys.exit(1)
 
 

@@ -18,7 +18,15 @@ the key, and says what to write instead::
     delay_seconds = 5
     start = "2024-01-01"         # where symbols with nothing stored begin (default: their first bar)
     after = [{ factor = "rsi", params = { window = 14 }, level = "1h" }]
-"""
+
+    [[jobs]]
+    name = "spot-1m-factors"
+    after_job = "spot-1m"        # chained: runs after each run of spot-1m (instead of every/cron)
+    after = [{ factor = "macd", level = "1h" }]   # no kinds: only steps, on the symbols spot-1m recorded
+
+A chained job either records on its own (it names its exchange, symbols and kinds, ``bars`` by default) or,
+naming no exchange, only runs its ``after`` steps on what the upstream run recorded (its exchanges, symbols and
+levels)."""
 
 from __future__ import annotations
 
@@ -45,7 +53,7 @@ _SETTINGS_KEYS = {
 }
 _JOB_KEYS = {
     "name", "exchange", "exchanges", "symbols", "universe", "kinds", "levels", "every", "cron", "delay_seconds",
-    "start", "after", "enabled",
+    "start", "after", "enabled", "after_job",
 }
 _UNIVERSE_KEYS = {"quote", "top", "by"}
 #: universe ``by`` → the ccxt ticker field ranked on
@@ -94,21 +102,33 @@ class JobSpec:
     start: int | None = None  # epoch ms: where symbols with nothing stored begin
     after: tuple[AfterStep, ...] = ()
     enabled: bool = True
+    after_job: str | None = None  # chained: runs after each finished run of this job instead of on a trigger
+
+    @property
+    def steps_only(self) -> bool:
+        """A chained job without kinds of its own: its steps run on what the upstream run recorded."""
+        return not self.kinds
 
     def when(self) -> str:
+        if self.after_job is not None:
+            return f"after job '{self.after_job}'"
         base = f"every {format_duration(self.every_seconds)}" if self.every_seconds else f"cron '{self.cron}'"
         return f"{base} +{self.delay_seconds}s UTC" if self.delay_seconds else f"{base} UTC"
 
     def what(self) -> str:
+        if self.steps_only:
+            steps = ", ".join(step.describe() for step in self.after) or "nothing"
+            return f"{steps} on what {self.after_job} recorded"
         symbols = (f"top {self.universe.top} {self.universe.quote} by {self.universe.by}" if self.universe
                    else ", ".join(self.symbols or ()) or "all markets")
         levels = f" [{', '.join(self.levels)}]" if self.levels else ""
         return f"{'+'.join(self.kinds)}{levels} of {symbols} on {', '.join(self.exchanges)}"
 
     def trigger(self) -> Any:
+        """The APScheduler trigger (None for a chained job: the upstream's run starts it)."""
         from zvt_crypto.schedule.triggers import job_trigger
 
-        return job_trigger(self)
+        return None if self.after_job is not None else job_trigger(self)
 
 
 @dataclass(frozen=True)
@@ -140,6 +160,10 @@ class ScheduleSettings:
 class Schedule:
     settings: ScheduleSettings
     jobs: tuple[JobSpec, ...]
+
+    def chained(self, name: str) -> list[JobSpec]:
+        """The enabled jobs that run after each run of job ``name``, in config order."""
+        return [job for job in self.jobs if job.after_job == name and job.enabled]
 
     def job(self, name: str) -> JobSpec:
         for job in self.jobs:
@@ -183,13 +207,31 @@ def parse_schedule(data: Mapping[str, Any], *, where: str = "configuration",
     entries = data.get(JOBS_SECTION, [])
     if not isinstance(entries, list) or not all(isinstance(entry, Mapping) for entry in entries):
         raise ConfigError(f"{where}: jobs must be an array of tables: write each job as [[jobs]]")
-    jobs: list[JobSpec] = []
-    for index, entry in enumerate(entries, start=1):
-        job = _parse_job(entry, f"{where}: [[jobs]] #{index}")
-        if any(other.name == job.name for other in jobs):
-            raise ConfigError(f"{where}: [[jobs]] #{index}: name {job.name!r} is used twice; job names are unique")
-        jobs.append(job)
-    return Schedule(settings, tuple(jobs))
+    names: list[Any] = [entry.get("name") for entry in entries]
+    for index, name in enumerate(names, start=1):
+        if name in names[: index - 1]:
+            raise ConfigError(f"{where}: [[jobs]] #{index}: name {name!r} is used twice; job names are unique")
+    # Chained jobs are parsed after their upstream (a steps-only job takes its exchanges and levels from it).
+    parsed: dict[int, JobSpec] = {}
+    pending = list(range(len(entries)))
+    while pending:
+        progress = False
+        for index in list(pending):
+            entry = entries[index]
+            upstream_name = entry.get("after_job")
+            upstream = None
+            if upstream_name is not None:
+                upstream = next((job for job in parsed.values() if job.name == upstream_name), None)
+                if upstream is None and upstream_name in names and upstream_name != entry.get("name"):
+                    continue  # its upstream is not parsed yet
+            parsed[index] = _parse_job(entry, f"{where}: [[jobs]] #{index + 1}", upstream, names)
+            pending.remove(index)
+            progress = True
+        if not progress:
+            cycle = ", ".join(repr(names[index]) for index in pending)
+            raise ConfigError(f"{where}: jobs {cycle} chain to each other in a cycle (after_job); one of them needs "
+                              "every = \"…\" or cron = \"…\" instead")
+    return Schedule(settings, tuple(parsed[index] for index in range(len(entries))))
 
 
 def _unknown(keys: Sequence[str], allowed: set[str], where: str) -> None:
@@ -268,7 +310,8 @@ def _strings(value: Any, where: str, key: str, example: str) -> tuple[str, ...]:
     return tuple(items)
 
 
-def _parse_job(entry: Mapping[str, Any], where: str) -> JobSpec:
+def _parse_job(entry: Mapping[str, Any], where: str, upstream: JobSpec | None = None,
+               names: Sequence[Any] = ()) -> JobSpec:
     from zvt_crypto.contract.ids import check_symbol
     from zvt_crypto.contract.levels import Level
     from zvt_crypto.contract.timeutil import to_ms
@@ -279,6 +322,9 @@ def _parse_job(entry: Mapping[str, Any], where: str) -> JobSpec:
                           f"not {name!r}")
     where = f"{where.rsplit(': ', 1)[0]}: job {name!r}"
     _unknown(list(entry), _JOB_KEYS, where)
+    after_job = _parse_after_job(entry, where, name, upstream, names)
+    if after_job is not None and not ({"exchange", "exchanges", "kinds"} & set(entry)):
+        return _parse_steps_only(entry, where, name, upstream)  # type: ignore[arg-type]
 
     if ("exchange" in entry) == ("exchanges" in entry):
         raise ConfigError(f"{where}: set exactly one of exchange = \"binance\" or exchanges = [\"binance\", …]")
@@ -310,7 +356,7 @@ def _parse_job(entry: Mapping[str, Any], where: str) -> JobSpec:
                                                                                                      exchange))
 
     symbols, universe = _parse_symbols(entry, where, kinds, exchanges, check_symbol)
-    every_seconds, cron, delay = _parse_when(entry, where)
+    every_seconds, cron, delay = (None, None, 0) if after_job is not None else _parse_when(entry, where)
     start = None
     if "start" in entry:
         if not isinstance(entry["start"], str):
@@ -322,9 +368,48 @@ def _parse_job(entry: Mapping[str, Any], where: str) -> JobSpec:
         raise ConfigError(f"{where}: enabled must be true or false")
     job = JobSpec(name=name, exchanges=exchanges, kinds=kinds, levels=levels, symbols=symbols, universe=universe,
                   every_seconds=every_seconds, cron=cron, delay_seconds=delay, start=start, after=after,
-                  enabled=enabled)
-    _check(where, "cron" if cron else "every", job.trigger)
+                  enabled=enabled, after_job=after_job)
+    if after_job is None:
+        _check(where, "cron" if cron else "every", job.trigger)
     return job
+
+
+def _parse_after_job(entry: Mapping[str, Any], where: str, name: str, upstream: JobSpec | None,
+                     names: Sequence[Any]) -> str | None:
+    """``after_job = "name"``: validated against the other jobs (it exists, is not this job, has no trigger)."""
+    if "after_job" not in entry:
+        return None
+    value = entry["after_job"]
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where}: after_job must name another job, e.g. after_job = \"spot-1m\"")
+    if value == name:
+        raise ConfigError(f"{where}: after_job names the job itself; name the job whose runs this one follows")
+    if upstream is None:
+        known = ", ".join(str(other) for other in names if other != name) or "none"
+        close = difflib.get_close_matches(value, [str(other) for other in names], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"{where}: after_job: no job named {value!r}{hint}; jobs: {known}")
+    for key in ("every", "cron", "delay_seconds"):
+        if key in entry:
+            raise ConfigError(f"{where}: a chained job (after_job) runs when {value!r} has run; drop {key}")
+    return value
+
+
+def _parse_steps_only(entry: Mapping[str, Any], where: str, name: str, upstream: JobSpec) -> JobSpec:
+    """A chained job without kinds: its steps run on the exchanges, symbols and levels of the upstream run."""
+    for key in ("exchange", "exchanges", "symbols", "universe", "levels", "start"):
+        if key in entry:
+            raise ConfigError(f"{where}: {key} comes from job {upstream.name!r} (after_job) when the job records "
+                              "nothing itself; drop it, or name the exchange and kinds to record on its own")
+    if not entry.get("after"):
+        raise ConfigError(f"{where}: a chained job without kinds needs after = [...] steps, e.g. "
+                          "after = [{ factor = \"rsi\", level = \"1h\" }]")
+    after = _parse_after(entry["after"], where, upstream.levels)
+    enabled = entry.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"{where}: enabled must be true or false")
+    return JobSpec(name=name, exchanges=upstream.exchanges, kinds=(), levels=upstream.levels, after=after,
+                   enabled=enabled, after_job=upstream.name)
 
 
 def _check(where: str, key: str, check: Any) -> Any:

@@ -6,6 +6,9 @@
 * Catch-up: at start, a job whose schedule had a fire time since its last successful run (the daemon was down,
   crashed, or the run failed) runs once at once. Recorders resume after the last stored row, so one run fills
   everything missed.
+* Chains: a job with ``after_job`` has no trigger of its own; it runs in the same worker right after each finished
+  (not abandoned) run of its upstream. At start, one whose upstream finished a run after its own last run started
+  (the daemon stopped in between) catches up on that run.
 * Stopping: the first SIGTERM/SIGINT stops scheduling and lets running jobs finish for up to
   ``shutdown_grace_seconds``, then abandons them between pages; a second signal abandons them at once. Exit 0.
 """
@@ -33,6 +36,13 @@ JOB_TABLE = "scheduler_job"
 JOB_FUNCTION = "zvt_crypto.schedule.daemon:run_scheduled_job"
 
 _current: Daemon | None = None
+
+
+def run_chained_catch_up(name: str, upstream_run_id: str) -> None:
+    """A chained job's catch-up (queued in the in-memory job store at start, never persisted)."""
+    daemon = _current
+    if daemon is not None:
+        daemon.run_chained_catch_up(name, upstream_run_id)
 
 
 def run_scheduled_job(name: str) -> None:
@@ -106,12 +116,14 @@ class Daemon:
     def _start_scheduler(self) -> None:
         from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
         from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.jobstores.memory import MemoryJobStore
         from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
         from apscheduler.schedulers.background import BackgroundScheduler
 
         workers = max(1, min(self.settings.max_concurrent_jobs, len(self.jobs)))
         scheduler = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=self.store.engine, tablename=JOB_TABLE)},
+            jobstores={"default": SQLAlchemyJobStore(engine=self.store.engine, tablename=JOB_TABLE),
+                       "memory": MemoryJobStore()},
             executors={"default": ThreadPoolExecutor(workers)},
             job_defaults={"coalesce": True, "max_instances": 1,
                           "misfire_grace_time": self.settings.misfire_grace_seconds},
@@ -126,15 +138,33 @@ class Daemon:
                 scheduler.remove_job(stored.id)
         now = datetime.now(UTC)
         for job in self.jobs.values():
+            if job.after_job is not None:
+                continue  # chained: started by its upstream's runs, see run_job
             scheduler.add_job(JOB_FUNCTION, trigger=job.trigger(), args=[job.name], id=job.name, name=job.name,
                               replace_existing=True)
             if self._missed(job, now):
                 self._catch_up.add(job.name)
                 scheduler.modify_job(job.name, next_run_time=now)
+        self._catch_up_chains()
         if self._catch_up:
             log.info("catching up: %s run now (a scheduled time passed since the last successful run)",
                      ", ".join(sorted(self._catch_up)))
         scheduler.resume()
+
+    def _catch_up_chains(self) -> None:
+        """Chained jobs whose upstream finished a run they did not follow: queue them (once) at start."""
+        from zvt_crypto.schedule.history import last_chainable_run
+
+        for job in self.jobs.values():
+            if job.after_job is None or job.after_job in self._catch_up or job.after_job not in self.jobs:
+                continue  # an upstream that catches up now starts its chain anyway
+            upstream = last_chainable_run(self.store, job.after_job)
+            own = job_health(self.store, job.name).last_run
+            if upstream is not None and (own is None or own["started_timestamp"] < upstream["started_timestamp"]):
+                self._catch_up.add(job.name)
+                self._scheduler.add_job(run_chained_catch_up, args=[job.name, upstream["run_id"]],
+                                        id=f"{job.name}#catch-up", name=f"{job.name} catch-up",
+                                        replace_existing=True, jobstore="memory")
 
     def _missed(self, job: JobSpec, now: datetime) -> bool:
         success = job_health(self.store, job.name).last_success
@@ -155,10 +185,28 @@ class Daemon:
             return
         reason = "catch-up" if name in self._catch_up else "schedule"
         self._catch_up.discard(name)
+        self._run_with_chain(job, reason)
+
+    def run_chained_catch_up(self, name: str, upstream_run_id: str) -> None:
+        from zvt_crypto.schedule.history import get_run
+
+        self._catch_up.discard(name)
+        row = get_run(self.store, upstream_run_id)
+        if row is not None:
+            self._run_with_chain(self.jobs[name], "catch-up", {"run_id": row["run_id"], **(row["detail"] or {})})
+
+    def _run_with_chain(self, job: JobSpec, reason: str, upstream: dict[str, Any] | None = None) -> None:
+        """Run ``job``, then the jobs chained to it (depth first, in config order)."""
         try:
-            self.runner.execute(job, reason)
+            outcome = self.runner.execute(job, reason, upstream)
         except Exception:  # the history row could not be written (database down): keep the daemon alive
-            log.exception("run of %s could not be recorded", name)
+            log.exception("run of %s could not be recorded", job.name)
+            return
+        if outcome is None or not outcome.chains:
+            return
+        for chained in self.schedule.chained(job.name):
+            if chained.name in self.jobs:
+                self._run_with_chain(chained, f"after {job.name}", outcome.as_upstream())
 
     def _shutdown(self, grace: float) -> None:
         self.runner.stop_accepting("the scheduler is stopping")

@@ -163,6 +163,23 @@ def job_health(store: Store, job: str, window: int = 200) -> JobHealth:
     return health
 
 
+def last_chainable_run(store: Store, job: str) -> dict[str, Any] | None:
+    """The newest run of ``job`` that finished ``ok`` or ``failed`` (the runs chained jobs follow)."""
+    table = JobRun.__table__
+    with store.engine.connect() as connection:
+        row = connection.execute(
+            select(table).where(table.c.job == job, table.c.status.in_(("ok", "failed")))
+            .order_by(table.c.started_timestamp.desc()).limit(1)).first()
+    return None if row is None else dict(row._mapping)
+
+
+def get_run(store: Store, run_id: str) -> dict[str, Any] | None:
+    table = JobRun.__table__
+    with store.engine.connect() as connection:
+        row = connection.execute(select(table).where(table.c.run_id == run_id)).first()
+    return None if row is None else dict(row._mapping)
+
+
 def recent_runs(store: Store, job: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
     table = JobRun.__table__
     query = select(table).order_by(table.c.started_timestamp.desc()).limit(limit)

@@ -56,6 +56,28 @@ class RunOutcome:
     totals: RunTotals
     error: str | None = None
 
+    @property
+    def symbols(self) -> dict[str, list[str]]:
+        """Exchange → the symbols this run recorded (what a chained steps-only job works on)."""
+        return upstream_symbols(self.totals.detail)
+
+    @property
+    def failed(self) -> dict[str, set[str]]:
+        """Exchange → the symbols whose recording failed in this run."""
+        return upstream_failed(self.totals.detail)
+
+    def as_upstream(self) -> dict[str, Any]:
+        """What a job chained to this one receives (see :meth:`JobRunner.execute`)."""
+        return {"run_id": self.run_id, **self.totals.detail}
+
+    @property
+    def chains(self) -> bool:
+        """Whether jobs chained to this one run after it: yes unless it was abandoned (stopping) — a run with
+        some failed symbols still recorded the others; the chained steps get the failed ones in
+        :attr:`StepContext.failed`, and every step is incremental, so a step over a symbol with nothing new is a
+        no-op."""
+        return self.status in ("ok", "failed")
+
     def __str__(self) -> str:
         t = self.totals
         text = (f"{self.job}: {self.status} — {t.changed} rows written ({t.rows} received), {t.requests} requests, "
@@ -93,30 +115,37 @@ class JobRunner:
             run.cancel(reason)
 
     # -- one run -------------------------------------------------------------------------------------------------
-    def execute(self, job: JobSpec, reason: str = "schedule") -> RunOutcome | None:
-        """Run ``job`` now, write its history row, alert if needed. None if the runner is stopping."""
+    def execute(self, job: JobSpec, reason: str = "schedule",
+                upstream: Mapping[str, Any] | None = None) -> RunOutcome | None:
+        """Run ``job`` now, write its history row, alert if needed. None if the runner is stopping, or if the job
+        is running already (``max_instances=1`` holds for chained runs too). ``upstream`` is the ``detail`` of the
+        run a chained job follows: a steps-only job works on the symbols it recorded."""
         run = ActiveRun(job.name, new_run_id())
         with self._lock:
             if self._stopping is not None:
                 log.info("job %s not started: %s", job.name, self._stopping)
                 return None
+            if any(other.job == job.name for other in self._active.values()):
+                log.warning("job %s not started (%s): its previous run is still going", job.name, reason)
+                return None
             self._active[run.run_id] = run
         try:
             with run_context(job.name, run.run_id):
-                return self._execute(job, run, reason)
+                return self._execute(job, run, reason, upstream)
         finally:
             with self._lock:
                 self._active.pop(run.run_id, None)
             run.done.set()
 
-    def _execute(self, job: JobSpec, run: ActiveRun, reason: str) -> RunOutcome:
+    def _execute(self, job: JobSpec, run: ActiveRun, reason: str,
+                 upstream: Mapping[str, Any] | None = None) -> RunOutcome:
         failures_before = job_health(self.store, job.name).consecutive_failures
         start_run(self.store, job.name, run.run_id, reason)
         log.info("run of %s started (%s): %s", job.name, reason, job.what())
         totals = RunTotals()
         error: str | None = None
         try:
-            asyncio.run(self._run(job, run, totals))
+            asyncio.run(self._run(job, run, totals, upstream))
             status = "failed" if totals.errors else "ok"
         except (asyncio.CancelledError, KeyboardInterrupt):
             status = "abandoned"
@@ -132,11 +161,22 @@ class JobRunner:
             self.alerter.after_run(job.name, run.run_id, status, failures_before, outcome.error)
         return outcome
 
-    async def _run(self, job: JobSpec, run: ActiveRun, totals: RunTotals) -> None:
+    async def _run(self, job: JobSpec, run: ActiveRun, totals: RunTotals,
+                   upstream: Mapping[str, Any] | None = None) -> None:
         run.loop, run.task = asyncio.get_running_loop(), asyncio.current_task()
         if run.cancel_reason is not None:
             raise asyncio.CancelledError
-        symbols = await self._symbols(job, totals)
+        if job.steps_only:
+            if upstream is None:
+                raise ValueError(f"job {job.name} only runs steps on what {job.after_job} recorded; run "
+                                 f"{job.after_job} (zvt-crypto schedule run-once {job.after_job}) to start it")
+            totals.detail["after_run"] = upstream.get("run_id")
+            symbols: dict[str, list[str] | None] = dict(upstream_symbols(upstream))
+            failed_before = upstream_failed(upstream)
+            totals.detail["failed"] = {ex: sorted(syms) for ex, syms in failed_before.items() if syms}
+        else:
+            symbols = await self._symbols(job, totals)
+            failed_before = {}
         totals.detail["symbols"] = symbols
         totals.detail["record"] = []
         from zvt_crypto.cli.record import KINDS  # the kind → schema table of `zvt-crypto record`
@@ -149,7 +189,7 @@ class JobRunner:
                 targets = {exchange: syms for exchange, syms in symbols.items() if kind == "markets" or syms}
                 if targets:
                     await self._record(job, kind, schema, level, targets, totals)
-        failed: dict[str, set[str]] = {exchange: set() for exchange in symbols}
+        failed: dict[str, set[str]] = {exchange: set(failed_before.get(exchange, ())) for exchange in symbols}
         for entry in totals.detail["record"]:
             failed[entry["exchange"]].update(entry["failed"])
         steps: list[dict[str, Any]] = []
@@ -220,6 +260,20 @@ class JobRunner:
                 totals.gaps_confirmed += summary.total("gaps_confirmed")
                 where = f"{kind}{' ' + level if level else ''} on {summary.exchange}"
                 totals.errors.extend(f"{where}: {r.symbol}: {r.error}" for r in summary.failed)
+
+
+def upstream_symbols(detail: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Exchange → symbols of a run, from its ``detail`` (``None``, everything, counts as none: markets only)."""
+    return {exchange: list(symbols or []) for exchange, symbols in (detail.get("symbols") or {}).items()}
+
+
+def upstream_failed(detail: Mapping[str, Any]) -> dict[str, set[str]]:
+    """Exchange → the symbols whose recording failed in a run, from its ``detail``."""
+    failed: dict[str, set[str]] = {}
+    for entry in detail.get("record") or ():
+        failed.setdefault(entry["exchange"], set()).update(entry.get("failed") or ())
+    failed.update({exchange: set(symbols) for exchange, symbols in (detail.get("failed") or {}).items()})
+    return failed
 
 
 def _unrecorded(store: Store, schema: type[Schema], targets: Mapping[str, Sequence[str] | None],
