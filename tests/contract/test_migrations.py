@@ -24,9 +24,10 @@ TABLES_0002 = {"trade", "order_book_snapshot", "funding_rate", "open_interest", 
 TABLES_0003 = {"factor_value", "factor_meta"}
 TABLES_0004 = {"job_run", "scheduler_lock", "scheduler_job"}
 TABLES_0005 = {"backtest_run", "backtest_trade", "backtest_equity"}
+TABLES_0006 = {"paper_account", "paper_trade", "paper_order", "paper_equity"}
 #: every table the newest revision has; a new migration adds its tables here
-ALL_TABLES = TABLES_0001 | TABLES_0002 | TABLES_0003 | TABLES_0004 | TABLES_0005
-HEAD = "0005"
+ALL_TABLES = TABLES_0001 | TABLES_0002 | TABLES_0003 | TABLES_0004 | TABLES_0005 | TABLES_0006
+HEAD = "0006"
 BTC = "pair_binance_BTC-USDT"
 JAN1 = 1_704_067_200_000
 

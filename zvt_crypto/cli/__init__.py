@@ -4,6 +4,8 @@ from zvt_crypto.cli import (  # noqa: F401 - defining the commands registers the
     backtest,
     data,
     factor,
+    optimize,
+    paper,
     record,
     schedule,
     store,

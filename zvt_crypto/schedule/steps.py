@@ -132,3 +132,7 @@ class FactorStep:
 
 
 register_step("factor", FactorStep())
+
+# The paper trader's kind: imported here, after the registry exists, so parsing a config knows it. No cycle:
+# paper_step needs only the names above; it imports the paper trader itself inside the step's methods.
+import zvt_crypto.trader.paper_step  # noqa: E402, F401 - registers "paper"

@@ -42,7 +42,7 @@ def run_backtest(strategy: str | type[Strategy] | Strategy, data: MarketData, *,
                  fee: float | tuple[float, float] | None = None, slippage: Slippage | float | None = None,
                  leverage: float | list[float] = 1.0, maintenance_margin: float = 0.005,
                  liquidation_fee: float | None = None, risk: RiskLimits | None = None, engine: str = "event",
-                 check_lookahead: bool = True) -> BacktestResult:
+                 check_lookahead: bool = True, start: int = 0) -> BacktestResult:
     """Backtest ``strategy`` on ``data``.
 
     Args:
@@ -58,12 +58,17 @@ def run_backtest(strategy: str | type[Strategy] | Strategy, data: MarketData, *,
         risk: :class:`RiskLimits` (position limits, kill switch, daily loss limit).
         engine: ``"event"`` (every strategy) or ``"vectorised"`` (signal strategies on one symbol: same trades).
         check_lookahead: recompute each indicator on half the data to catch ones that look ahead.
+        start: the first bar (row) the strategy may act on; the bars before it only warm up its indicators and
+            nothing trades there (walk-forward's out-of-sample runs). ``next`` first runs at the later of ``start``
+            and the strategy's own first bar.
     """
     if engine not in ENGINES:
         raise InvalidInputError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
     instance = _instantiate(strategy, params)
     if data.n_bars < 2:
         raise InvalidInputError(f"a backtest needs at least 2 bars, the data has {data.n_bars}")
+    if not 0 <= start < data.n_bars:
+        raise InvalidInputError(f"start={start} is outside the data's {data.n_bars} bars")
     slippage_model = as_slippage(slippage)
     settings = {"cash": float(cash), "fee": fee if fee is None or isinstance(fee, float) else list(fee),
                 "slippage": slippage_model.to_dict(), "leverage": leverage,
@@ -75,6 +80,7 @@ def run_backtest(strategy: str | type[Strategy] | Strategy, data: MarketData, *,
     broker = Broker(data, cash=cash, fee=fee, slippage=slippage_model, leverage=leverage,
                     maintenance_margin=maintenance_margin, liquidation_fee=liquidation_fee, risk=risk)
     instance._bind(broker, data, check_lookahead)
+    instance._start = int(start)
     instance._in_init = True
     try:
         instance.init()
@@ -109,9 +115,11 @@ def _instantiate(strategy: str | type[Strategy] | Strategy, params: Mapping[str,
 
 def first_bar(strategy: Strategy, n_bars: int) -> int:
     """The first bar ``next`` sees: ``warmup``, else one after the last indicator's first value
-    (backtesting.py's rule; an indicator that is all NaN does not count)."""
+    (backtesting.py's rule; an indicator that is all NaN does not count); never before ``run_backtest``'s
+    ``start``."""
+    floor = min(getattr(strategy, "_start", 0), n_bars)
     if strategy.warmup is not None:
-        return max(0, min(int(strategy.warmup), n_bars))
+        return max(floor, min(int(strategy.warmup), n_bars))
     start = 0
     for array, _label in strategy._indicators.values():
         valid = ~np.isnan(array)
@@ -119,7 +127,7 @@ def first_bar(strategy: Strategy, n_bars: int) -> int:
             valid = valid.reshape(len(array), -1).all(axis=1)
         if valid.any():
             start = max(start, int(np.argmax(valid)))
-    return min(start + 1, n_bars)
+    return max(floor, min(start + 1, n_bars))
 
 
 def _views(strategy: Strategy) -> tuple[list[tuple[str, np.ndarray]], list[tuple[Any, Any, np.ndarray]]]:

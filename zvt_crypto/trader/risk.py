@@ -1,4 +1,4 @@
-"""Risk controls, one object the broker applies to every order — in backtests and (later) in paper trading.
+"""Risk controls, one object the broker applies to every order — in backtests and in paper trading alike.
 
 * ``max_position``: |notional| of one symbol ≤ this fraction of equity (e.g. 0.5).
 * ``max_gross``: Σ |notional| over the portfolio ≤ this fraction of equity (1.0 = no leverage overall).

@@ -1,0 +1,356 @@
+"""Optimisation (grid / random search), its overfitting statistics, walk-forward analysis and the engine's
+``start`` (indicator warm-up without trading)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from zvt_crypto.contract.errors import InvalidInputError
+from zvt_crypto.trader import MarketData, SignalStrategy, Strategy, optimize, run_backtest, walk_forward
+from zvt_crypto.trader.metrics import compute_metrics
+from zvt_crypto.trader.optimize import bar_returns, parameter_sets, parse_grid
+from zvt_crypto.trader.overfitting import (
+    _moments,
+    expected_max_sharpe,
+    probabilistic_sharpe_ratio,
+    sharpe_ratio,
+)
+from zvt_crypto.trader.walkforward import fold_windows, window_bars
+
+SMA_GRID = {"fast": [3, 5, 8], "slow": [10, 20, 30]}
+
+
+def frame_of(log_returns: np.ndarray, *, freq: str = "1h") -> pd.DataFrame:
+    close = 100.0 * np.exp(np.cumsum(log_returns))
+    open_ = np.r_[100.0, close[:-1]]  # no gaps: a position held through a bar earns exactly its return
+    index = pd.date_range("2024-01-01", periods=len(close), freq=freq, tz="UTC")
+    return pd.DataFrame({"open": open_, "high": np.maximum(open_, close) * 1.001,
+                         "low": np.minimum(open_, close) * 0.999, "close": close, "volume": 1_000.0}, index=index)
+
+
+def random_walk(n: int = 600, seed: int = 0, *, wave: float = 0.0, period: int = 40) -> MarketData:
+    """A random walk (1h bars); ``wave`` plants a square-wave drift of that size per bar (a strong trend signal)."""
+    rng = np.random.default_rng(seed)
+    drift = wave * np.sign(np.sin(2 * np.pi * (np.arange(n) + 0.5) / period))
+    return MarketData.from_frame(frame_of(rng.normal(0.0, 0.01, n) + drift), level="1h")
+
+
+@pytest.fixture(scope="module")
+def walk_data() -> MarketData:
+    return random_walk(600, seed=11)
+
+
+class CoinFlips(SignalStrategy):
+    """Pure noise: holds the asset on a random half of the bars of the first half of the data and on the mirror
+    image of those bars in the second half (on a palindromic price path its whole-sample P&L is zero)."""
+
+    seed = 0
+
+    def init(self) -> None:
+        n = len(self.data.close)
+        half = n // 2
+        held = np.zeros(n, dtype=bool)
+        first = np.random.default_rng(self.seed).random(half) < 0.5
+        held[:half] = first
+        held[n - half:] = first[::-1]
+        want = np.r_[held[1:], False]  # decide at the close before the bar to hold
+        self.entries, self.exits = want, ~want
+
+    def signals(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.entries, self.exits
+
+
+def palindrome(half: int = 800, seed: int = 0) -> MarketData:
+    """A random walk that retraces its own path back to the start: every bar's move is undone later."""
+    steps = np.random.default_rng(seed).normal(0.0, 0.01, half)
+    return MarketData.from_frame(frame_of(np.r_[steps, -steps[::-1]], freq="1D"), level="1d")
+
+
+class BuyEveryBar(Strategy):
+    """Buys a little at every bar it sees (to show where trading starts)."""
+
+    warmup = 0
+    size = 0.01
+
+    def next(self) -> None:
+        self.buy(size=self.size)
+
+
+# -- grid search -----------------------------------------------------------------------------------------------------
+def test_grid_best_is_the_best_of_the_individual_backtests(walk_data: MarketData) -> None:
+    result = optimize("sma_cross", walk_data, SMA_GRID, n_jobs=1, fee=0.001)
+    assert result.n_trials == 9 and result.method == "grid" and result.metric == "sharpe"
+    by_hand = {}
+    for fast in SMA_GRID["fast"]:
+        for slow in SMA_GRID["slow"]:
+            run = run_backtest("sma_cross", walk_data, params={"fast": fast, "slow": slow}, fee=0.001)
+            by_hand[(fast, slow)] = run
+    best = max(by_hand, key=lambda key: by_hand[key].metrics["sharpe"])
+    assert result.best_params == {"fast": best[0], "slow": best[1]}
+    assert result.best_value == by_hand[best].metrics["sharpe"]
+    # every row holds that trial's own metrics, sorted best first
+    for _, row in result.trials.iterrows():
+        run = by_hand[(row["fast"], row["slow"])]
+        assert row["sharpe"] == run.metrics["sharpe"] and row["n_trades"] == run.metrics["n_trades"]
+        assert row["final_equity"] == run.metrics["final_equity"]
+    assert result.trials["sharpe"].is_monotonic_decreasing
+    # the returns matrix is each trial's per-bar equity returns
+    trial = int(result.trials["trial"].iloc[3])
+    params = result.trial_params(trial)
+    equity = by_hand[(params["fast"], params["slow"])].equity["equity"].to_numpy()
+    np.testing.assert_array_equal(result.returns[trial].to_numpy(), equity[1:] / equity[:-1] - 1)
+    assert result.returns.shape == (walk_data.n_bars - 1, 9)
+    assert result.best_result().metrics["sharpe"] == result.best_value
+    # minimising another metric ranks the other way
+    low = optimize("sma_cross", walk_data, SMA_GRID, n_jobs=1, fee=0.001, metric="max_drawdown", maximize=False)
+    assert low.best_value == min(run.metrics["max_drawdown"] for run in by_hand.values())
+
+
+def test_parallel_result_equals_the_in_process_one(walk_data: MarketData) -> None:
+    grid = {"fast": [3, 5, 8, 13], "slow": [20, 30, 40]}
+    one = optimize("sma_cross", walk_data, grid, n_jobs=1, fee=0.001, slippage=2.0)
+    two = optimize("sma_cross", walk_data, grid, n_jobs=2, fee=0.001, slippage=2.0)
+    pd.testing.assert_frame_equal(one.trials, two.trials, check_exact=True)
+    pd.testing.assert_frame_equal(one.returns, two.returns, check_exact=True)
+    assert one.overfitting.as_dict() == two.overfitting.as_dict()
+    assert one.to_dict()["trials"] == two.to_dict()["trials"]
+
+
+def test_constraint_metric_function_and_skipped_sets(walk_data: MarketData) -> None:
+    grid = {"fast": [3, 5, 10, 20], "slow": [10, 20]}
+    result = optimize("sma_cross", walk_data, grid, n_jobs=1, constraint=lambda p: p["fast"] != 5,
+                      metric=lambda m: m["total_return"] - m["fees_paid"] / 1e4)
+    # (3,10) (3,20) (10,20) run; (5,·) by the constraint; (10,10) (20,10) (20,20): fast must be below slow
+    assert sorted(map(tuple, result.trials[["fast", "slow"]].to_numpy().tolist())) == [(3, 10), (3, 20), (10, 20)]
+    assert result.n_skipped["constraint"] == 2 and result.n_skipped["invalid"] == 3
+    assert "fast (10) must be below slow (10)" in result.n_skipped["reason"]
+    assert result.metric == "objective"
+    assert result.trials["objective"].tolist() == sorted(
+        (result.trials["total_return"] - 0.0).tolist(), reverse=True)  # no fee: the objective is the return
+
+
+@pytest.mark.parametrize(("grid", "kwargs", "message"), [
+    ({"speed": [1, 2]}, {}, "'sma_cross' has no parameter(s) speed; its parameters: direction='long', "
+                            "fraction=1.0, fast=10, slow=30"),
+    ({"fast": ["x"]}, {}, "parameter fast='x' must be int"),
+    ({"fast": []}, {}, "fast: the list of values is empty"),
+    ({"fast": (2, 9)}, {}, "is a (low, high) range: it needs method='random'"),
+    ({"fast": (9, 2)}, {"method": "random"}, "the range (9, 2) is empty"),
+    ({"fast": [40], "slow": [30]}, {}, "no parameter set left to try: 0 rejected by the constraint, 1 by strategy"),
+    ({"fast": [5]}, {"constraint": lambda p: False}, "1 rejected by the constraint"),
+    ({"fast": [5]}, {"method": "annealing"}, "unknown method 'annealing'"),
+    ({"fast": [5]}, {"metric": "speed"}, "unknown metric 'speed'; use one of"),
+    ({"fast": [5]}, {"engine": "gpu"}, "unknown engine 'gpu'"),
+    ({}, {}, "give at least one parameter to vary"),
+])
+def test_bad_input_fails_before_any_backtest(walk_data: MarketData, grid: dict, kwargs: dict, message: str) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        optimize("sma_cross", walk_data, grid, n_jobs=1, **kwargs)
+    assert message in str(info.value)
+
+
+def test_random_search_is_seeded_distinct_and_within_bounds() -> None:
+    grid = {"fast": (2, 9), "slow": (10, 40), "fraction": (0.2, 1.0), "direction": ["long", "both"]}
+    sets, _ = parameter_sets("sma_cross", grid, method="random", n_iter=25, seed=7)
+    again, _ = parameter_sets("sma_cross", grid, method="random", n_iter=25, seed=7)
+    other, _ = parameter_sets("sma_cross", grid, method="random", n_iter=25, seed=8)
+    assert sets == again and sets != other and len(sets) == 25
+    assert len({tuple(p.values()) for p in sets}) == 25
+    for params in sets:
+        assert type(params["fast"]) is int and 2 <= params["fast"] <= 9
+        assert type(params["slow"]) is int and 10 <= params["slow"] <= 40
+        assert type(params["fraction"]) is float and 0.2 <= params["fraction"] <= 1.0
+        assert params["direction"] in ("long", "both")
+    assert {p["fast"] for p in sets} >= {2, 9} or len({p["fast"] for p in sets}) >= 6  # the bounds are reachable
+    # a space smaller than n_iter: every set once, in a seeded order
+    small, _ = parameter_sets("sma_cross", {"fast": [3, 5], "slow": [20, 30]}, method="random", n_iter=10, seed=1)
+    assert sorted(map(lambda p: (p["fast"], p["slow"]), small)) == [(3, 20), (3, 30), (5, 20), (5, 30)]
+    integers, _ = parameter_sets("sma_cross", {"fast": (3, 4), "slow": (20, 20)}, method="random", n_iter=5)
+    assert len(integers) == 2
+
+
+def test_random_search_runs_and_reproduces(walk_data: MarketData) -> None:
+    grid = {"fast": (2, 9), "slow": (12, 40)}
+    first = optimize("sma_cross", walk_data, grid, method="random", n_iter=6, seed=3, n_jobs=1)
+    second = optimize("sma_cross", walk_data, grid, method="random", n_iter=6, seed=3, n_jobs=1)
+    assert first.n_trials == 6
+    pd.testing.assert_frame_equal(first.trials, second.trials)
+    assert first.best_params == second.best_params
+
+
+def test_parse_grid() -> None:
+    assert parse_grid(["fast=5,10,20", "slow=20:60:10"], "sma_cross") == {"fast": [5, 10, 20],
+                                                                          "slow": [20, 30, 40, 50, 60]}
+    assert parse_grid(["fast=3:6"], "sma_cross") == {"fast": [3, 4, 5, 6]}
+    assert parse_grid(["fraction=0.5:1:0.25"], "sma_cross") == {"fraction": [0.5, 0.75, 1.0]}
+    assert parse_grid(["fast=3:6", "fraction=0.1:0.9"], "sma_cross", method="random") == {
+        "fast": (3, 6), "fraction": (0.1, 0.9)}
+    assert parse_grid(["direction=long,both"], "sma_cross") == {"direction": ["long", "both"]}
+    for items, message in [
+        (["fast"], "bad grid 'fast': write name=v1,v2,v3"),
+        (["fast=9:3"], "the range is empty (low > high)"),
+        (["fast=3:9:0"], "the step must be positive"),
+        (["fast=3:9:2:1"], "a range is low:high or low:high:step"),
+        (["fast=3,,5"], "an empty value in the list"),
+        (["fraction=0.1:0.9"], "a float range needs a step"),
+        (["fast=1.5:3"], "parameter fast='1.5' must be int"),
+        (["speed=1,2"], "has no parameter(s) speed"),
+        (["fast=3", "fast=4"], "parameter fast is given twice"),
+        (["direction=a:b"], "direction is a str; list its values"),
+    ]:
+        with pytest.raises(InvalidInputError) as info:
+            parse_grid(items, "sma_cross")
+        assert message in str(info.value), items
+
+
+# -- overfitting statistics ------------------------------------------------------------------------------------------
+def test_pbo_is_high_for_noise_and_low_for_a_planted_signal() -> None:
+    # noise: coin-flip strategies on a path that retraces itself — whatever a trial gains in one half of the
+    # blocks it gives back in the other, so the in-sample winner is an out-of-sample loser
+    noise = optimize(CoinFlips, palindrome(800, seed=5), {"seed": list(range(16))}, n_jobs=1, fee=0.0)
+    report = noise.overfitting
+    assert report.n_trials == 16 and report.pbo is not None and report.pbo.n_splits == 16
+    assert report.pbo.pbo > 0.9
+    assert report.deflated_sharpe < 0.9
+    # a strong planted trend: the same moving-average pairs win in every block
+    signal = optimize("sma_cross", random_walk(2400, seed=2, wave=0.004, period=48),
+                      {"fast": [2, 4, 8, 16], "slow": [24, 48, 96, 192], "direction": ["both"]},
+                      n_jobs=1, fee=0.0005, engine="vectorised")
+    assert signal.overfitting.pbo.pbo < 0.1 and signal.overfitting.pbo.prob_oos_loss == 0.0
+    assert signal.best_value > 3  # annualised
+
+
+def test_deflated_sharpe_is_below_the_best_trials_psr_and_uses_every_trial() -> None:
+    result = optimize(CoinFlips, random_walk(800, seed=4), {"seed": list(range(30))}, n_jobs=1, fee=0.0)
+    report = result.overfitting
+    matrix = result.returns.to_numpy()
+    sharpes = sharpe_ratio(matrix)
+    best = int(result.trials["trial"].iloc[0])
+    assert best == int(np.nanargmax(sharpes)) and report.best == best
+    sr, skew, kurt, n = _moments(matrix[:, best])
+    assert report.best_sharpe == pytest.approx(sr) and report.n_obs == n == 799
+    assert report.expected_max_sharpe == pytest.approx(expected_max_sharpe(30, float(np.var(sharpes, ddof=1))))
+    psr = probabilistic_sharpe_ratio(sr, 0.0, n, skew, kurt)
+    assert report.deflated_sharpe < psr - 0.1
+    assert report.deflated_sharpe == pytest.approx(probabilistic_sharpe_ratio(sr, report.expected_max_sharpe, n,
+                                                                             skew, kurt))
+
+
+# -- the engine's start ----------------------------------------------------------------------------------------------
+def test_start_warms_up_without_trading(walk_data: MarketData) -> None:
+    result = run_backtest(BuyEveryBar, walk_data, start=100)
+    assert result.trades.empty and len(result.open_trades) == 1
+    fills = result.orders.dropna(subset=["fill_time"])
+    assert fills["fill_time"].min() == walk_data.index[101]  # decided at bar 100's close, filled at 101's open
+    assert (result.equity["equity"].iloc[:101] == 10_000.0).all()
+    plain = run_backtest("sma_cross", walk_data, params={"fast": 3, "slow": 10})
+    late = run_backtest("sma_cross", walk_data, params={"fast": 3, "slow": 10}, start=300)
+    assert (late.trades["entry_bar"] > 300).all() and len(late.trades) < len(plain.trades)
+    # after start the signals are the same: the trades that open later than the first exit after 300 agree
+    assert run_backtest("sma_cross", walk_data, params={"fast": 3, "slow": 10}, start=0).trades.equals(plain.trades)
+    vector = run_backtest("sma_cross", walk_data, params={"fast": 3, "slow": 10}, start=300, engine="vectorised")
+    assert vector.trades.equals(late.trades)
+    with pytest.raises(InvalidInputError, match="start=600 is outside the data's 600 bars"):
+        run_backtest("sma_cross", walk_data, start=600)
+
+
+# -- walk-forward ----------------------------------------------------------------------------------------------------
+def test_fold_windows() -> None:
+    assert [(w.train_start, w.train_stop, w.test_start, w.test_stop) for w in fold_windows(11, 4, 2)] == [
+        (1, 5, 5, 7), (3, 7, 7, 9), (5, 9, 9, 11)]
+    assert [w.train_start for w in fold_windows(11, 4, 2, anchored=True)] == [0, 0, 0]
+    assert [(w.test_start, w.test_stop) for w in fold_windows(12, 4, 2, 3)] == [(4, 6), (7, 9), (10, 12)]
+    with pytest.raises(InvalidInputError, match="test windows would overlap"):
+        fold_windows(20, 4, 3, 2)
+    with pytest.raises(InvalidInputError, match=r"train 8 \+ test 4 = 12 bars, the data has 10"):
+        fold_windows(10, 8, 4)
+
+
+def test_window_bars(walk_data: MarketData) -> None:
+    assert window_bars("2d", walk_data) == 48 and window_bars("500", walk_data) == 500
+    assert window_bars(pd.Timedelta(hours=5), walk_data) == 5 and window_bars(7, walk_data) == 7
+    for bad in ("soon", "30m", 0):
+        with pytest.raises(InvalidInputError):
+            window_bars(bad, walk_data, "train")
+
+
+def test_walk_forward_folds_are_honest_and_stitch(walk_data: MarketData) -> None:
+    grid = {"fast": [3, 5], "slow": [10, 20]}
+    wf = walk_forward("sma_cross", walk_data, grid, train="5d", test="2d", n_jobs=1, fee=0.001)
+    n, train, test = walk_data.n_bars, 120, 48
+    assert wf.spans == {"train": train, "test": test, "step": test, "warmup": train, "anchored": False}
+    folds = wf.folds
+    assert len(folds) == (n - train) // test == 10
+    index = walk_data.index
+    # test windows meet without overlap and end at the last bar; each train window is the bars just before
+    starts = [index.get_loc(t) for t in folds["test_start"]]
+    ends = [index.get_loc(t) for t in folds["test_end"]]
+    assert ends[-1] == n - 1 and all(e - s + 1 == test for s, e in zip(starts, ends, strict=True))
+    assert all(starts[k + 1] == ends[k] + 1 for k in range(len(starts) - 1))
+    assert [index.get_loc(t) for t in folds["train_end"]] == [s - 1 for s in starts]
+    # each fold's parameters are the winners of an optimisation on its train window alone
+    for window, (_, row) in zip(wf.windows, folds.iterrows(), strict=True):
+        alone = optimize("sma_cross", walk_data.window(window.train_start, window.train_stop), grid, n_jobs=1,
+                         fee=0.001)
+        assert row["params"] == alone.best_params and row["is_sharpe"] == alone.best_value
+    # out-of-sample trades are inside their fold's test window
+    trades = wf.trades
+    assert len(trades) == folds["oos_trades"].sum() > 0
+    for _, trade in trades.iterrows():
+        fold = folds.iloc[int(trade["fold"])]
+        assert fold["test_start"] <= trade["entry_time"] <= trade["exit_time"] <= fold["test_end"]
+    # the stitched curve starts at the close before the first test bar and chains the folds' own returns
+    equity = wf.equity["equity"]
+    assert equity.index[0] == index[starts[0] - 1] and equity.index[-1] == index[-1]
+    assert len(equity) == len(folds) * test + 1 and equity.iloc[0] == 10_000.0
+    pieces = []
+    for window, run in zip(wf.windows, wf.fold_results, strict=True):
+        act = train - 1  # the test run reads the train window's bars first (warm-up), acts from its last close
+        assert run.equity.index[0] == index[window.test_start - train] and len(run.equity) == train + test
+        curve = run.equity["equity"].to_numpy()[act:]
+        assert curve[0] == 10_000.0 and (run.trades["entry_bar"] > act).all()
+        pieces.append(bar_returns(curve))
+    np.testing.assert_allclose(bar_returns(equity.to_numpy()), np.concatenate(pieces), rtol=0, atol=1e-12)
+    assert equity.iloc[-1] / 10_000.0 == pytest.approx(np.prod(1 + folds["oos_return"]))
+    expected = compute_metrics(equity, trades, wf.equity["exposure"].to_numpy(), periods_per_year=8760)
+    assert wf.metrics["sharpe"] == pytest.approx(expected["sharpe"])
+    assert wf.oos_metric == wf.metrics["sharpe"]
+    assert wf.is_mean == pytest.approx(folds["is_sharpe"].mean())
+    expected_efficiency = wf.oos_metric / wf.is_mean if wf.is_mean > 0 else math.nan
+    assert wf.efficiency == pytest.approx(expected_efficiency, nan_ok=True)
+    # overfitting: DSR of the stitched out-of-sample returns against every trial; PBO of the full-data sweep
+    assert wf.full.n_trials == 4 and wf.overfitting.n_trials == 4
+    assert wf.overfitting.n_obs == len(equity) - 1
+    assert wf.overfitting.pbo.pbo == wf.full.overfitting.pbo.pbo
+    document = wf.to_dict()
+    assert len(document["folds"]) == 10 and document["folds"][0]["test_start"].endswith("Z")
+    assert document["overfitting"]["pbo"] == wf.overfitting.pbo.pbo
+
+
+def test_walk_forward_out_of_sample_trades_start_in_the_test_window(walk_data: MarketData) -> None:
+    wf = walk_forward(BuyEveryBar, walk_data, {"size": [0.01]}, train=200, test=100, n_jobs=1)
+    assert len(wf.folds) == 4
+    for window, run in zip(wf.windows, wf.fold_results, strict=True):
+        fills = run.orders.dropna(subset=["fill_time"])
+        assert fills["fill_time"].min() == walk_data.index[window.test_start]  # the first test bar's open
+        assert fills["fill_time"].max() <= walk_data.index[window.test_stop - 1]
+
+
+def test_walk_forward_anchored_steps_and_errors(walk_data: MarketData) -> None:
+    grid = {"fast": [3], "slow": [10, 20]}
+    anchored = walk_forward("sma_cross", walk_data, grid, train=200, test=100, anchored=True, n_jobs=1)
+    assert (anchored.folds["train_start"] == walk_data.index[0]).all()
+    gaps = walk_forward("sma_cross", walk_data, grid, train=200, test=100, step=150, warmup=30, n_jobs=1)
+    assert len(gaps.folds) == 3 and gaps.spans["warmup"] == 30
+    assert [w.test_start for w in gaps.windows] == [200, 350, 500]
+    assert len(gaps.equity) == 3 * 101  # each fold's own first point: the windows do not meet
+    with pytest.raises(InvalidInputError) as info:
+        walk_forward("sma_cross", walk_data, grid, train="30d", test="7d", n_jobs=1)
+    assert ("train 720 + test 168 = 888 bars, the data has 600 (1h bars 2024-01-01T00:00:00Z … "
+            "2024-01-25T23:00:00Z; asked train='30d', test='7d')") in str(info.value)
+    with pytest.raises(InvalidInputError, match="test windows would overlap"):
+        walk_forward("sma_cross", walk_data, grid, train=200, test=100, step=50, n_jobs=1)

@@ -1,0 +1,177 @@
+"""The SQL side of paper trading: account rows, the persisted history, how far the stored bars reach, and the one
+transaction a step writes in. Plain SQLAlchemy Core on ``store.begin()`` connections (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from zvt_crypto.contract.errors import InvalidInputError, ZvtCryptoError
+from zvt_crypto.contract.store import Store
+from zvt_crypto.contract.timeutil import to_ms
+from zvt_crypto.domain.paper import PaperAccount, PaperEquity, PaperOrder, PaperTrade
+
+ACCOUNTS = PaperAccount.__table__
+TRADES = PaperTrade.__table__
+ORDERS = PaperOrder.__table__
+EQUITY = PaperEquity.__table__
+HISTORY = (TRADES, ORDERS, EQUITY)
+#: funding interval assumed for a perp with a single stored funding row
+DEFAULT_FUNDING_MS = 8 * 3_600_000
+
+
+class PaperConflictError(ZvtCryptoError):
+    """Another process stepped (or reset) the account between this step's read and its write."""
+
+
+def account_row(store: Store | Connection, name: str) -> dict[str, Any] | None:
+    with _connection(store) as connection:
+        row = connection.execute(select(ACCOUNTS).where(ACCOUNTS.c.name == name)).mappings().first()
+    return None if row is None else _plain(row)
+
+
+def account_rows(store: Store) -> list[dict[str, Any]]:
+    with store.begin() as connection:
+        rows = connection.execute(select(ACCOUNTS).order_by(ACCOUNTS.c.name)).mappings().all()
+    return [_plain(row) for row in rows]
+
+
+def account_names(store: Store | Connection) -> list[str]:
+    with _connection(store) as connection:
+        return list(connection.execute(select(ACCOUNTS.c.name).order_by(ACCOUNTS.c.name)).scalars())
+
+
+def _plain(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row with its ``UtcMillis`` columns as epoch ms (the module works in ms; the ORM hands out datetimes)."""
+    out = dict(row)
+    for key, value in out.items():
+        if key.endswith("_timestamp") and value is not None:
+            out[key] = to_ms(value)
+    return out
+
+
+def insert_account(store: Store, row: Mapping[str, Any], *, replace: bool) -> None:
+    """Insert the account (with ``replace``: delete the old one and its history first), in one transaction."""
+    with store.begin() as connection:
+        if replace:
+            _delete(connection, row["name"])
+        connection.execute(insert(ACCOUNTS), [dict(row)])
+
+
+def delete_account(store: Store, name: str) -> bool:
+    with store.begin() as connection:
+        return _delete(connection, name)
+
+
+def _delete(connection: Any, name: str) -> bool:
+    for table in HISTORY:
+        connection.execute(delete(table).where(table.c.account == name))
+    return bool(connection.execute(delete(ACCOUNTS).where(ACCOUNTS.c.name == name)).rowcount)
+
+
+def reset_account(store: Store, name: str, values: Mapping[str, Any], revision: int) -> None:
+    """Drop the history and put the account back to its initial state (``values``), if ``revision`` is current."""
+    with store.begin() as connection:
+        _bump(connection, name, revision, values)
+        for table in HISTORY:
+            connection.execute(delete(table).where(table.c.account == name))
+
+
+def _bump(connection: Any, name: str, revision: int, values: Mapping[str, Any]) -> None:
+    done = connection.execute(update(ACCOUNTS).where(ACCOUNTS.c.name == name, ACCOUNTS.c.revision == revision)
+                              .values(**values, revision=revision + 1))
+    if done.rowcount != 1:
+        raise PaperConflictError(f"paper account {name!r} was changed by another process meanwhile")
+
+
+def persisted_trades(store: Store | Connection, name: str) -> list[dict[str, Any]]:
+    with _connection(store) as connection:
+        rows = connection.execute(select(TRADES).where(TRADES.c.account == name).order_by(TRADES.c.trade_no))
+        return [_plain(row) for row in rows.mappings()]
+
+
+def persisted_orders(store: Store | Connection, name: str) -> list[dict[str, Any]]:
+    with _connection(store) as connection:
+        rows = connection.execute(select(ORDERS).where(ORDERS.c.account == name).order_by(ORDERS.c.order_id))
+        return [_plain(row) for row in rows.mappings()]
+
+
+@contextmanager
+def _connection(store: Store | Connection) -> Iterator[Connection]:
+    """A transaction of ``store``, or the connection given (several reads of a step share one: on SQLite each
+    connection costs a file open and its pragmas)."""
+    if isinstance(store, Connection):
+        yield store
+        return
+    with store.begin() as connection:
+        yield connection
+
+
+def persisted_equity(store: Store, name: str) -> list[dict[str, Any]]:
+    with store.begin() as connection:
+        rows = connection.execute(select(EQUITY).where(EQUITY.c.account == name).order_by(EQUITY.c.timestamp))
+        return [_plain(row) for row in rows.mappings()]
+
+
+def write_step(store: Store, name: str, revision: int, values: Mapping[str, Any],
+               rows: Mapping[str, Sequence[Mapping[str, Any]]],
+               before_commit: Callable[[], None] | None = None) -> None:
+    """Append the step's trades, orders and equity and update the account — all or nothing. The account row is
+    updated first and only if its revision is still the one the step read (else :class:`PaperConflictError`), so
+    a concurrent step cannot append the same bars twice; the primary keys would refuse duplicates anyway."""
+    with store.begin() as connection:
+        _bump(connection, name, revision, values)
+        for table in HISTORY:
+            batch = rows.get(table.name) or ()
+            if batch:
+                connection.execute(insert(table), [_clean(row) for row in batch])
+        if before_commit is not None:
+            before_commit()
+
+
+def _clean(row: Mapping[str, Any]) -> dict[str, Any]:
+    """NaN / ±inf → NULL: SQLite turns NaN into NULL anyway; this keeps both backends alike."""
+    return {key: None if isinstance(value, float) and not math.isfinite(value) else value
+            for key, value in row.items()}
+
+
+# -- how far the stored data reaches -------------------------------------------------------------------------------
+def bar_spans(store: Store | Connection, entity_ids: Sequence[str], level: str,
+              since: int) -> dict[str, tuple[int, int]]:
+    """Entity → (first, last) stored bar time at ``level`` from ``since`` on (entities without bars are left out)."""
+    from zvt_crypto.domain import Bar
+
+    table = Bar.__table__
+    query = (select(table.c.entity_id, func.min(table.c.timestamp), func.max(table.c.timestamp))
+             .where(table.c.entity_id.in_(list(entity_ids)), table.c.level == level, table.c.timestamp >= since)
+             .group_by(table.c.entity_id))
+    with _connection(store) as connection:
+        return {entity: (to_ms(first), to_ms(last)) for entity, first, last in connection.execute(query)}
+
+
+def next_funding(store: Store | Connection, entity_id: str) -> int | None:
+    """When the next funding payment of a perp is due, from the last two stored ones (None: none stored)."""
+    from zvt_crypto.domain import FundingRate
+
+    table = FundingRate.__table__
+    query = (select(table.c.timestamp).where(table.c.entity_id == entity_id).order_by(table.c.timestamp.desc())
+             .limit(2))
+    with _connection(store) as connection:
+        stamps = [to_ms(value) for value in connection.execute(query).scalars()]
+    if not stamps:
+        return None
+    interval = stamps[0] - stamps[1] if len(stamps) == 2 else DEFAULT_FUNDING_MS
+    return stamps[0] + max(interval, 1)
+
+
+def require_row(store: Store | Connection, name: str) -> dict[str, Any]:
+    row = account_row(store, name)
+    if row is None:
+        known = ", ".join(account_names(store)) or "none yet"
+        raise InvalidInputError(f"no paper account {name!r} (accounts: {known}); create it with zvt-crypto paper "
+                                f"create {name} --strategy … --exchange … --symbol … --level …")
+    return row
