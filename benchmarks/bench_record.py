@@ -115,8 +115,11 @@ def worker(part: str, count: int, bars: int, budget: int, weight_limit: int, wor
     try:
         hello = ours.recv()
         # Imports and the store's migrations happen before the clock starts.
+        import adbc_driver_sqlite.dbapi  # noqa: F401 - the writer's driver
         import ccxt.async_support  # noqa: F401 - the recorder's client
+        import connectorx  # noqa: F401 - the reader's driver
         import pandas  # noqa: F401
+        import rich.progress  # noqa: F401 - the progress display (silent here, but imported)
 
         from zvt_crypto.contract.config import load_config
         from zvt_crypto.contract.store import Store

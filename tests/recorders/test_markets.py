@@ -153,3 +153,15 @@ def test_a_broken_markets_answer_is_retried(sim: SimulatedExchange, sim_store: S
     summary = record(sim_store, sim_config)
     assert summary.retries == 1 and sim.count("/api/v3/exchangeInfo") == 2
     assert len(CryptoPair.query_data(exchange="binance", store=sim_store)) == 4
+
+
+@pytest.mark.parametrize(("value", "mode", "expected"), [
+    (0.01, ccxt.TICK_SIZE, 0.01), (2, ccxt.DECIMAL_PLACES, 0.01), (0, ccxt.DECIMAL_PLACES, 1.0),
+    (4, ccxt.SIGNIFICANT_DIGITS, None), (None, ccxt.DECIMAL_PLACES, None), (0.5, None, 0.5),
+])
+def test_precision_becomes_a_tick_size_in_every_ccxt_precision_mode(value: float | None, mode: int | None,
+                                                                     expected: float | None) -> None:
+    """A stored precision is a step size: decimal places are converted, significant digits give none."""
+    from zvt_crypto.recorders.markets import tick_size
+
+    assert tick_size(value, mode) == (pytest.approx(expected) if expected is not None else None)

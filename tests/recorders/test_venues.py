@@ -32,6 +32,7 @@ from zvt_crypto.contract.timeutil import to_ms
 from zvt_crypto.domain import Bar, CryptoPair, CryptoPerp, FundingRate, KnownGap, Trade
 from zvt_crypto.recorders.base import RecordSummary
 from zvt_crypto.recorders.exchange import UnsupportedDataError
+from zvt_crypto.recorders.paged import EARLIEST_BAR_MS
 from zvt_crypto.recorders.venues import venue_profile
 
 from .venue_servers import HOUR_MS, SERVERS, RequestRecord, VenueServer
@@ -160,12 +161,6 @@ ALL = list(CASES)
 LATE_LISTED = {"okx": "ETH/USDT", "bybit": "ETH/USDT", "coinbase": "ETH/USD", "upbit": "ETH/KRW"}
 
 
-def _xfail(reason: str, *exchanges: str, among: list[str] = ALL) -> list[object]:
-    """``among`` with ``exchanges`` marked as known recorder bugs (strict: the test fails once they are fixed)."""
-    return [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=reason)) if name in exchanges else name
-            for name in among]
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # markets
 # ---------------------------------------------------------------------------------------------------------------
@@ -255,14 +250,18 @@ def _assert_btc_perp(venue: Venue, perp: pd.Series) -> None:
     assert perp["list_timestamp"] == pd.Timestamp(listing.listed, unit="ms", tz="UTC")  # listTime / launchTime
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "recorder bug: markets.market_row stores market['precision'] as a step size whatever exchange.precisionMode; "
-    "ccxt's bithumb is SIGNIFICANT_DIGITS with a hard-coded 4, stored as precision 4.0"))
 @pytest.mark.parametrize("venue", ["bithumb"], indirect=True)
 def test_bithumb_precision_is_unknown_not_a_digit_count(venue: Venue) -> None:
+    """ccxt's bithumb is in SIGNIFICANT_DIGITS mode with a hard-coded 4: no tick size follows from it, so the
+    entity's precision is unknown (it used to be stored as a step of 4.0), on the markets run and on the entity
+    rows a bars run writes."""
+    assert not venue.record_bars(["BTC/KRW"]).failed  # writes the entity of the market it records
+    stored = CryptoPair.query_data(exchange=venue.exchange, store=venue.store)
+    assert list(stored["symbol"]) == ["BTC/KRW"] and stored["precision_price"].isna().all()
     CryptoPair.record_data(exchange=venue.exchange, store=venue.store, show_progress=False)
     stored = CryptoPair.query_data(exchange=venue.exchange, store=venue.store)
     # Bithumb's market/all gives no trading rules; "4 significant digits" is not a step of 4 KRW
+    assert len(stored) == 3
     assert stored["precision_price"].isna().all() and stored["precision_amount"].isna().all()
 
 
@@ -358,17 +357,12 @@ def test_a_pause_longer_than_krakens_window_leaves_one_confirmed_gap(venue: Venu
     assert again.results[0].gaps_found == 0 and venue.candle_requests() == []
 
 
-FIRST_BAR_REASON = (
-    "recorder bug: PagedRecorder.first_available asks fetch_ohlcv(since=0, limit=1), which only works where the "
-    "venue answers the first candles at or after `since` (Binance, Bybit, Kraken's window). ccxt turns since=0 "
-    "into a one-candle window at 1970 on OKX (before/after), Coinbase (start/end) and Upbit (to); Bithumb "
-    "ignores since and answers the open candle. The first run without start records nothing and reports success")
-
-
-@pytest.mark.parametrize("venue", _xfail(FIRST_BAR_REASON, "okx", "coinbase", "upbit", "bithumb"), indirect=True)
+@pytest.mark.parametrize("venue", ALL, indirect=True)
 def test_a_first_run_without_start_records_from_the_first_candle_served(venue: Venue) -> None:
     """No start and an empty store: the history starts at the venue's first candle (its listing, or the oldest it
-    still serves)."""
+    still serves). ccxt turns ``since=0`` into an empty 1970 window on OKX, Coinbase and Upbit (``ohlcv_paging =
+    "window"``), where the first candle is searched for in a logarithmic number of requests; Bithumb answers its
+    latest 200 whatever ``since`` says (``"latest"``)."""
     case = venue.case
     symbol, now = LATE_LISTED.get(case.exchange, case.symbols[0]), venue.server.now
     served = venue.server.candles(symbol, HOUR_MS, now)
@@ -378,19 +372,17 @@ def test_a_first_run_without_start_records_from_the_first_candle_served(venue: V
     stored, truth = venue.stored_bars(symbol, "1h"), venue.truth(symbol, first, now, "1h")
     assert len(stored) == len(truth) > 0
     np.testing.assert_array_equal(stored[["timestamp", *OHLCV]].to_numpy(), truth[["timestamp", *OHLCV]].to_numpy())
+    # the search costs about two probes per doubling back to 2009, not a walk through every window
+    window = venue_profile(case.exchange).ohlcv_limit * HOUR_MS
+    pages = math.ceil(len(truth) / venue_profile(case.exchange).ohlcv_limit)
+    probes = 2 * math.ceil(math.log2((now - EARLIEST_BAR_MS) / window)) + 1
+    assert len(venue.candle_requests()) <= pages + probes, [r.params for r in venue.candle_requests()]
 
 
-EMPTY_PAGE_REASON = (
-    "recorder bug: PagedRecorder.fetch_range stops at the first empty page. On venues whose ccxt request is a "
-    "window of `limit` candles from `since` (OKX, Coinbase, Upbit) a start more than one page before the listing "
-    "(or an outage longer than a page) gives an empty window: the range ends there, nothing after it is recorded, "
-    "and every later run stops at the same window")
-
-
-@pytest.mark.parametrize("venue", _xfail(EMPTY_PAGE_REASON, "okx", "coinbase", "upbit", among=list(LATE_LISTED)),
-                         indirect=True)
+@pytest.mark.parametrize("venue", list(LATE_LISTED), indirect=True)
 def test_a_start_before_the_listing_records_from_the_listing(venue: Venue) -> None:
-    """A start weeks before a market listed records its whole history from the first candle."""
+    """A start weeks before a market listed records its whole history from the first candle: on window-paged
+    venues (OKX, Coinbase, Upbit) the empty windows before the listing do not end the range."""
     symbol = LATE_LISTED[venue.exchange]
     now, listed = venue.server.now, venue.server.listing(symbol).listed
     summary = venue.record_bars([symbol], level="1h", start=listed - 20 * DAY_MS)
@@ -402,12 +394,7 @@ def test_a_start_before_the_listing_records_from_the_listing(venue: Venue) -> No
 # ---------------------------------------------------------------------------------------------------------------
 # trades
 # ---------------------------------------------------------------------------------------------------------------
-TRADES_REASON = (
-    "recorder bug: TradesRecorder calls fetch_trades(symbol, since, limit); ccxt's coinbase raises "
-    "ArgumentsRequired ('requires a `until` parameter when you use `since`'), so every coinbase trades run fails")
-
-
-@pytest.mark.parametrize("venue", _xfail(TRADES_REASON, "coinbase"), indirect=True)
+@pytest.mark.parametrize("venue", ALL, indirect=True)
 def test_recent_trades_are_the_venues_trades(venue: Venue) -> None:
     """The last five minutes of public trades (within every venue's recent-trades page) are stored as served."""
     symbol = venue.case.symbols[0]
@@ -430,6 +417,61 @@ def test_recent_trades_are_the_venues_trades(venue: Venue) -> None:
 def _trade_id(exchange: str, trade_id: int) -> str:
     """Upbit and Bithumb number trades by ``sequential_id`` (here the id × 10,000)."""
     return str(trade_id * 10_000) if exchange in ("upbit", "bithumb") else str(trade_id)
+
+
+def _stored_trades(venue: Venue, symbol: str) -> pd.DataFrame:
+    """Stored trades as ``timestamp`` (ms), ``trade_id``, ``price``, ``amount``, oldest first."""
+    stored = Trade.query_data(exchange=venue.exchange, symbols=[symbol], store=venue.store, index=None)
+    return pd.DataFrame({"timestamp": pd.DatetimeIndex(stored["timestamp"]).as_unit("ms").asi8,
+                         "trade_id": stored["trade_id"].astype(str).to_numpy(),
+                         "price": stored["price"].to_numpy(), "amount": stored["amount"].to_numpy()})
+
+
+def _assert_trades_are(stored: pd.DataFrame, served: list) -> None:
+    assert list(stored["timestamp"]) == [tick.timestamp for tick in served]
+    assert list(stored["trade_id"]) == [str(tick.trade_id) for tick in served]
+    assert list(stored["price"]) == [float(tick.price) for tick in served]
+    assert list(stored["amount"]) == [float(tick.amount) for tick in served]
+
+
+@pytest.mark.parametrize("venue", ["coinbase"], indirect=True)
+def test_coinbase_trades_of_more_than_a_page_are_paged_back_with_until(venue: Venue) -> None:
+    """Coinbase answers the newest 1,000 trades of ``[start, end]`` (ccxt needs ``until`` with ``since``): four
+    hours (1,440 trades) take two requests, the second ending where the first began, and every trade is stored."""
+    symbol, now = venue.case.symbols[0], venue.server.now
+    start = now - 4 * HOUR_MS
+    summary = Trade.record_data(exchange="coinbase", symbols=[symbol], start=start, store=venue.store,
+                                show_progress=False)
+    assert not summary.failed, str(summary)
+    served = venue.server.trades(symbol, 10_000, since=start)
+    assert len(served) == 4 * HOUR_MS // 10_000 > venue_profile("coinbase").trades_limit
+    _assert_trades_are(_stored_trades(venue, symbol), served)
+    requests = venue.server.calls("/api/v3/brokerage/market/products/BTC-USD/ticker")
+    assert len(requests) == 2 and {r.params["start"] for r in requests} == {str(start // 1000)}
+    assert int(requests[0].params["end"]) == now // 1000 and int(requests[1].params["end"]) < now // 1000
+
+
+@pytest.mark.parametrize("venue", ["bybit"], indirect=True)
+def test_bybit_trades_ask_for_the_page_each_category_serves(venue: Venue) -> None:
+    """Bybit's recent-trade serves 60 spot trades and 1,000 linear ones, and nothing older. The perp's twenty
+    minutes (120 trades) are all stored from one request; for spot the latest 60 are, and the summary says the
+    older part of the range is beyond what Bybit serves (a note, not a failure)."""
+    now, start = venue.server.now, venue.server.now - 20 * 60_000
+    summary = Trade.record_data(exchange="bybit", symbols=["BTC/USDT", "BTC/USDT:USDT"], start=start,
+                                store=venue.store, show_progress=False)
+    assert not summary.failed, str(summary)
+    requests = venue.server.calls("/v5/market/recent-trade")
+    assert sorted((r.params["category"], r.params["limit"]) for r in requests) == [("linear", "1000"),
+                                                                                   ("spot", "60")]
+    perp = venue.server.trades("BTC/USDT:USDT", 1000, since=start, now=now)
+    assert len(perp) == 120
+    _assert_trades_are(_stored_trades(venue, "BTC/USDT:USDT"), perp)
+    spot = venue.server.trades("BTC/USDT", 60, now=now)[::-1]  # the latest 60, oldest first
+    _assert_trades_are(_stored_trades(venue, "BTC/USDT"), spot)
+    notes = {result.symbol: result.notes for result in summary.results}
+    assert notes["BTC/USDT:USDT"] == [] and len(notes["BTC/USDT"]) == 1
+    assert "bybit serves only its latest 60 trades" in notes["BTC/USDT"][0]
+    assert "bybit serves only its latest 60 trades" in str(summary)
 
 
 # ---------------------------------------------------------------------------------------------------------------

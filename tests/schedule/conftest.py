@@ -25,15 +25,9 @@ from zvt_crypto.contract.store import Store
 from zvt_crypto.domain import JobRun
 from zvt_crypto.sim import SimulatedExchange
 
-# Test-only: the daemon keeps the default retry policy (6 attempts) with millisecond backoff, so a venue that is
-# down fails a run in a fraction of a second instead of ~16 s (as tests/recorders/test_cli_record.py does).
-# The [exchanges.<id>] retry keys below do the same once the recorders build their clients with venue_client().
-FAST_RETRIES = """
-from zvt_crypto.recorders.resilience import RetryPolicy
-
-attempts, initial, maximum, jitter, retry_after_cap = RetryPolicy.__init__.__defaults__
-RetryPolicy.__init__.__defaults__ = (attempts, 0.01, 0.05, 0.0, retry_after_cap)
-"""
+# The user's [exchanges.<id>] retry keys with millisecond back-off, so a venue that is down fails a run in a fraction
+# of a second instead of ~16 s: the simulated Binance keeps the default number of retries (5), the dead venue one.
+FAST_RETRIES = "\n[exchanges.binance]\nmax_retries = 5\nretry_initial_seconds = 0.01\nretry_max_seconds = 0.05\n"
 FAST_CLIENT = "max_retries = 1\nretry_initial_seconds = 0.01\nretry_max_seconds = 0.05\n"
 
 
@@ -61,17 +55,13 @@ class DaemonEnv:
         self.sim = sim
         self.home = tmp_path / "home"
         self.config_path = tmp_path / "zvt_crypto.toml"
-        sitecustomize = tmp_path / "fast_retries"
-        sitecustomize.mkdir()
-        (sitecustomize / "sitecustomize.py").write_text(FAST_RETRIES)
         self.env = {key: value for key, value in os.environ.items() if not key.startswith("ZVT_CRYPTO_")}
         self.env["ZVT_CRYPTO_HOME"] = str(self.home)
-        self.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(sitecustomize), self.env.get("PYTHONPATH")]))
         self.processes: list[subprocess.Popen[str]] = []
         self._store: Store | None = None
 
     def write(self, jobs_toml: str, extra: str = "") -> Path:
-        self.config_path.write_text(self.sim.config_toml(("binance",)) + extra + "\n" + jobs_toml)
+        self.config_path.write_text(self.sim.config_toml(("binance",)) + FAST_RETRIES + extra + "\n" + jobs_toml)
         return self.config_path
 
     @property

@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.schedule.conftest import dead_venue_toml, wait_for
+from tests.schedule.conftest import FAST_RETRIES, dead_venue_toml, wait_for
 from tests.schedule.test_alerts import SECRET, Receiver
 from zvt_crypto.contract.config import Config, load_config
 from zvt_crypto.contract.coverage import coverage
 from zvt_crypto.contract.store import Store
 from zvt_crypto.contract.timeutil import to_ms
 from zvt_crypto.domain import Bar, FactorValue
-from zvt_crypto.recorders.resilience import RetryPolicy
 from zvt_crypto.schedule.config import Schedule, parse_schedule
 from zvt_crypto.schedule.history import job_health, recent_runs
 from zvt_crypto.schedule.logs import setup_logging
@@ -95,11 +94,9 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def env(sim: SimulatedExchange, tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
-    attempts, _initial, _maximum, _jitter, cap = RetryPolicy.__init__.__defaults__  # type: ignore[misc]
-    monkeypatch.setattr(RetryPolicy.__init__, "__defaults__", (attempts, 0.01, 0.05, 0.0, cap))  # fast give-up
-    path = tmp_path / "zvt.toml"
-    path.write_text(sim.config_toml(("binance",)) + dead_venue_toml("binanceusdm")
+def env(sim: SimulatedExchange, tmp_path: Path, receiver: Receiver) -> Iterator[Env]:
+    path = tmp_path / "zvt.toml"  # FAST_RETRIES: a failing venue is given up in a fraction of a second
+    path.write_text(sim.config_toml(("binance",)) + FAST_RETRIES + dead_venue_toml("binanceusdm")
                     + JOBS.format(webhook=receiver.url, secret=SECRET))
     config = load_config(path, home=tmp_path / "home", env={})
     import tomllib
@@ -160,7 +157,11 @@ def test_failing_venue_is_recorded_and_alerted(env: Env, receiver: Receiver) -> 
     assert env.run("btc").status == "ok"  # other jobs are not affected
 
 
-def test_cancel_abandons_between_pages(env: Env) -> None:
+def test_cancel_abandons_between_pages(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zvt_crypto.recorders.paged import PagedRecorder
+
+    # Batches of one page: the 8,640 bars of this backfill would otherwise be one 10,000-row batch, written at once.
+    monkeypatch.setattr(PagedRecorder, "write_batch_rows", 1000)
     job = env.schedule.job("backfill")
     result: list[object] = []
     thread = threading.Thread(target=lambda: result.append(env.runner.execute(job, "manual")))

@@ -9,18 +9,7 @@ from typing import Any
 import click
 
 from zvt_crypto.cli.app import Context, cli, handle_errors
-
-# subcommand → (schema name, needs a level, extra options)
-KINDS: dict[str, tuple[str, bool, str]] = {
-    "markets": ("CryptoPair", False, "Spot pairs and perpetuals of the exchange (delisted ones are marked)."),
-    "bars": ("Bar", True, "OHLCV bars: incremental, closed bars only, gaps audited."),
-    "mark-bars": ("MarkPriceBar", True, "Mark-price bars of perpetuals."),
-    "index-bars": ("IndexPriceBar", True, "Index-price bars of perpetuals."),
-    "trades": ("Trade", False, "Public trades, resumed after the last stored one."),
-    "orderbook": ("OrderBookSnapshot", False, "A snapshot of the top N order-book levels."),
-    "funding": ("FundingRate", False, "Funding-rate history of perpetuals."),
-    "open-interest": ("OpenInterest", True, "Open-interest history of perpetuals."),
-}
+from zvt_crypto.contract.kinds import KINDS
 
 
 @cli.group()

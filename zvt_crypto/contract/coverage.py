@@ -110,23 +110,30 @@ def coverage(
         .group_by(table.c.entity_id, table.c.level)
         .order_by(table.c.entity_id, table.c.level)
     )
-    previous = func.lag(stamp).over(partition_by=(table.c.entity_id, table.c.level), order_by=table.c.timestamp)
-    steps = select(
-        table.c.entity_id, table.c.level, stamp.label("ts"), previous.label("prev")
-    ).where(*conditions).subquery()
-    step_ms = _level_ms(steps.c.level)
-    gaps_sql = (
-        select(steps.c.entity_id, steps.c.level, steps.c.prev + step_ms, steps.c.ts - step_ms, step_ms)
-        .where(steps.c.prev.is_not(None), steps.c.ts - steps.c.prev > step_ms)
-        .order_by(steps.c.entity_id, steps.c.level, steps.c.ts)
-    )
     known_table = KnownGap.__table__
     with store.engine.connect() as connection:
         result = {
             (entity, lvl): Coverage(entity, lvl, int(first), int(last), int(count))
             for entity, lvl, first, last, count in connection.execute(summary)
         }
-        gap_rows = connection.execute(gaps_sql).all()
+        # The window query scans every row: run it only on the series whose count says they have a hole (a
+        # complete series has exactly (last - first) / step + 1 rows, since (entity, level, timestamp) is unique).
+        holed = sorted({row.entity_id for row in result.values() if row.missing > 0})
+        gap_rows: list[Any] = []
+        if holed:
+            where = [*conditions, in_values(table.c.entity_id, holed, store.dialect)]
+            previous = func.lag(stamp).over(partition_by=(table.c.entity_id, table.c.level),
+                                            order_by=table.c.timestamp)
+            steps = select(
+                table.c.entity_id, table.c.level, stamp.label("ts"), previous.label("prev")
+            ).where(*where).subquery()
+            step_ms = _level_ms(steps.c.level)
+            gaps_sql = (
+                select(steps.c.entity_id, steps.c.level, steps.c.prev + step_ms, steps.c.ts - step_ms, step_ms)
+                .where(steps.c.prev.is_not(None), steps.c.ts - steps.c.prev > step_ms)
+                .order_by(steps.c.entity_id, steps.c.level, steps.c.ts)
+            )
+            gap_rows = connection.execute(gaps_sql).all()
         known_rows = connection.execute(
             select(known_table.c.entity_id, known_table.c.level, known_table.c.start_timestamp,
                    known_table.c.end_timestamp, known_table.c.reason)

@@ -1,6 +1,7 @@
 """The store: one database (SQLite file or PostgreSQL) behind an explicit ``Store`` object.
 
-There is no global session: a ``Store`` owns an engine for one URL and hands out connections per call.
+There is no global session: a ``Store`` owns an engine for one URL and hands out connections per call (the
+bulk writer keeps its ADBC connection open between writes; ``dispose`` closes it).
 Opening it (lazily, on first use) creates the SQLite file's folder and applies Alembic migrations, so a
 store made by an older version opens with a newer one. SQLite runs in WAL mode with a busy timeout: a
 recorder writing and a notebook or dashboard reading the same file both work.
@@ -11,8 +12,11 @@ Bulk paths use Arrow-native drivers (measured in ``benchmarks/``): writes bind A
 
 from __future__ import annotations
 
+import atexit
+import os
 import threading
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +37,8 @@ if TYPE_CHECKING:
     from zvt_crypto.contract.writer import WriteResult
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: PostgreSQL ADBC connections a store keeps open between writes (one per concurrent writer, up to this many).
+ADBC_KEPT_POSTGRESQL = 4
 SUPPORTED_DIALECTS = ("sqlite", "postgresql")
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -67,6 +73,14 @@ class Store:
         self._echo = echo
         self._engine: Engine | None = None
         self._lock = threading.Lock()
+        # The writer's ADBC connections, kept open between writes (opening one and closing it — SQLite checkpoints
+        # the WAL on the last close — cost more than writing a 1,000-row page). SQLite: at most one, parked in the
+        # file's guard under this token while no write runs (any other connection to the file closes it first);
+        # PostgreSQL: a small pool. Closed by ``dispose``, when the store is garbage-collected, or at exit.
+        self._adbc_token = object()
+        self._adbc_idle: list[tuple[Any, int]] = []  # PostgreSQL (connection, pid)
+        self._adbc_idle_lock = threading.Lock()
+        weakref.finalize(self, _release_kept, self._adbc_token, self._adbc_idle, self._adbc_idle_lock)
 
     # -- identity ---------------------------------------------------------------------------------------------
     @property
@@ -130,6 +144,8 @@ class Store:
         return Session(self.engine)
 
     def dispose(self) -> None:
+        """Close the kept ADBC connections and the engine's pool (the store opens them again when used)."""
+        _release_kept(self._adbc_token, self._adbc_idle, self._adbc_idle_lock, wait=True)
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
@@ -162,20 +178,86 @@ class Store:
     def adbc_transaction(self) -> Iterator[Any]:
         """An ADBC cursor inside one transaction: committed when the block ends, rolled back if it raises.
         On SQLite the write lock is taken up front (``BEGIN IMMEDIATE``) so the batch never fails half-way
-        on a lock upgrade."""
-        with self.adbc_connection() as connection:
-            cursor = connection.cursor()
+        on a lock upgrade.
+
+        The connection is kept for the next transaction when this one ended cleanly (committed, or rolled back
+        after an error of the block); when the database failed it is closed instead, so a broken connection is
+        never reused. A kept PostgreSQL connection the server dropped meanwhile is replaced by a new one."""
+        self.engine  # noqa: B018 - make sure the store exists and is migrated
+        if self.is_sqlite:
+            guard = sqlite_guard(self.sqlite_path)
+            connection = self._kept_sqlite(guard.acquire(claim=self._adbc_token))
+            park = None
             try:
-                cursor.execute("BEGIN IMMEDIATE" if self.is_sqlite else "BEGIN")
-                try:
+                with _closing_on_failure(connection[0]), _transaction(connection[0], "BEGIN IMMEDIATE") as cursor:
                     yield cursor
-                except BaseException:
-                    with suppress(Exception):  # a broken connection cannot roll back; closing it aborts
-                        cursor.execute("ROLLBACK")
-                    raise
-                cursor.execute("COMMIT")
+                park = (self._adbc_token, connection, _close_kept)
             finally:
-                cursor.close()
+                guard.release(park)
+            return
+        connection, kept = self._checkout_postgresql()
+        with _closing_on_failure(connection[0]):
+            try:
+                cursor = connection[0].cursor()
+                cursor.execute("BEGIN")
+            except Exception:
+                if not kept:
+                    raise
+                _close_kept(connection)  # the server dropped it while it was idle: use a new one
+                connection = (self._connect_postgresql(), os.getpid())
+                cursor = connection[0].cursor()
+                cursor.execute("BEGIN")
+        with _closing_on_failure(connection[0]), _transaction(connection[0], None, cursor) as cursor:
+            yield cursor
+        with self._adbc_idle_lock:
+            if len(self._adbc_idle) < ADBC_KEPT_POSTGRESQL:
+                self._adbc_idle.append(connection)
+                return
+        _close_kept(connection)
+
+    def _kept_sqlite(self, parked: Any) -> tuple[Any, tuple[int, int] | None]:
+        """This store's parked SQLite connection if it still opens the same file (the path may have been deleted
+        and created again), else a new one. Called holding the file's guard."""
+        try:
+            stat = os.stat(self.sqlite_path)
+            file_id = (stat.st_dev, stat.st_ino)
+        except OSError:
+            file_id = None
+        if parked is not None:
+            if file_id is not None and parked[1] == file_id:
+                return parked
+            _close_kept(parked)
+        import adbc_driver_sqlite.dbapi as adbc_sqlite
+
+        connection = adbc_sqlite.connect(str(self.sqlite_path), autocommit=True)
+        try:
+            cursor = connection.cursor()
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.close()
+        except BaseException:
+            connection.close()
+            raise
+        if file_id is None:  # the connection created the file
+            with suppress(OSError):
+                stat = os.stat(self.sqlite_path)
+                file_id = (stat.st_dev, stat.st_ino)
+        return connection, file_id
+
+    def _connect_postgresql(self) -> Any:
+        import adbc_driver_postgresql.dbapi as adbc_postgresql
+
+        return adbc_postgresql.connect(self.libpq_uri(), autocommit=True)
+
+    def _checkout_postgresql(self) -> tuple[tuple[Any, int], bool]:
+        """A kept PostgreSQL connection (True) or a new one (False)."""
+        with self._adbc_idle_lock:
+            while self._adbc_idle:
+                connection = self._adbc_idle.pop()
+                if connection[1] == os.getpid():
+                    return connection, True
+                # inherited over a fork: the parent's, neither ours to use nor to close
+        return (self._connect_postgresql(), os.getpid()), False
 
     @contextmanager
     def sqlite_exclusive(self) -> Iterator[None]:
@@ -217,14 +299,21 @@ class SqliteFileGuard:
     the library, is opened under this guard and closed before it is released; other threads wait their turn,
     other processes are unaffected (their locks work as usual). Opening a second connection from the thread
     that holds the guard would deadlock, so it is an error instead.
+
+    A connection may stay open while the guard is free — the writer's, kept between writes — if it is *parked*
+    here (:meth:`release` with ``park``): whoever takes the guard next closes it first, unless it is its owner
+    reclaiming it (``acquire(claim=owner)``). So there is still only one library copy with the file open whenever
+    another one opens it.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
         self._owner: int | None = None
+        self._parked: tuple[object, Any, Callable[[Any], None], int] | None = None  # owner, connection, close, pid
 
-    def acquire(self) -> None:
+    def acquire(self, claim: object | None = None) -> Any:
+        """Take the guard; returns the connection ``claim`` parked (else ``None``, any parked one closed)."""
         if self._owner == threading.get_ident():
             raise StoreError(
                 f"this thread already has {self.path} open; finish (close) the open session or connection "
@@ -232,10 +321,38 @@ class SqliteFileGuard:
             )
         self._lock.acquire()
         self._owner = threading.get_ident()
+        parked, self._parked = self._parked, None
+        if parked is None or parked[3] != os.getpid():  # one parked before a fork is the parent's: leave it be
+            return None
+        owner, connection, close, _pid = parked
+        if claim is not None and owner is claim:
+            return connection
+        try:
+            close(connection)
+        except BaseException:
+            self.release()
+            raise
+        return None
 
-    def release(self) -> None:
+    def release(self, park: tuple[object, Any, Callable[[Any], None]] | None = None) -> None:
+        """Free the guard; ``park=(owner, connection, close)`` leaves that connection open for ``owner``."""
+        self._parked = None if park is None else (*park, os.getpid())
         self._owner = None
         self._lock.release()
+
+    def discard(self, owner: object, wait: bool = True) -> None:
+        """Close the connection ``owner`` parked, if it still is (``wait=False``: only if the guard is free now)."""
+        if self._owner == threading.get_ident() or not self._lock.acquire(blocking=wait):
+            return  # held by this thread (nothing is parked while it is held) or busy (its taker closes it)
+        try:
+            parked = self._parked
+            if parked is not None and parked[0] is owner:
+                self._parked = None
+                if parked[3] == os.getpid():
+                    with suppress(Exception):
+                        parked[2](parked[1])
+        finally:
+            self._lock.release()
 
 
 _guards: dict[Path, SqliteFileGuard] = {}
@@ -248,6 +365,76 @@ def sqlite_guard(path: Path) -> SqliteFileGuard:
         if guard is None:
             guard = _guards[path] = SqliteFileGuard(path)
         return guard
+
+
+def _close_kept(connection: tuple[Any, Any]) -> None:
+    """Close a kept ``(ADBC connection, …)``; a connection that fails to close is gone all the same."""
+    with suppress(Exception):
+        connection[0].close()
+
+
+def _release_kept(token: object, idle: list[tuple[Any, int]], lock: threading.Lock, wait: bool = False) -> None:
+    """Close a store's kept ADBC connections: its parked SQLite one and its idle PostgreSQL ones. From
+    ``dispose`` (``wait``), and from the store's finalizer (never blocks: a busy guard's next taker closes it)."""
+    with _guards_lock:
+        guards = list(_guards.values())
+    for guard in guards:
+        guard.discard(token, wait=wait)
+    if not lock.acquire(blocking=wait):
+        return
+    try:
+        kept, idle[:] = list(idle), []
+    finally:
+        lock.release()
+    for connection in kept:
+        if connection[1] == os.getpid():
+            _close_kept(connection)
+
+
+@atexit.register
+def _close_parked() -> None:
+    """At exit, close the parked SQLite connections (SQLite then checkpoints the WAL into the file)."""
+    with _guards_lock:
+        guards = list(_guards.values())
+    for guard in guards:
+        if guard._lock.acquire(blocking=False):
+            try:
+                parked, guard._parked = guard._parked, None
+                if parked is not None and parked[3] == os.getpid():
+                    with suppress(Exception):
+                        parked[2](parked[1])
+            finally:
+                guard._lock.release()
+
+
+@contextmanager
+def _closing_on_failure(connection: Any) -> Iterator[None]:
+    try:
+        yield
+    except BaseException:
+        with suppress(Exception):
+            connection.close()
+        raise
+
+
+@contextmanager
+def _transaction(connection: Any, begin: str | None, cursor: Any = None) -> Iterator[Any]:
+    """``begin`` (``None``: ``cursor`` has begun already), the block, ``COMMIT``; ``ROLLBACK`` if the block raises.
+    The cursor is closed either way."""
+    cursor = cursor if cursor is not None else connection.cursor()
+    try:
+        if begin is not None:
+            cursor.execute(begin)
+        try:
+            yield cursor
+        except BaseException:
+            with suppress(Exception):  # a broken connection cannot roll back; closing it aborts
+                cursor.execute("ROLLBACK")
+            raise
+        cursor.execute("COMMIT")
+    finally:
+        with suppress(Exception):
+            cursor.close()
 
 
 def _install_sqlite_pragmas(engine: Engine, guard: SqliteFileGuard) -> None:

@@ -28,8 +28,12 @@ Check = Callable[[pd.DataFrame], "list[tuple[str, np.ndarray]]"]
 
 
 def _aligned(frame: pd.DataFrame) -> list[tuple[str, np.ndarray]]:
+    levels = pd.unique(frame["level"])
+    if len(levels) == 1:  # the usual batch: one level, no per-level masks
+        bad = ~Level.parse(levels[0]).is_aligned(frame["timestamp"].to_numpy())
+        return [("timestamp not aligned to its level's grid", bad)]
     bad = np.zeros(len(frame), dtype=bool)
-    for level_text in pd.unique(frame["level"]):
+    for level_text in levels:
         rows = (frame["level"] == level_text).to_numpy()
         level = Level.parse(level_text)
         bad[rows] = ~level.is_aligned(frame.loc[rows, "timestamp"].to_numpy())

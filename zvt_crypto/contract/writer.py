@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from pandas.api.types import is_integer_dtype
 from sqlalchemy import JSON, BigInteger, Boolean, Float, String
 
@@ -79,7 +80,8 @@ def normalize_frame(schema: type[Schema], frame: pd.DataFrame, level: Level | st
         raise InvalidInputError(
             f"{schema.__name__} has no column(s) {', '.join(map(str, unknown))}; its columns are {', '.join(known)}"
         )
-    df = df[[name for name in known if name in df.columns]].copy()
+    # shallow: every change below replaces a whole column, never writes into the caller's arrays
+    df = df[[name for name in known if name in df.columns]].copy(deep=False)
     # The bulk paths (ADBC) bypass SQLAlchemy's client-side column defaults: fill scalar defaults here, for
     # missing columns and for empty cells, as an ORM insert would. Columns the caller did not send are only
     # inserted, never updated (see ``write_frame``), so a partial upsert keeps an existing row's other values.
@@ -91,7 +93,9 @@ def normalize_frame(schema: type[Schema], frame: pd.DataFrame, level: Level | st
             df[column.name] = default.arg
         elif df[column.name].isna().any():
             df[column.name] = df[column.name].astype(object).where(df[column.name].notna(), default.arg)
-    df = df[[name for name in known if name in df.columns]]
+    ordered = [name for name in known if name in df.columns]
+    if list(df.columns) != ordered:  # a default column was added at the end
+        df = df[ordered]
     for column in schema.__table__.columns:
         if isinstance(column.type, UtcMillis) and column.name in df and _is_numeric_times(df[column.name]):
             # Fix: epoch ms held as floats (integers with a NaN, as pandas builds them from [None, 1704067200000])
@@ -125,12 +129,21 @@ def _is_numeric_times(values: pd.Series) -> bool:
 def _key_strictly_increasing(df: pd.DataFrame, key: list[str]) -> bool:
     """Cheap proof of "no duplicate keys" for the common batch: one entity (and level), times increasing."""
     *prefix, last = key
-    for name in prefix:
-        values = df[name].to_numpy()
-        if not (values == values[0]).all():
-            return False
     times = df[last].to_numpy()
-    return times.dtype.kind in "iu" and bool((np.diff(times) > 0).all())
+    if times.dtype.kind not in "iu" or not bool((np.diff(times) > 0).all()):
+        return False
+    return all(_is_constant(df[name]) for name in prefix)
+
+
+def _is_constant(values: pd.Series) -> bool:
+    """Every value equals the first, and none is missing."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        array = pa.array(values.array)  # Arrow-backed strings (pandas' default): compared in Arrow, no objects
+        if array.null_count:
+            return False
+        return bool(pc.all(pc.equal(array, array[0])).as_py())
+    array = values.to_numpy()
+    return not pd.isna(array[0]) and bool((array == array[0]).all())
 
 
 def _drop_duplicates(schema: type[Schema], df: pd.DataFrame) -> pd.DataFrame:

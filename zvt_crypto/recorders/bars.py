@@ -1,7 +1,7 @@
 """Bars (and mark / index price bars) from any ccxt exchange: closed bars only, gap-audited.
 
-The range and paging come from :class:`PagedRecorder` (resume after the last stored bar, venue's clock, one
-transaction per page). Specific to bars:
+The range and paging come from :class:`PagedRecorder` (resume after the last stored bar, venue's clock, whole
+pages written in batches, one transaction each). Specific to bars:
 
 * A bar is final once its period has closed by the venue's clock: the still-open bar is never stored.
 * Every page is checked: a junk 200 body turns into rows of ``None`` in ccxt — that is retried, never stored.
@@ -13,6 +13,7 @@ transaction per page). Specific to bars:
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from typing import Any, ClassVar
 
@@ -25,7 +26,7 @@ from zvt_crypto.domain import Bar, IndexPriceBar, KnownGap, MarkPriceBar
 from zvt_crypto.recorders.base import RunContext, SymbolResult
 from zvt_crypto.recorders.markets import set_listing_if_unknown
 from zvt_crypto.recorders.paged import PagedRecorder
-from zvt_crypto.recorders.venues import venue_profile
+from zvt_crypto.recorders.venues import OhlcvPaging, venue_profile
 
 OHLCV = ["timestamp", "open", "high", "low", "close", "volume"]
 
@@ -41,6 +42,27 @@ def check_ohlcv(rows: Any) -> None:
             raise ccxt.BadResponse(f"malformed OHLCV row {row!r}: the venue answered with something else than klines")
 
 
+def ohlcv_values(rows: Any, width: int) -> np.ndarray | None:
+    """The rows as one ``(n, width)`` float64 array, checked as :func:`check_ohlcv` checks them (in ``np.array``
+    ``None`` becomes NaN, so a NaN among the first five columns is a malformed row); ``None`` for well-formed rows
+    that do not make one numeric array (ragged lengths, other types): the caller then reads them row by row."""
+    if not isinstance(rows, list) or not rows:
+        check_ohlcv(rows)  # raises for a non-list
+        return np.empty((0, width))
+    values = None
+    lengths = set(map(len, rows)) if all(type(row) is list for row in rows) else set()
+    if len(lengths) == 1 and (length := lengths.pop()) >= max(width, 5):
+        try:  # one pass over the values, straight into the array (None → TypeError)
+            flat = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.float64, count=len(rows) * length)
+            values = flat.reshape(len(rows), length)
+        except (ValueError, TypeError):
+            values = None
+    if values is None or np.isnan(values[:, :5]).any():
+        check_ohlcv(rows)  # raises, naming the first malformed row
+        return None
+    return values[:, :width]
+
+
 class BarsRecorder(PagedRecorder):
     """``Bar.record_data(exchange="binance", symbols=["BTC/USDT"], level="1h", start=None, end=None)``."""
 
@@ -52,14 +74,27 @@ class BarsRecorder(PagedRecorder):
     def page_limit(self, context: RunContext) -> int:
         return venue_profile(context.exchange.id).ohlcv_limit
 
+    def paging(self, context: RunContext) -> OhlcvPaging:
+        return venue_profile(context.exchange.id).ohlcv_paging
+
     async def fetch_page(self, context: RunContext, symbol: str, since: int, limit: int) -> pd.DataFrame:
         params = {"price": self.price} if self.price else {}
         level: Level = context.options["level"]
-        rows = await context.client.call("fetch_ohlcv", symbol, level.timeframe, since, limit, params,
-                                         check=check_ohlcv)
         columns = OHLCV if self.schema is Bar else OHLCV[:5]
-        frame = pd.DataFrame([row[: len(columns)] for row in rows], columns=columns)
-        return frame.astype({"timestamp": "int64"})
+        checked: list[np.ndarray | None] = []
+
+        def check(rows: Any) -> None:  # one array for the check and the frame, built per attempt
+            checked[:] = [ohlcv_values(rows, len(columns))]
+
+        rows = await context.client.call("fetch_ohlcv", symbol, level.timeframe, since, limit, params, check=check)
+        values = checked[0] if checked else ohlcv_values(rows, len(columns))
+        if values is None:  # not one numeric array (ragged rows, other types): as pandas reads them
+            frame = pd.DataFrame([row[: len(columns)] for row in rows], columns=columns)
+            return frame.astype({"timestamp": "int64"})
+        columns_of = values.T  # one array per column
+        data = {"timestamp": columns_of[0].astype(np.int64)}
+        data.update(zip(columns[1:], columns_of[1:], strict=True))
+        return pd.DataFrame(data, copy=False)
 
     async def first_available(self, context: RunContext, symbol: str) -> int | None:
         first = await super().first_available(context, symbol)

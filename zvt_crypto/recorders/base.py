@@ -37,6 +37,7 @@ class SymbolResult:
     gaps_filled: int = 0
     gaps_confirmed: int = 0
     error: str | None = None
+    notes: list[str] = field(default_factory=list)  # not failures, but what the user should know (shown in str)
 
 
 @dataclass
@@ -64,6 +65,8 @@ class RecordSummary:
             f"{self.total('gaps_found')} found / {self.total('gaps_filled')} filled / "
             f"{self.total('gaps_confirmed')} confirmed empty, {self.seconds:.1f} s"
         )
+        for result in self.results:
+            text += "".join(f"\n  {result.symbol}: {note}" for note in result.notes)
         for result in self.failed:
             text += f"\n  {result.symbol}: FAILED — {result.error}"
         return text
@@ -78,6 +81,8 @@ class RunContext:
     store: Store
     config: Config
     options: dict[str, Any]
+    # the venue's clock, asked once per run by the first symbol task that needs it and awaited by the others
+    venue_clock: asyncio.Task[int] | None = field(default=None, repr=False)
 
 
 class Recorder:
@@ -109,6 +114,8 @@ class Recorder:
         self.config = (config or (store if isinstance(store, Config) else None) or getattr(store, "config", None)
                        or load_config())
         self.store = get_store(store if store is not None else self.config)
+        # the summary of the latest run, filled (requests, retries, seconds) even when the run raised
+        self.last_summary: RecordSummary | None = None
 
     # -- entry points -----------------------------------------------------------------------------------------------
     def record(self, *, exchange: str, symbols: Sequence[str] | str | None = None, show_progress: bool = True,
@@ -128,7 +135,8 @@ class Recorder:
                 raise InvalidInputError(_unknown_symbols_message(exchange, unknown, markets))
             from zvt_crypto.recorders.markets import write_entities
 
-            write_entities(self.store, exchange, [markets[s] for s in symbol_list])
+            write_entities(self.store, exchange, [markets[s] for s in symbol_list],
+                           getattr(context.exchange, "precisionMode", None))
             self.prepare(context)
             summary.results = await self._run_symbols(context, symbol_list, show_progress)
         return summary
@@ -141,11 +149,14 @@ class Recorder:
         started = time.monotonic()
         client_exchange = create_exchange(exchange, self.config, asynchronous=True)
         client = venue_client(client_exchange, self.config)  # the [exchanges.<id>] budget and retry policy
-        summary = RecordSummary(label or self.schema.__name__, exchange)
+        summary = self.last_summary = RecordSummary(label or self.schema.__name__, exchange)
+        context = RunContext(client_exchange, client, self.store, self.config, options)
         try:
             require(client_exchange, self.capability, self.kind)
-            yield RunContext(client_exchange, client, self.store, self.config, options), summary
+            yield context, summary
         finally:
+            if context.venue_clock is not None and not context.venue_clock.done():
+                context.venue_clock.cancel()  # every symbol task was cancelled while it was asked
             await client_exchange.close()
             summary.requests, summary.retries = client.stats.requests, client.stats.retries
             summary.seconds = time.monotonic() - started
@@ -153,15 +164,17 @@ class Recorder:
 
     async def venue_now(self, context: RunContext) -> int:
         """The venue's clock (never trust ours to decide which bar is closed or when a market went), asked
-        once per run."""
-        cached = context.options.get("_venue_now")
-        if cached is None:
-            if context.exchange.has.get("fetchTime"):
-                cached = int(await context.client.call("fetch_time"))
-            else:
-                cached = int(context.exchange.milliseconds())
-            context.options["_venue_now"] = cached
-        return int(cached)
+        once per run: the symbol tasks start together, so the first one's request is shared (a task) rather
+        than each asking before any answer is cached. Shielded: a cancelled symbol does not cancel it."""
+        if context.venue_clock is None:
+
+            async def ask() -> int:
+                if context.exchange.has.get("fetchTime"):
+                    return int(await context.client.call("fetch_time"))
+                return int(context.exchange.milliseconds())
+
+            context.venue_clock = asyncio.ensure_future(ask())
+        return await asyncio.shield(context.venue_clock)
 
     def prepare(self, context: RunContext) -> None:
         """Validate options once per run (before any symbol starts); subclasses override."""
@@ -209,15 +222,25 @@ async def arecord_exchanges(schema: type[Schema], exchanges: Mapping[str, Sequen
     with new_progress(show_progress) as progress:
 
         async def one(exchange: str) -> RecordSummary:
+            import ccxt
+
+            recorder = recorders[exchange]
+            transient = False
             try:
-                return await recorders[exchange].arecord(exchange=exchange, symbols=exchanges[exchange],
-                                                         show_progress=show_progress, _progress=progress, **options)
+                return await recorder.arecord(exchange=exchange, symbols=exchanges[exchange],
+                                              show_progress=show_progress, _progress=progress, **options)
             except ZvtCryptoError as exc:
-                return RecordSummary(schema.__name__, exchange, [SymbolResult("(all)", error=str(exc))])
+                error = str(exc)
             except Exception as exc:  # one venue's failure must not stop the others
                 log.exception("recording %s from %s failed", schema.__name__, exchange)
-                return RecordSummary(schema.__name__, exchange,
-                                     [SymbolResult("(all)", error=f"{type(exc).__name__}: {exc}")])
+                error, transient = f"{type(exc).__name__}: {exc}", isinstance(exc, ccxt.OperationFailed)
+            # the failed run's own summary: its requests and retries show how hard the venue was tried
+            summary = recorder.last_summary or RecordSummary(schema.__name__, exchange)
+            if transient:
+                error += (f" — gave up after {summary.requests} request(s): {exchange} is down or unreachable; check "
+                          "its status page and your network, then run again")
+            summary.results = [*summary.results, SymbolResult("(all)", error=error)]
+            return summary
 
         return list(await asyncio.gather(*(one(exchange) for exchange in exchanges)))
 

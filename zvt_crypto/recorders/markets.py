@@ -34,7 +34,24 @@ def _nested(market: dict[str, Any], *path: str) -> Any:
     return value
 
 
-def market_row(exchange: str, market: dict[str, Any], kind: str) -> dict[str, Any]:
+def tick_size(value: Any, precision_mode: int | None) -> float | None:
+    """A ccxt ``precision`` value as a step size, whatever the client's ``precisionMode``: ``TICK_SIZE`` is one
+    already, ``DECIMAL_PLACES`` ``n`` is ``10**-n``; ``SIGNIFICANT_DIGITS`` gives no step at all (4 significant
+    digits of a 50,000,000 KRW price is a 10,000 step, of 1,000 KRW a 0.1 step), so it is unknown (``None``)
+    rather than a digit count stored as if it were a tick. ``None`` mode: ticks (what most ccxt clients use)."""
+    import ccxt
+
+    if value is None:
+        return None
+    if precision_mode == ccxt.DECIMAL_PLACES:
+        return 10.0 ** -float(value)
+    if precision_mode == ccxt.SIGNIFICANT_DIGITS:
+        return None
+    return float(value)
+
+
+def market_row(exchange: str, market: dict[str, Any], kind: str, precision_mode: int | None = None) -> dict[str, Any]:
+    """The entity row of a ccxt ``market``; ``precision_mode`` is the client's ``precisionMode``."""
     row = {
         "entity_id": entity_id(exchange, market["symbol"], kind),  # type: ignore[arg-type]
         "entity_type": kind,
@@ -45,8 +62,8 @@ def market_row(exchange: str, market: dict[str, Any], kind: str) -> dict[str, An
         "quote": market["quote"],
         "active": market.get("active") is not False,
         "list_timestamp": market.get("created"),
-        "precision_amount": _nested(market, "precision", "amount"),
-        "precision_price": _nested(market, "precision", "price"),
+        "precision_amount": tick_size(_nested(market, "precision", "amount"), precision_mode),
+        "precision_price": tick_size(_nested(market, "precision", "price"), precision_mode),
         "min_amount": _nested(market, "limits", "amount", "min"),
         "max_amount": _nested(market, "limits", "amount", "max"),
         "min_price": _nested(market, "limits", "price", "min"),
@@ -61,15 +78,17 @@ def market_row(exchange: str, market: dict[str, Any], kind: str) -> dict[str, An
     return row
 
 
-def write_entities(store: Store, exchange: str, markets: Iterable[dict[str, Any]]) -> int:
+def write_entities(store: Store, exchange: str, markets: Iterable[dict[str, Any]],
+                   precision_mode: int | None = None) -> int:
     """Upsert the entity rows of ``markets``; returns how many rows changed (an unchanged market changes
-    nothing). A listing time the store already knows is kept when the venue does not report one."""
+    nothing). A listing time the store already knows is kept when the venue does not report one.
+    ``precision_mode``: the ccxt client's ``precisionMode`` (see :func:`tick_size`)."""
     changed = 0
     by_kind: dict[str, list[dict[str, Any]]] = {"pair": [], "perp": []}
     for market in markets:
         kind = entity_kind(market)
         if kind:
-            by_kind[kind].append(market_row(exchange, market, kind))
+            by_kind[kind].append(market_row(exchange, market, kind, precision_mode))
     for kind, rows in by_kind.items():
         if not rows:
             continue
@@ -92,7 +111,8 @@ def write_entities(store: Store, exchange: str, markets: Iterable[dict[str, Any]
     return changed
 
 
-def asset_rows(exchange: str, markets: Iterable[dict[str, Any]], currencies: dict[str, Any] | None) -> list[dict]:
+def asset_rows(exchange: str, markets: Iterable[dict[str, Any]], currencies: dict[str, Any] | None,
+               precision_mode: int | None = None) -> list[dict]:
     """One row per currency traded in ``markets``, with the venue's details where it publishes them (ccxt's
     ``currencies``: many venues, Binance among them, only serve those with an API key)."""
     codes = sorted({code for market in markets for code in (market.get("base"), market.get("quote")) if code})
@@ -107,7 +127,7 @@ def asset_rows(exchange: str, markets: Iterable[dict[str, Any]], currencies: dic
             "exchange_symbol": currency.get("id") or code,
             "active": currency.get("active") is not False,
             "name": currency.get("name"),
-            "precision_amount": currency.get("precision"),
+            "precision_amount": tick_size(currency.get("precision"), precision_mode),
             "withdraw_fee": currency.get("fee"),
             "min_withdraw": _nested(currency, "limits", "withdraw", "min"),
             "max_withdraw": _nested(currency, "limits", "withdraw", "max"),
@@ -160,8 +180,9 @@ class MarketsRecorder(Recorder):
             if not markets:  # ccxt turns a junk 200 body into an empty dict instead of an error
                 raise RuntimeError(f"{exchange} returned no markets; the venue answered with an unexpected body")
             recorded = [m for m in markets.values() if entity_kind(m)]
-            changed = write_entities(self.store, exchange, recorded)
-            assets = asset_rows(exchange, recorded, getattr(context.exchange, "currencies", None))
+            mode = getattr(context.exchange, "precisionMode", None)
+            changed = write_entities(self.store, exchange, recorded, mode)
+            assets = asset_rows(exchange, recorded, getattr(context.exchange, "currencies", None), mode)
             if assets:
                 changed += self.store.write(CryptoAsset, pd.DataFrame(assets)).changed
             live = {entity_id(exchange, m["symbol"], entity_kind(m)) for m in recorded if m.get("active") is not False}

@@ -2,23 +2,29 @@
 
 One loop for all of them: choose the range (explicit ``start``, else resume after the last stored row, else the
 venue's first row), request pages from ``since`` with the venue's page size, keep the rows inside the range,
-write each page in its own transaction, move ``since`` past the last row, stop at the end of the range or
-when the venue has nothing more. Subclasses say how to fetch and parse one page.
+write whole pages in batches (one transaction each, see ``write_batch_rows``), move ``since`` past the last row,
+stop at the end of the range or when the venue has nothing more. Subclasses say how to fetch and parse one page.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 
-from zvt_crypto.contract.errors import InvalidInputError
+from zvt_crypto.contract.errors import InvalidDataError, InvalidInputError
 from zvt_crypto.contract.ids import entity_id
 from zvt_crypto.contract.levels import Level
-from zvt_crypto.contract.timeutil import check_range, ms_to_index, to_ms
+from zvt_crypto.contract.timeutil import check_range, to_ms
 from zvt_crypto.recorders.base import Recorder, RunContext, SymbolResult
 from zvt_crypto.recorders.exchange import UnsupportedDataError
+from zvt_crypto.recorders.venues import OhlcvPaging
+
+#: No crypto market has a bar before the Bitcoin genesis block (2009-01-03 UTC): the first-bar search stops here.
+EARLIEST_BAR_MS = 1_230_940_800_000
 
 
 class PagedRecorder(Recorder):
@@ -29,10 +35,21 @@ class PagedRecorder(Recorder):
     # its first row (``since=0``); a duration (ms) starts that long before the venue's now (venues that only
     # keep recent history, e.g. Binance's 30 days of open interest).
     default_lookback_ms: ClassVar[int | None] = None
+    # Pages are written in batches: once this many rows are pending, or the oldest pending page is this old, and at
+    # the end of the range (one transaction per write costs more than writing 1,000 rows). A batch is written whole
+    # or not at all, in order, and pending pages are written before an error propagates; pages received but not
+    # written when the process dies are simply requested again by the next run (it resumes after the last stored).
+    write_batch_rows: ClassVar[int] = 10_000
+    write_batch_seconds: ClassVar[float] = 2.0
 
     # -- subclass API --------------------------------------------------------------------------------------------
     def page_limit(self, context: RunContext) -> int:
         raise NotImplementedError
+
+    def paging(self, context: RunContext) -> OhlcvPaging:
+        """How the venue answers a page from ``since`` (``VenueProfile.ohlcv_paging``): ``"forward"`` (the first
+        rows at or after ``since``), ``"window"`` (the rows of ``[since, since + limit steps)``) or ``"latest"``."""
+        return "forward"
 
     async def fetch_page(self, context: RunContext, symbol: str, since: int, limit: int) -> pd.DataFrame:
         """One page as a frame with an int ``timestamp`` (ms) column and the schema's value columns."""
@@ -94,35 +111,135 @@ class PagedRecorder(Recorder):
         return None if len(stored) == 0 else to_ms(stored.index.get_level_values("timestamp")[0])
 
     async def write_page(self, context: RunContext, frame: pd.DataFrame, eid: str) -> int:
-        frame = frame.assign(entity_id=eid, timestamp=ms_to_index(frame["timestamp"].to_numpy()))
+        frame = frame.assign(entity_id=eid)  # times stay epoch ms, which the writer stores as they are
         level = context.options.get("level") if self.leveled else None
         result = await asyncio.to_thread(context.store.write, self.schema, frame, level=level)
         return result.changed
 
+    async def write_pages(self, context: RunContext, pages: list[pd.DataFrame], eid: str) -> int:
+        """Write consecutive pages in one transaction. A batch refused as invalid is written again page by page
+        in order, so the pages before the bad one are stored and the error is about the bad page."""
+        if len(pages) == 1:
+            return await self.write_page(context, pages[0], eid)
+        try:
+            return await self.write_page(context, pd.concat(pages, ignore_index=True), eid)
+        except InvalidDataError:
+            changed = 0
+            for page in pages:
+                changed += await self.write_page(context, page, eid)
+            return changed
+
     async def fetch_range(self, context: RunContext, symbol: str, since: int, until: int,
                           result: SymbolResult) -> list[int]:
-        """Request ``[since, until]`` page by page, writing each page; returns the times received."""
+        """Request ``[since, until]`` page by page and write the pages in batches (``write_batch_rows``), each batch
+        in the background while the next pages are fetched; returns the times received."""
         eid = self.entity_of(context, symbol)
         limit = self.page_limit(context)
         received: list[int] = []
-        while since <= until:
-            page = await self.fetch_page(context, symbol, since, limit)
-            page = page[(page["timestamp"] >= since) & (page["timestamp"] <= until)]
-            page = page.drop_duplicates().drop_duplicates("timestamp", keep="last").sort_values("timestamp")
-            if page.empty:
-                break
-            result.rows += len(page)
-            result.changed += await self.write_page(context, page, eid)
-            stamps = page["timestamp"].to_numpy()
-            received.extend(int(value) for value in stamps)
-            since = int(stamps[-1]) + self.step_ms(context)
+        pending: list[pd.DataFrame] = []
+        pending_rows, pending_since = 0, 0.0
+        writing: asyncio.Task[int] | None = None  # the batch being written while the next pages are fetched
+
+        async def flush(wait: bool = False) -> None:
+            """Write the pending pages in the background, after the batch before them; ``wait``: and finish."""
+            nonlocal pending, pending_rows, writing
+            if writing is not None:
+                task, writing = writing, None
+                try:
+                    result.changed += await task
+                except BaseException:
+                    pending, pending_rows = [], 0  # never write past a batch that failed: that would leave a hole
+                    raise
+            pages, pending, pending_rows = pending, [], 0
+            if pages:
+                writing = asyncio.ensure_future(self.write_pages(context, pages, eid))
+                if wait:
+                    await flush()
+
+        try:
+            while since <= until:
+                page = await self.fetch_page(context, symbol, since, limit)
+                page = _clip(page, since, until)
+                if page.empty:
+                    if self.paging(context) != "window":
+                        break  # forward: the venue has nothing more; latest: nothing newer than it served
+                    since += limit * self.step_ms(context)  # only an empty window (before a listing, an outage)
+                    continue
+                result.rows += len(page)
+                if not pending:
+                    pending_since = time.monotonic()
+                pending.append(page)
+                pending_rows += len(page)
+                if (pending_rows >= self.write_batch_rows
+                        or time.monotonic() - pending_since >= self.write_batch_seconds):
+                    await flush()
+                stamps = page["timestamp"].to_numpy()
+                received.extend(stamps.tolist())
+                since = int(stamps[-1]) + self.step_ms(context)
+        except BaseException as exc:  # also a cancelled or interrupted run: keep the whole pages received
+            try:
+                await flush(wait=True)
+            except BaseException as error:  # noqa: BLE001 - the first error is the one to report
+                exc.add_note(f"(writing the pages received before it failed as well: {error!r})")
+            raise
+        await flush(wait=True)
         return received
 
     async def first_available(self, context: RunContext, symbol: str) -> int | None:
+        """Where a first run without ``start`` begins: the venue's first row (``None``: it has none).
+
+        ``forward`` venues answer it to ``since=0``; ``latest`` venues serve only their latest page, whose oldest
+        row is the first there is. ``window`` venues answer ``since=0`` with an empty 1970 window, so the first
+        bar is searched for (:meth:`search_first`) rather than assumed from a fixed look-back: a user who asks
+        for "everything" gets everything, in a logarithmic number of requests."""
         if self.default_lookback_ms is not None:
             return await self.venue_now(context) - self.default_lookback_ms
-        page = await self.fetch_page(context, symbol, 0, 1)
+        paging = self.paging(context)
+        if paging == "window" and self.leveled:
+            return await self.search_first(context, symbol)
+        page = await self.fetch_page(context, symbol, 0, 1 if paging == "forward" else self.page_limit(context))
         return None if page.empty else int(page["timestamp"].min())
+
+    async def search_first(self, context: RunContext, symbol: str) -> int | None:
+        """The first bar of a window-paged venue: windows of one page, going back from the latest in doubling
+        steps until one is empty (or :data:`EARLIEST_BAR_MS`), then a binary search between the last empty and
+        the first non-empty window. About ``2 * log2(history / page)`` requests (≈ 20 for years of 1m bars).
+
+        It takes an empty window as "before the listing": an outage of a whole page exactly where a probe lands
+        would make it start after the outage. The history before it is still recorded by a run with an explicit
+        ``start`` (the range walks through empty windows)."""
+        level: Level = context.options["level"]
+        limit = self.page_limit(context)
+        window = limit * level.ms
+        floor = level.ceil(EARLIEST_BAR_MS)
+
+        async def probe(at: int) -> int | None:
+            page = await self.fetch_page(context, symbol, at, limit)
+            stamps = page["timestamp"][page["timestamp"] >= at]
+            return None if stamps.empty else int(stamps.min())
+
+        hi = max(floor, level.floor(await self.venue_now(context)) - window + level.ms)  # the latest window
+        first = await probe(hi)
+        if first is None:
+            return None
+        lo, span = None, window
+        while lo is None and hi > floor:  # gallop back until a window is empty
+            at = max(floor, hi - span)
+            found = await probe(at)
+            if found is None:
+                lo = at
+            else:
+                hi, first, span = at, found, span * 2
+        if lo is None:
+            return first  # there are bars in the earliest window: its first is the first
+        while hi - lo > window:  # the window at lo is empty, the one at hi is not
+            mid = level.floor(lo + (hi - lo) // 2)
+            found = await probe(mid)
+            if found is None:
+                lo = mid
+            else:
+                hi, first = mid, found
+        return first  # [lo, lo + window) is empty and reaches hi: the first bar is the one found at hi
 
     async def record_symbol(self, context: RunContext, symbol: str) -> SymbolResult:
         result = SymbolResult(symbol)
@@ -147,3 +264,13 @@ class PagedRecorder(Recorder):
             await self.fetch_range(context, symbol, start, end, result)
         await self.after_range(context, symbol, eid, result)
         return result
+
+
+def _clip(page: pd.DataFrame, since: int, until: int) -> pd.DataFrame:
+    """The page's rows inside ``[since, until]``, one per time, in time order. A well-behaved venue's page is
+    that already (times strictly increasing, inside the range), which is checked in a few µs; others are fixed."""
+    stamps = page["timestamp"].to_numpy()
+    if len(stamps) and stamps[0] >= since and stamps[-1] <= until and bool((np.diff(stamps) > 0).all()):
+        return page
+    page = page[(page["timestamp"] >= since) & (page["timestamp"] <= until)]
+    return page.drop_duplicates().drop_duplicates("timestamp", keep="last").sort_values("timestamp")

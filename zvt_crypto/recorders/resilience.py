@@ -293,7 +293,9 @@ def venue_client(exchange: Any, config: Config | None = None) -> VenueClient:
     budget = None
     if settings.requests_per_minute:
         budget = RequestBudget(settings.requests_per_minute, 60.0, settings.request_burst)
+    # the jitter never exceeds the first back-off: a policy of 10 ms retries must not wait half a second each
     retry = RetryPolicy(attempts=settings.max_retries + 1, initial=settings.retry_initial_seconds,
-                        maximum=settings.retry_max_seconds)
+                        maximum=settings.retry_max_seconds,
+                        jitter=min(RetryPolicy.jitter, settings.retry_initial_seconds))
     breaker = CircuitBreaker(exchange.id, settings.breaker_threshold, settings.breaker_cooldown_seconds)
     return VenueClient(exchange, retry=retry, budget=budget, breaker=breaker)

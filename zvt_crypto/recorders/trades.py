@@ -1,9 +1,12 @@
 """Public trades and order-book snapshots.
 
-Trades resume after the last stored trade. Venues that page by trade id (Binance: ``params={'fromId': …}``)
-are followed id by id, which never skips a trade; others page by time. Binance's ``fetch_trades(since)``
-covers at most one hour per call, so an empty hour moves the window on instead of ending the run. Trades are
-keyed ``(entity_id, timestamp, trade_id)``: a trade seen twice is written once.
+Trades resume after the last stored trade. How a venue pages is its profile's ``trades_paging``: venues that
+page by trade id (Binance: ``params={'fromId': …}``) are followed id by id, which never skips a trade; others
+page forward by time. Binance's ``fetch_trades(since)`` covers at most one hour per call, so an empty hour moves
+the window on instead of ending the run. Coinbase answers the newest trades of ``[since, until]``, so it is paged
+backwards from the end; venues that serve only their latest trades (OKX, Bybit, Upbit, Bithumb) get one request,
+and a range reaching further back than they serve is said in the summary. Trades are keyed
+``(entity_id, timestamp, trade_id)``: a trade seen twice is written once.
 
 An order-book snapshot stores the top N levels of each side at the time of the run.
 """
@@ -11,6 +14,7 @@ An order-book snapshot stores the top N levels of each side at the time of the r
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import pandas as pd
@@ -20,9 +24,10 @@ from zvt_crypto.contract.ids import entity_id
 from zvt_crypto.contract.timeutil import check_range, ms_to_index, to_ms
 from zvt_crypto.domain import OrderBookSnapshot, Trade
 from zvt_crypto.recorders.base import Recorder, RunContext, SymbolResult
-from zvt_crypto.recorders.venues import venue_profile
+from zvt_crypto.recorders.venues import VenueProfile, venue_profile
 
 DEFAULT_TRADES_LOOKBACK_MS = 3_600_000  # first run without start: the last hour
+log = logging.getLogger(__name__)
 
 
 def check_trades(trades: Any) -> None:
@@ -82,15 +87,18 @@ class TradesRecorder(Recorder):
             last = await self._last_stored(context, eid)
             since, last_id = (last[0], last[1]) if last else (now - DEFAULT_TRADES_LOOKBACK_MS, None)
         lower = since  # the range starts here whatever the paging does
+        limit = profile.trades_page((getattr(context.exchange, "markets", None) or {}).get(symbol))
+        if profile.trades_paging != "forward":
+            await self._record_newest_first(context, symbol, eid, lower, end, profile, limit, result)
+            return result
         while since <= end:
             # Once a trade id is known, venues that page by id are followed id by id (never skips a trade).
             by_id = profile.trades_from_id and last_id is not None and last_id.isdigit()
             if by_id:
-                trades = await context.client.call("fetch_trades", symbol, None, profile.trades_limit,
+                trades = await context.client.call("fetch_trades", symbol, None, limit,
                                                    {"fromId": int(last_id) + 1}, check=check_trades)
             else:
-                trades = await context.client.call("fetch_trades", symbol, since, profile.trades_limit,
-                                                   check=check_trades)
+                trades = await context.client.call("fetch_trades", symbol, since, limit, check=check_trades)
             frame = trades_frame(trades)
             frame = frame[(frame["timestamp"] >= lower) & (frame["timestamp"] <= end)]
             if frame.empty:
@@ -107,7 +115,7 @@ class TradesRecorder(Recorder):
             )
             result.changed += written.changed
             newest, last_id = int(frame["timestamp"].iloc[-1]), str(frame["trade_id"].iloc[-1])
-            full_page = len(trades) >= profile.trades_limit
+            full_page = len(trades) >= limit
             if not full_page and (by_id or not profile.trades_window_ms):
                 break  # a short page from id paging, or from a venue without time windows: caught up
             if full_page:  # time paging restarts at the newest trade's millisecond (seen trades are kept once)
@@ -115,6 +123,47 @@ class TradesRecorder(Recorder):
             else:  # the window is exhausted
                 since = max(newest + 1, since + (profile.trades_window_ms or 0))
         return result
+
+    async def _record_newest_first(self, context: RunContext, symbol: str, eid: str, lower: int, end: int,
+                                   profile: VenueProfile, limit: int, result: SymbolResult) -> None:
+        """Venues whose answer is the newest ``limit`` trades. ``until`` venues (Coinbase) are paged back from
+        ``end``: the next page ends at the oldest trade's second (ccxt sends whole seconds, so the pages overlap
+        by up to a second; those trades are written once). ``latest`` venues have no older page to ask for."""
+        until = end
+        while True:
+            params = {"until": until} if profile.trades_paging == "until" else {}
+            trades = await context.client.call("fetch_trades", symbol, lower, limit, params, check=check_trades)
+            frame = trades_frame(trades)
+            frame = frame[(frame["timestamp"] >= lower) & (frame["timestamp"] <= end)]
+            if not frame.empty:
+                frame = frame.sort_values(["timestamp", "trade_id"], ignore_index=True)
+                result.rows += len(frame)
+                written = await asyncio.to_thread(
+                    context.store.write, Trade, frame.assign(entity_id=eid, timestamp=ms_to_index(frame["timestamp"]))
+                )
+                result.changed += written.changed
+            if len(trades) < limit:
+                return  # fewer than a page since `lower` (ccxt drops older ones): the range is complete
+            oldest = min(int(trade["timestamp"]) for trade in trades)
+            if profile.trades_paging == "latest":
+                if oldest > lower:
+                    result.notes.append(
+                        f"{context.exchange.id} serves only its latest {limit} trades (from {_iso(oldest)} here); "
+                        f"trades from {_iso(lower)} until then are not available from it. Record trades more often "
+                        "to keep them all")
+                return
+            next_until = (oldest // 1000 + 1) * 1000
+            if next_until >= until:  # a page's worth of trades in one second: step over it rather than loop
+                log.warning("%s %s: more than %d trades in the second before %s; some may be missing",
+                            context.exchange.id, symbol, limit, _iso(until))
+                next_until = until - 1000
+            if next_until < lower:
+                return
+            until = next_until
+
+
+def _iso(ms: int) -> str:
+    return pd.Timestamp(ms, unit="ms", tz="UTC").isoformat()
 
 
 class OrderBookRecorder(Recorder):

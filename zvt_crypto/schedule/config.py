@@ -75,7 +75,7 @@ class Universe:
 
 @dataclass(frozen=True)
 class AfterStep:
-    """A step run after the job's recording: ``kind`` names a registered step (``factor``; later ``paper``)."""
+    """A step run after the job's recording: ``kind`` names a registered step (``factor``, ``paper``)."""
 
     kind: str
     params: Mapping[str, Any]
@@ -435,9 +435,9 @@ def _check_recorder(schema_name: str, exchange: str) -> None:
     recorder_for(get_schema(schema_name), exchange)
 
 
-def _kinds() -> dict[str, tuple[str, bool, str]]:
+def _kinds() -> Mapping[str, tuple[str, bool, str]]:
     """The data kinds ``zvt-crypto record`` knows (kind → schema name, leveled, help): one list for both."""
-    from zvt_crypto.cli.record import KINDS
+    from zvt_crypto.contract.kinds import KINDS
 
     return KINDS
 

@@ -179,7 +179,7 @@ class JobRunner:
             failed_before = {}
         totals.detail["symbols"] = symbols
         totals.detail["record"] = []
-        from zvt_crypto.cli.record import KINDS  # the kind → schema table of `zvt-crypto record`
+        from zvt_crypto.contract.kinds import KINDS  # the kind → schema table of `zvt-crypto record`
         from zvt_crypto.contract.schema import get_schema
 
         for kind in job.kinds:
