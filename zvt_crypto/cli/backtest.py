@@ -9,23 +9,14 @@ from typing import Any
 import click
 
 from zvt_crypto.cli.app import Context, cli, handle_errors
+from zvt_crypto.cli.trading_options import cost_options, data_options, engine_option
 
 
 @cli.command("backtest")
-@click.option("--strategy", metavar="NAME|module:Class",
-              help="A registered strategy (zvt-crypto backtest --list) or module:Class.")
-@click.option("--exchange", help="ccxt exchange id, e.g. binance (with --symbol).")
-@click.option("--symbol", "symbols", multiple=True, help="ccxt unified symbol; repeat for several.")
-@click.option("--level", help="Level: 1m 5m 15m 30m 1h 4h 1d 1w.")
-@click.option("--start", help="Inclusive start (ISO-8601, UTC); default: the first stored bar.")
-@click.option("--end", help="Inclusive end (ISO-8601, UTC); default: the last stored bar.")
+@data_options
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Strategy parameter; repeatable.")
-@click.option("--cash", type=float, default=10_000.0, show_default=True, help="Initial equity (quote currency).")
-@click.option("--fee", type=float, help="Fee rate for maker and taker, e.g. 0.001; default: the markets' own.")
-@click.option("--slippage", type=float, default=0.0, show_default=True, help="Slippage in basis points.")
-@click.option("--leverage", type=float, default=1.0, show_default=True, help="Leverage of perps.")
-@click.option("--engine", type=click.Choice(["event", "vectorised"]), default="event", show_default=True,
-              help="vectorised: signal strategies on one symbol, same trades, much faster.")
+@cost_options
+@engine_option
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the result as JSON here.")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write an HTML report here.")
 @click.option("--no-store", is_flag=True, help="Do not keep the run in the store.")

@@ -10,16 +10,11 @@ from typing import Any
 import click
 
 from zvt_crypto.cli.app import Context, cli, handle_errors
+from zvt_crypto.cli.trading_options import cost_options, data_options, engine_option
 
 
 @cli.command("optimize")
-@click.option("--strategy", metavar="NAME|module:Class",
-              help="A registered strategy (zvt-crypto backtest --list) or module:Class.")
-@click.option("--exchange", help="ccxt exchange id, e.g. binance.")
-@click.option("--symbol", "symbols", multiple=True, help="ccxt unified symbol; repeat for several.")
-@click.option("--level", help="Level: 1m 5m 15m 30m 1h 4h 1d 1w.")
-@click.option("--start", help="Inclusive start (ISO-8601, UTC); default: the first stored bar.")
-@click.option("--end", help="Inclusive end (ISO-8601, UTC); default: the last stored bar.")
+@data_options
 @click.option("--grid", "grid", multiple=True, metavar="NAME=SPEC",
               help="A parameter to vary, repeatable: fast=5,10,20 (values), slow=20:60:10 (20 to 60 by 10, the end "
                    "included), fast=5:20 (integers 5…20; with --method random: a range sampled uniformly).")
@@ -39,12 +34,8 @@ from zvt_crypto.cli.app import Context, cli, handle_errors
 @click.option("--warmup", help="Bars (or a duration) read before each test window for indicator warm-up "
                                "(default: the train window).")
 @click.option("--anchored", is_flag=True, help="Walk-forward: every train window starts at the data's start.")
-@click.option("--cash", type=float, default=10_000.0, show_default=True, help="Initial equity (quote currency).")
-@click.option("--fee", type=float, help="Fee rate for maker and taker, e.g. 0.001; default: the markets' own.")
-@click.option("--slippage", type=float, default=0.0, show_default=True, help="Slippage in basis points.")
-@click.option("--leverage", type=float, default=1.0, show_default=True, help="Leverage of perps.")
-@click.option("--engine", type=click.Choice(["event", "vectorised"]), default="event", show_default=True,
-              help="vectorised: signal strategies on one symbol, same trades, much faster.")
+@cost_options
+@engine_option
 @click.option("--splits", type=int, default=16, show_default=True, help="CSCV blocks of the PBO (even, 2…24).")
 @click.option("--top", type=int, default=10, show_default=True, help="Trials to print.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the result as JSON here.")

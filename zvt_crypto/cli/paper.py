@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from zvt_crypto.cli.app import Context, cli, handle_errors
+from zvt_crypto.cli.trading_options import cost_options
 
 
 @cli.group()
@@ -23,10 +24,7 @@ def paper() -> None:
 @click.option("--symbol", "symbols", multiple=True, required=True, help="ccxt unified symbol; repeat for several.")
 @click.option("--level", required=True, help="Level: 1m 5m 15m 30m 1h 4h 1d 1w.")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Strategy parameter; repeatable.")
-@click.option("--cash", type=float, default=10_000.0, show_default=True, help="Initial equity (quote currency).")
-@click.option("--fee", type=float, help="Fee rate for maker and taker, e.g. 0.001; default: the markets' own.")
-@click.option("--slippage", type=float, default=0.0, show_default=True, help="Slippage in basis points.")
-@click.option("--leverage", type=float, default=1.0, show_default=True, help="Leverage of perps.")
+@cost_options
 @click.option("--max-position", type=float, help="Risk: |notional| of one symbol ≤ this fraction of equity.")
 @click.option("--max-gross", type=float, help="Risk: Σ |notional| ≤ this fraction of equity.")
 @click.option("--max-leverage", type=float, help="Risk: cap on the leverage a symbol may use.")

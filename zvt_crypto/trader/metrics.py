@@ -42,8 +42,10 @@ returns, drawdowns and ratios is 0 from there on, returns stop at that bar (its 
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -480,3 +482,13 @@ def metrics_frame(metrics: Mapping[str, Any]) -> pd.DataFrame:
     frame = pd.DataFrame.from_dict(rows, orient="index", columns=["value", "display"], dtype=object)
     frame.index.name = "metric"
     return frame
+
+
+def dump_json(data: Mapping[str, Any], path: str | Path | None = None) -> str:
+    """Strict JSON of a result's ``to_dict()`` (NaN refused: :func:`to_jsonable` turned them into null), written to
+    ``path`` (its folder created) when given."""
+    text = json.dumps(data, allow_nan=False)
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text)
+    return text

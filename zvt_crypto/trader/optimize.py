@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import json
 import math
 import sys
 import time
@@ -46,7 +45,7 @@ import pandas as pd
 
 from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.params import coerce_param
-from zvt_crypto.trader.metrics import METRIC_KEYS, compute_metrics, to_jsonable
+from zvt_crypto.trader.metrics import METRIC_KEYS, compute_metrics, dump_json, to_jsonable
 from zvt_crypto.trader.strategy import Strategy, get_strategy
 
 if TYPE_CHECKING:
@@ -537,11 +536,7 @@ class OptimizeResult:
         }
 
     def to_json(self, path: str | Path | None = None) -> str:
-        text = json.dumps(self.to_dict(), allow_nan=False)
-        if path is not None:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            Path(path).write_text(text)
-        return text
+        return dump_json(self.to_dict(), path)
 
 
 def _data_info(data: MarketData | None) -> dict[str, Any] | None:

@@ -11,7 +11,6 @@ positions · contract_size · close`` at every bar's close (a symbol without a b
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from zvt_crypto.trader.metrics import compute_metrics, metrics_frame, to_jsonable
+from zvt_crypto.trader.metrics import compute_metrics, dump_json, metrics_frame, to_jsonable
 from zvt_crypto.trader.params import describe_params
 
 if TYPE_CHECKING:
@@ -141,11 +140,7 @@ class BacktestResult:
 
     def to_json(self, path: str | Path | None = None) -> str:
         """The JSON of :meth:`to_dict`, written to ``path`` when given."""
-        text = json.dumps(self.to_dict(), allow_nan=False)
-        if path is not None:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            Path(path).write_text(text)
-        return text
+        return dump_json(self.to_dict(), path)
 
     def report(self, path: str | Path) -> Path:
         """A self-contained plotly HTML report (equity, drawdown, price with trade markers); see :mod:`.report`."""

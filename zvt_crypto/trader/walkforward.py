@@ -25,7 +25,6 @@ data) and the PBO (CSCV) of that full-data sweep (:attr:`WalkForwardResult.full`
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import time
@@ -39,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from zvt_crypto.contract.errors import InvalidInputError
-from zvt_crypto.trader.metrics import compute_metrics, to_jsonable
+from zvt_crypto.trader.metrics import compute_metrics, dump_json, to_jsonable
 from zvt_crypto.trader.optimize import (
     Grid,
     Metric,
@@ -221,11 +220,7 @@ class WalkForwardResult:
         }
 
     def to_json(self, path: str | Path | None = None) -> str:
-        text = json.dumps(self.to_dict(), allow_nan=False)
-        if path is not None:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            Path(path).write_text(text)
-        return text
+        return dump_json(self.to_dict(), path)
 
 
 def _finite(value: float) -> float | None:
