@@ -121,3 +121,28 @@ def test_postgresql_keeps_its_connections_and_replaces_one_the_server_dropped(
     finally:
         store.dispose()
     assert store._adbc_idle == []
+
+
+def test_a_connection_that_cannot_be_opened_releases_the_file(sqlite_store: Store, bars: Callable[..., pd.DataFrame],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Opening the writer's connection fails (out of file handles, say): the write fails with that error and the
+    file's guard is free again, for this thread and for others (before the fix the next access hung)."""
+    import adbc_driver_sqlite.dbapi as adbc_sqlite
+
+    sqlite_store.engine  # noqa: B018 - migrate first (it uses its own connection)
+    real = adbc_sqlite.connect
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(adbc_sqlite, "connect", refuse)
+    with pytest.raises(StoreError, match=r"nothing was written: .*Too many open files"):
+        sqlite_store.write(Bar, bars(n=5))
+    monkeypatch.setattr(adbc_sqlite, "connect", real)
+    done: list[int] = []
+    other = threading.Thread(target=lambda: done.append(sqlite_store.write(Bar, bars(n=5)).changed), daemon=True)
+    other.start()
+    other.join(timeout=30)
+    assert done == [5]  # another thread got the file
+    assert sqlite_store.write(Bar, bars(n=5, start=T0 + pd.Timedelta(hours=5))).changed == 5  # and this one too
+    assert count(sqlite_store) == 10

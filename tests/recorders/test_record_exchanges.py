@@ -124,3 +124,37 @@ def test_the_venue_clock_is_asked_once_per_run_for_all_symbols(sim: SimulatedExc
     assert Bar.query_data(exchange="binance", symbols=symbols, level="1h", store=sim_store).shape[0] == 3 * 24
     assert to_ms(Bar.query_data(exchange="binance", symbols=["BTC/USDT"], level="1h", store=sim_store)
                  .index.get_level_values("timestamp")[-1]) == NOW - HOUR
+
+
+def test_a_venue_that_keeps_rate_limiting_is_not_called_down(sim: SimulatedExchange, two_venues: Config) -> None:
+    """429s to the end are a rate problem, not an outage: the advice says to lower the budget."""
+    sim.inject("rate_limit", "/fapi/*", count=None, retry_after=0)
+    store = Store(two_venues)
+    try:
+        summaries = record_exchanges(Bar, {"binanceusdm": ["BTC/USDT:USDT"]}, store=store, show_progress=False,
+                                     level="1h", start=START)
+        error = summaries[0].failed[0].error or ""
+        assert error.startswith("DDoSProtection"), error
+        assert "kept refusing requests for their rate; lower [exchanges.binanceusdm] requests_per_minute" in error
+        assert "down or unreachable" not in error
+    finally:
+        store.dispose()
+
+
+def test_a_failed_venue_clock_is_asked_again_by_the_next_symbol(sim: SimulatedExchange, two_venues: Config,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shared fetch_time failing (after its retries) fails the symbols waiting on that answer, not the rest
+    of the run: a symbol starting later asks again and records."""
+    from zvt_crypto.recorders.bars import BarsRecorder
+
+    monkeypatch.setattr(BarsRecorder, "concurrency", 1)  # one symbol after the other: the second starts later
+    sim.inject("server_error", "/fapi/v1/time", count=RETRIES + 1)  # exactly one call's attempts fail
+    store = Store(two_venues)
+    try:
+        summary = Bar.record_data(exchange="binanceusdm", symbols=["BTC/USDT:USDT", "ETH/USDT:USDT"], level="1h",
+                                  start=START, store=store, show_progress=False)
+        assert [result.symbol for result in summary.failed] == ["BTC/USDT:USDT"], str(summary)
+        assert summary.total("changed") == 24, str(summary)
+        assert sim.count("/fapi/v1/time") == RETRIES + 2  # the failed call's attempts, then the second symbol's
+    finally:
+        store.dispose()

@@ -11,6 +11,7 @@ Upbit and Bithumb have no time endpoint, so the recorder uses the local clock an
 
 from __future__ import annotations
 
+import itertools
 import math
 import shutil
 import time
@@ -434,10 +435,19 @@ def _assert_trades_are(stored: pd.DataFrame, served: list) -> None:
     assert list(stored["amount"]) == [float(tick.amount) for tick in served]
 
 
+def _ticker_windows(venue: Venue, symbol: str) -> list[tuple[int, int]]:
+    """``(start, end)`` in ms of each Coinbase ticker request for ``symbol``, in order."""
+    market_id = venue.server.listing(symbol).market_id
+    return [(int(r.params["start"]) * 1000, int(r.params["end"]) * 1000)
+            for r in venue.server.calls(f"/api/v3/brokerage/market/products/{market_id}/ticker")]
+
+
 @pytest.mark.parametrize("venue", ["coinbase"], indirect=True)
 def test_coinbase_trades_of_more_than_a_page_are_paged_back_with_until(venue: Venue) -> None:
-    """Coinbase answers the newest 1,000 trades of ``[start, end]`` (ccxt needs ``until`` with ``since``): four
-    hours (1,440 trades) take two requests, the second ending where the first began, and every trade is stored."""
+    """Coinbase answers the newest 1,000 trades of ``[start, end]`` (ccxt needs ``until`` with ``since``). Four
+    hours (1,440 trades) are recorded in windows from the oldest: the first hour (360 trades, one request), then
+    the rest, sized from that rate (1,080 trades: two requests, the second ending where the first began); every
+    trade is stored once."""
     symbol, now = venue.case.symbols[0], venue.server.now
     start = now - 4 * HOUR_MS
     summary = Trade.record_data(exchange="coinbase", symbols=[symbol], start=start, store=venue.store,
@@ -446,9 +456,70 @@ def test_coinbase_trades_of_more_than_a_page_are_paged_back_with_until(venue: Ve
     served = venue.server.trades(symbol, 10_000, since=start)
     assert len(served) == 4 * HOUR_MS // 10_000 > venue_profile("coinbase").trades_limit
     _assert_trades_are(_stored_trades(venue, symbol), served)
-    requests = venue.server.calls("/api/v3/brokerage/market/products/BTC-USD/ticker")
-    assert len(requests) == 2 and {r.params["start"] for r in requests} == {str(start // 1000)}
-    assert int(requests[0].params["end"]) == now // 1000 and int(requests[1].params["end"]) < now // 1000
+    assert summary.total("changed") == len(served)
+    windows = _ticker_windows(venue, symbol)
+    assert windows[:2] == [(start, start + HOUR_MS), (start + HOUR_MS, now)], windows
+    assert len(windows) == 3 and windows[2][0] == start + HOUR_MS and start + HOUR_MS < windows[2][1] < now
+    assert all(r.status == 200 for r in venue.server.requests)
+
+
+@pytest.mark.parametrize("failing", [2, 3])
+@pytest.mark.parametrize("venue", ["coinbase"], indirect=True)
+def test_coinbase_trades_stopped_part_way_store_a_prefix_and_resume_without_a_hole(venue: Venue,
+                                                                                     failing: int) -> None:
+    """A run whose request fails part-way (the second request: the first page of the second window; the third:
+    its second page, after a first one arrived) stores only the windows completed before it, oldest first:
+    exactly the served trades up to some time, never newer trades with older ones missing (which the next run,
+    resuming after the newest stored trade, would never fetch). The next run resumes there and the store ends
+    with every trade once."""
+    symbol, now = venue.case.symbols[0], venue.server.now
+    start = now - 4 * HOUR_MS
+    served = venue.server.trades(symbol, 10_000, since=start)
+    asked: list[dict[str, str]] = []
+
+    def fault(query: dict[str, str]) -> bool:
+        asked.append(query)
+        return len(asked) == failing
+
+    venue.server.ticker_fault = fault
+    failed = Trade.record_data(exchange="coinbase", symbols=[symbol], start=start, store=venue.store,
+                               show_progress=False)
+    assert failed.failed and len(asked) == failing, str(failed)
+    stored = _stored_trades(venue, symbol)
+    # a prefix in time of what the venue serves: the first window (one hour) and nothing of the failed one
+    assert 0 < len(stored) < len(served)
+    _assert_trades_are(stored, served[:len(stored)])
+    assert stored["timestamp"].iloc[-1] < start + HOUR_MS <= served[len(stored)].timestamp
+
+    venue.server.ticker_fault = None
+    venue.server.reset_requests()
+    again = Trade.record_data(exchange="coinbase", symbols=[symbol], store=venue.store, show_progress=False)
+    assert not again.failed, str(again)
+    _assert_trades_are(_stored_trades(venue, symbol), served)  # every trade, once
+    assert again.total("changed") == len(served) - len(stored)
+    # it resumed at the last stored trade's second, not at the start
+    assert {s for s, _ in _ticker_windows(venue, symbol)} >= {int(stored["timestamp"].iloc[-1]) // 1000 * 1000}
+    assert min(s for s, _ in _ticker_windows(venue, symbol)) >= int(stored["timestamp"].iloc[-1]) // 1000 * 1000
+
+
+@pytest.mark.parametrize("venue", ["coinbase"], indirect=True)
+def test_coinbase_trades_skip_quickly_through_a_span_without_trades(venue: Venue) -> None:
+    """Weeks before a market listed have no trades: empty windows grow, so the span costs a few requests (one
+    per empty window), and the trades after the listing are all stored."""
+    symbol, now = "ETH/USD", venue.server.now
+    listed = venue.server.listing(symbol).listed
+    start, end = listed - 30 * DAY_MS, listed + 2 * HOUR_MS
+    summary = Trade.record_data(exchange="coinbase", symbols=[symbol], start=start, end=end, store=venue.store,
+                                show_progress=False)
+    assert not summary.failed, str(summary)
+    served = venue.server.trades(symbol, 10_000, since=start, now=end)
+    assert 0 < len(served) <= venue_profile("coinbase").trades_limit
+    _assert_trades_are(_stored_trades(venue, symbol), served)
+    windows = _ticker_windows(venue, symbol)
+    # one request a window, each starting where the one before ended, widening eight-fold while empty
+    assert windows[0] == (start, start + HOUR_MS) and len(windows) <= 6, windows
+    assert all(a[1] == b[0] and b[1] - b[0] <= 8 * (a[1] - a[0]) for a, b in itertools.pairwise(windows)), windows
+    assert windows[-1][1] == end < now
 
 
 @pytest.mark.parametrize("venue", ["bybit"], indirect=True)

@@ -46,10 +46,12 @@ def goog_bars(rows: slice = slice(0, 400)) -> pd.DataFrame:
                          "volume": frame["Volume"].astype(float).to_numpy()})
 
 
-def backtest_of(trader: PaperTrader, store: Store, end: int | None = None) -> tuple[BacktestResult, int]:
+def backtest_of(trader: PaperTrader, store: Store, end: object = None, data_start: object = None
+                ) -> tuple[BacktestResult, int]:
     """One backtest of the account's definition over its bars (data start … ``end``) and its start row."""
     data = load_market_data(exchange=trader.exchange, symbols=trader.symbols, level=trader.level,
-                            start=trader.data_start, end=end, store=store)
+                            start=trader.data_start if data_start is None else data_start, end=end,
+                            store=store)  # type: ignore[arg-type]
     start = int(np.searchsorted(data.timestamps, trader.start))
     settings = trader.settings
     result = run_backtest(trader.strategy, data, params=trader.params, cash=settings["cash"], fee=settings["fee"],
@@ -58,9 +60,10 @@ def backtest_of(trader: PaperTrader, store: Store, end: int | None = None) -> tu
     return result, start
 
 
-def assert_same_as_backtest(trader: PaperTrader, store: Store, end: int | None = None) -> BacktestResult:
+def assert_same_as_backtest(trader: PaperTrader, store: Store, end: object = None,
+                            data_start: object = None) -> BacktestResult:
     """The account's trades, orders and equity are the backtest's, to the bit."""
-    result, start = backtest_of(trader, store, end)
+    result, start = backtest_of(trader, store, end, data_start)
     trades = account_trades(trader.name, store)
     expected = result.trades
     assert len(trades) == len(expected)
@@ -281,3 +284,113 @@ def test_unknown_accounts_and_waiting_for_data(sqlite_store: Store) -> None:
     fresh = PaperTrader("w2", "sma_cross", exchange="binance", symbols=["GOOG/USD"], level="1d").create(sqlite_store)
     assert fresh.start == int(goog_bars(slice(29, 30))["timestamp"].iloc[0].value // 1_000_000) + 86_400_000
     assert fresh.step(sqlite_store).bars == 0  # no bar after its start yet
+
+
+def test_a_step_committed_meanwhile_is_a_conflict_that_is_retried(sqlite_store: Store,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process commits a step between this step's read of the account and its check of the history: the
+    check sees more trades and orders than the account it read counts — a conflict, retried, not a broken
+    history."""
+    store = sqlite_store
+    bars = goog_bars(slice(0, 60))
+    store.write(Bar, bars)
+    stamps = bars["timestamp"].tolist()
+    trader = PaperTrader("c", TUNABLE, {"hold": 3}, exchange="binance", symbols=["GOOG/USD"], level="1d",
+                         fee=0.001, start=stamps[5], warmup=0).create(store)
+    trader.step(store, until=stamps[30])
+    verify = PaperTrader._verify
+    raced: list[int] = []
+
+    def racing(self: PaperTrader, *args: object) -> set[int]:
+        if not raced:  # the other process: reads, replays and commits first
+            raced.append(1)
+            other = PaperTrader.load("c", store).step(store, until=stamps[40])
+            assert other.bars == 10 and other.trades > 0 and other.orders > 0
+        return verify(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(PaperTrader, "_verify", racing)
+    report = trader.step(store, until=stamps[45])
+    assert raced and report.bars == 5 and report.last_bar == int(stamps[45].value // 1_000_000)
+    assert_same_as_backtest(trader, store, end=stamps[45])
+
+
+def test_replacing_an_account_while_its_first_step_runs(sqlite_store: Store,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``create --reset`` during a step of the old definition (which read revision 0): the old step must not
+    write into the new account."""
+    store = sqlite_store
+    bars = goog_bars(slice(0, 60))
+    store.write(Bar, bars)
+    stamps = bars["timestamp"].tolist()
+    spec = {"exchange": "binance", "symbols": ["GOOG/USD"], "level": "1d", "fee": 0.001, "start": stamps[5],
+            "warmup": 0}
+    old = PaperTrader("r", TUNABLE, {"hold": 3}, **spec).create(store)  # type: ignore[arg-type]
+    verify = PaperTrader._verify
+    replaced: list[int] = []
+
+    def racing(self: PaperTrader, *args: object) -> set[int]:
+        if not replaced:
+            replaced.append(1)
+            PaperTrader("r", TUNABLE, {"hold": 4}, **spec).create(store, replace=True)  # type: ignore[arg-type]
+        return verify(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(PaperTrader, "_verify", racing)
+    with pytest.raises(PaperHistoryError, match=r"Load it with PaperTrader\.load"):
+        old.step(store, until=stamps[40])
+    assert replaced
+    new = PaperTrader.load("r", store)
+    assert new.params == {"hold": 4}
+    assert account_trades("r", store).empty and account_equity("r", store).empty
+    assert account_status(store, "r").iloc[0]["last_bar"] is None
+    monkeypatch.undo()
+    new.step(store)
+    assert_same_as_backtest(new, store)
+
+
+def test_a_perp_without_funding_waits_for_it(sqlite_store: Store) -> None:
+    """No funding stored at all for a perp: it is not processed with zero funding (which a later recording of
+    the funding would contradict), it waits for the funding to be recorded."""
+    store = sqlite_store
+    btc = make_bars(BTC_PERP, n=60, seed=11)
+    stamps = series_to_ms(btc["timestamp"]).tolist()
+    store.write(Bar, btc)
+    trader = PaperTrader("pf", TUNABLE, {"hold": 5}, exchange="binanceusdm", symbols=["BTC/USDT:USDT"],
+                         level="1h", fee=0.0005, leverage=2.0, start=stamps[10], warmup=10).create(store)
+    report = trader.step(store)
+    assert report.bars == 0 and report.last_bar is None
+    assert "zvt-crypto record funding --exchange binanceusdm --symbol BTC/USDT:USDT" in (report.waiting or "")
+    assert "record funding" in account_status(store, "pf").iloc[0]["waiting"]
+    assert account_equity("pf", store).empty
+    times = pd.date_range(btc["timestamp"].iloc[0], periods=8, freq="8h")
+    store.write(FundingRate, pd.DataFrame({"entity_id": BTC_PERP, "timestamp": times, "funding_rate": 0.01}))
+    report = trader.step(store)
+    assert report.last_bar == stamps[-1] and report.waiting is None
+    assert account_status(store, "pf").iloc[0]["waiting"] == ""
+    result = assert_same_as_backtest(trader, store)
+    assert result.trades["funding"].abs().sum() > 0
+
+
+def test_bars_backfilled_before_the_first_one_used_are_ignored(sqlite_store: Store) -> None:
+    """The first step records which bar its data started at; bars recorded before it later (a backfill of the
+    warm-up) do not change the replay of what was processed."""
+    store = sqlite_store
+    bars = goog_bars(slice(0, 120))
+    stamps = bars["timestamp"].tolist()
+    store.write(Bar, bars.iloc[40:90])
+    trader = PaperTrader("bf", "sma_cross", {"fast": 5, "slow": 20, "direction": "both"}, exchange="binance",
+                         symbols=["GOOG/USD"], level="1d", fee=0.001, start=stamps[45], warmup=45).create(store)
+    first = trader.step(store)
+    assert first.bars == 45
+    before = assert_same_as_backtest(trader, store, data_start=stamps[40])
+    assert len(before.trades) > 0
+    store.write(Bar, bars.iloc[:40])  # the warm-up backfilled (it changes the indicators at the start)
+    store.write(Bar, bars.iloc[90:])
+    assert backtest_of(trader, store, end=stamps[89])[0].trades["entry_time"].tolist() != \
+        before.trades["entry_time"].tolist()
+    report = PaperTrader.load("bf", store).step(store)
+    assert report.bars == 30 and report.last_bar == int(stamps[-1].value // 1_000_000)
+    after = assert_same_as_backtest(trader, store, data_start=stamps[40])
+    assert after.equity["equity"].iloc[:50].tolist() == before.equity["equity"].tolist()
+    PaperTrader.load("bf", store).reset(store)  # a reset starts over on the bars as they are now
+    PaperTrader.load("bf", store).step(store)
+    assert_same_as_backtest(trader, store)

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from tests.trader.test_paper import assert_same_as_backtest, goog_bars
+from tests.conftest import make_bars
+from tests.trader.test_paper import BTC_PERP, assert_same_as_backtest, goog_bars
 from zvt_crypto.cli import cli
 from zvt_crypto.contract.store import Store
 from zvt_crypto.domain import Bar
@@ -68,6 +69,22 @@ def test_the_paper_commands_on_growing_data(sqlite_store: Store) -> None:
     assert "goog: 140 new bars" in run(store, "step", "goog").output
     assert run(store, "delete", "goog").output.strip() == "paper account goog deleted"
     assert "no paper accounts yet" in run(store, "status").output
+
+
+def test_a_perp_without_funding_says_what_to_record(sqlite_store: Store) -> None:
+    store = sqlite_store
+    bars = make_bars(BTC_PERP, n=30)
+    store.write(Bar, bars)
+    created = run(store, "create", "p", "--strategy", "sma_cross", "--exchange", "binanceusdm", "--symbol",
+                  "BTC/USDT:USDT", "--level", "1h", "--param", "fast=3", "--param", "slow=8", "--start",
+                  str(bars["timestamp"].iloc[10]), "--warmup", "10")
+    assert created.exit_code == 0, created.output
+    command = "zvt-crypto record funding --exchange binanceusdm --symbol BTC/USDT:USDT"
+    step = run(store, "step", "p")
+    assert step.exit_code == 0 and "p: no new bars; waiting for funding rates of BTC/USDT:USDT" in step.output
+    assert command in step.output
+    detail = run(store, "status", "p")
+    assert detail.exit_code == 0 and "waiting:" in detail.output and command in detail.output
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -180,15 +180,16 @@ class Store:
         On SQLite the write lock is taken up front (``BEGIN IMMEDIATE``) so the batch never fails half-way
         on a lock upgrade.
 
-        The connection is kept for the next transaction when this one ended cleanly (committed, or rolled back
-        after an error of the block); when the database failed it is closed instead, so a broken connection is
-        never reused. A kept PostgreSQL connection the server dropped meanwhile is replaced by a new one."""
+        The connection is kept for the next transaction when this one committed; after any error it is closed
+        (the next transaction opens a new one), so a broken connection is never reused. A kept PostgreSQL
+        connection the server dropped meanwhile is replaced by a new one."""
         self.engine  # noqa: B018 - make sure the store exists and is migrated
         if self.is_sqlite:
             guard = sqlite_guard(self.sqlite_path)
-            connection = self._kept_sqlite(guard.acquire(claim=self._adbc_token))
+            parked = guard.acquire(claim=self._adbc_token)
             park = None
-            try:
+            try:  # from here on the guard is released whatever fails, opening the connection included
+                connection = self._kept_sqlite(parked)
                 with _closing_on_failure(connection[0]), _transaction(connection[0], "BEGIN IMMEDIATE") as cursor:
                     yield cursor
                 park = (self._adbc_token, connection, _close_kept)

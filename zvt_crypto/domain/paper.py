@@ -43,6 +43,9 @@ class PaperAccount(Schema):
     updated_timestamp: Mapped[datetime] = mapped_column(UtcMillis)
     revision: Mapped[int] = mapped_column(BigInteger)
     last_bar_timestamp: Mapped[datetime | None] = mapped_column(UtcMillis)
+    # the first bar the first step read (the data start, or the first stored after it): later steps read from
+    # there, so bars recorded before it afterwards (a backfilled warm-up) do not change the replay
+    first_bar_timestamp: Mapped[datetime | None] = mapped_column(UtcMillis)
     n_trades: Mapped[int] = mapped_column(BigInteger)
     n_orders: Mapped[int] = mapped_column(BigInteger)
     cash: Mapped[float] = mapped_column(Float)

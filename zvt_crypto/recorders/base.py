@@ -169,9 +169,13 @@ class Recorder:
         if context.venue_clock is None:
 
             async def ask() -> int:
-                if context.exchange.has.get("fetchTime"):
-                    return int(await context.client.call("fetch_time"))
-                return int(context.exchange.milliseconds())
+                try:
+                    if context.exchange.has.get("fetchTime"):
+                        return int(await context.client.call("fetch_time"))
+                    return int(context.exchange.milliseconds())
+                except BaseException:
+                    context.venue_clock = None  # a failed answer is not shared: the next symbol asks again
+                    raise
 
             context.venue_clock = asyncio.ensure_future(ask())
         return await asyncio.shield(context.venue_clock)
@@ -234,15 +238,27 @@ async def arecord_exchanges(schema: type[Schema], exchanges: Mapping[str, Sequen
             except Exception as exc:  # one venue's failure must not stop the others
                 log.exception("recording %s from %s failed", schema.__name__, exchange)
                 error, transient = f"{type(exc).__name__}: {exc}", isinstance(exc, ccxt.OperationFailed)
+                cause = exc
             # the failed run's own summary: its requests and retries show how hard the venue was tried
             summary = recorder.last_summary or RecordSummary(schema.__name__, exchange)
             if transient:
-                error += (f" — gave up after {summary.requests} request(s): {exchange} is down or unreachable; check "
-                          "its status page and your network, then run again")
+                error += f" — gave up after {summary.requests} request(s): {_outage_advice(exchange, cause)}"
             summary.results = [*summary.results, SymbolResult("(all)", error=error)]
             return summary
 
         return list(await asyncio.gather(*(one(exchange) for exchange in exchanges)))
+
+
+def _outage_advice(exchange: str, exc: BaseException) -> str:
+    """What to do after a venue kept failing, by ccxt's kind of failure (a 429 is not an outage)."""
+    import ccxt
+
+    if isinstance(exc, (ccxt.DDoSProtection, ccxt.RateLimitExceeded)):
+        return (f"{exchange} kept refusing requests for their rate; lower [exchanges.{exchange}] "
+                "requests_per_minute (or wait for its ban to lift), then run again")
+    if isinstance(exc, ccxt.InvalidNonce):
+        return f"{exchange} refused the request's nonce or timestamp; check this machine's clock, then run again"
+    return f"{exchange} is down or unreachable; check its status page and your network, then run again"
 
 
 def record_exchanges(schema: type[Schema], exchanges: Mapping[str, Sequence[str] | None], *,

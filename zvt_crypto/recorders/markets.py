@@ -2,9 +2,7 @@
 currencies they trade ``CryptoAsset`` rows.
 
 A market that disappears from the venue (or turns inactive) is marked ``active = False`` with a
-``delist_timestamp``; its row and its data stay, so point-in-time universes remain right. The delisting is dated
-at the close of its last stored bar when there is one (venues publish no halt time; the market stopped trading
-then, not when we noticed), else at the venue's time of the run that found it gone.
+``delist_timestamp``; its row and its data stay, so point-in-time universes remain right.
 """
 
 from __future__ import annotations
@@ -151,32 +149,8 @@ def set_listing_if_unknown(store: Store, eid: str, first_ms: int) -> bool:
     return True
 
 
-def last_bar_close(store: Store, entity_ids: Sequence[str]) -> dict[str, int]:
-    """Entity → close time (ms) of its newest stored bar, over every level (entities without bars left out)."""
-    from sqlalchemy import BigInteger, func, select, type_coerce
-
-    from zvt_crypto.contract.levels import Level
-    from zvt_crypto.contract.query import in_values
-    from zvt_crypto.domain import Bar
-
-    if not entity_ids:
-        return {}
-    table = Bar.__table__
-    stamp = type_coerce(table.c.timestamp, BigInteger)
-    query = (select(table.c.entity_id, table.c.level, func.max(stamp))
-             .where(in_values(table.c.entity_id, list(entity_ids), store.dialect))
-             .group_by(table.c.entity_id, table.c.level))
-    closes: dict[str, int] = {}
-    with store.engine.connect() as connection:
-        for eid, level, last in connection.execute(query):
-            close = int(last) + Level.parse(level).ms
-            closes[eid] = max(closes.get(eid, close), close)
-    return closes
-
-
 def mark_delisted(store: Store, exchange: str, live: set[str], now_ms: int) -> int:
-    """Entities of ``exchange`` not in ``live`` (entity ids of active markets) become inactive, delisted at their
-    last bar's close (or ``now_ms`` without bars, or if that close is later)."""
+    """Entities of ``exchange`` not in ``live`` (entity ids of active markets) become inactive, delisted now."""
     changed = 0
     for schema in (CryptoPair, CryptoPerp):
         stored = schema.query_data(exchange=exchange, store=store, index=None)
@@ -187,9 +161,7 @@ def mark_delisted(store: Store, exchange: str, live: set[str], now_ms: int) -> i
         gone = gone.assign(active=False, updated_timestamp=now_ms)
         never_dated = gone["delist_timestamp"].isna()
         gone["delist_timestamp"] = gone["delist_timestamp"].astype(object)
-        closes = last_bar_close(store, list(gone.loc[never_dated, "entity_id"]))
-        gone.loc[never_dated, "delist_timestamp"] = [min(closes.get(eid, now_ms), now_ms)
-                                                     for eid in gone.loc[never_dated, "entity_id"]]
+        gone.loc[never_dated, "delist_timestamp"] = now_ms
         changed += store.write(schema, gone).changed
     return changed
 

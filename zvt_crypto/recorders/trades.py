@@ -3,9 +3,12 @@
 Trades resume after the last stored trade. How a venue pages is its profile's ``trades_paging``: venues that
 page by trade id (Binance: ``params={'fromId': …}``) are followed id by id, which never skips a trade; others
 page forward by time. Binance's ``fetch_trades(since)`` covers at most one hour per call, so an empty hour moves
-the window on instead of ending the run. Coinbase answers the newest trades of ``[since, until]``, so it is paged
-backwards from the end; venues that serve only their latest trades (OKX, Bybit, Upbit, Bithumb) get one request,
-and a range reaching further back than they serve is said in the summary. Trades are keyed
+the window on instead of ending the run. Coinbase answers the newest trades of ``[since, until]``: its range is
+recorded in consecutive windows from the oldest, each paged backwards from its end and written in one transaction
+once complete, so what is stored is always a prefix in time of the range (a run stopped part-way leaves no hole
+for the next run, which resumes after the last stored trade, to skip over). Venues that serve only their latest
+trades (OKX, Bybit, Upbit, Bithumb) get one request, and a range reaching further back than they serve is said in
+the summary. Trades are keyed
 ``(entity_id, timestamp, trade_id)``: a trade seen twice is written once.
 
 An order-book snapshot stores the top N levels of each side at the time of the run.
@@ -27,6 +30,11 @@ from zvt_crypto.recorders.base import Recorder, RunContext, SymbolResult
 from zvt_crypto.recorders.venues import VenueProfile, venue_profile
 
 DEFAULT_TRADES_LOOKBACK_MS = 3_600_000  # first run without start: the last hour
+# ``until`` venues (Coinbase) are recorded in windows from the oldest, each written once complete
+UNTIL_FIRST_WINDOW_MS = 3_600_000  # the first window of a run; later ones adapt to the trade rate
+UNTIL_TARGET_PAGES = 4  # pages a window is sized for
+UNTIL_MAX_PAGES = 32  # pages held at most before the window is retried narrower (bounds memory)
+UNTIL_MAX_WINDOW_MS = 30 * 86_400_000  # the widest window (quiet markets)
 log = logging.getLogger(__name__)
 
 
@@ -126,40 +134,91 @@ class TradesRecorder(Recorder):
 
     async def _record_newest_first(self, context: RunContext, symbol: str, eid: str, lower: int, end: int,
                                    profile: VenueProfile, limit: int, result: SymbolResult) -> None:
-        """Venues whose answer is the newest ``limit`` trades. ``until`` venues (Coinbase) are paged back from
-        ``end``: the next page ends at the oldest trade's second (ccxt sends whole seconds, so the pages overlap
-        by up to a second; those trades are written once). ``latest`` venues have no older page to ask for."""
-        until = end
-        while True:
-            params = {"until": until} if profile.trades_paging == "until" else {}
-            trades = await context.client.call("fetch_trades", symbol, lower, limit, params, check=check_trades)
-            frame = trades_frame(trades)
-            frame = frame[(frame["timestamp"] >= lower) & (frame["timestamp"] <= end)]
-            if not frame.empty:
-                frame = frame.sort_values(["timestamp", "trade_id"], ignore_index=True)
-                result.rows += len(frame)
-                written = await asyncio.to_thread(
-                    context.store.write, Trade, frame.assign(entity_id=eid, timestamp=ms_to_index(frame["timestamp"]))
-                )
-                result.changed += written.changed
-            if len(trades) < limit:
-                return  # fewer than a page since `lower` (ccxt drops older ones): the range is complete
+        """Venues whose answer is the newest ``limit`` trades. ``latest`` venues have no older page to ask for:
+        one request. ``until`` venues (Coinbase) are recorded window by window from the oldest, see
+        :meth:`_record_until_windows`."""
+        if profile.trades_paging == "until":
+            await self._record_until_windows(context, symbol, eid, lower, end, limit, result)
+            return
+        trades = await context.client.call("fetch_trades", symbol, lower, limit, {}, check=check_trades)
+        await self._write(context, eid, [trades_frame(trades)], lower, end + 1, result)
+        if len(trades) >= limit:
             oldest = min(int(trade["timestamp"]) for trade in trades)
-            if profile.trades_paging == "latest":
-                if oldest > lower:
-                    result.notes.append(
-                        f"{context.exchange.id} serves only its latest {limit} trades (from {_iso(oldest)} here); "
-                        f"trades from {_iso(lower)} until then are not available from it. Record trades more often "
-                        "to keep them all")
-                return
-            next_until = (oldest // 1000 + 1) * 1000
-            if next_until >= until:  # a page's worth of trades in one second: step over it rather than loop
-                log.warning("%s %s: more than %d trades in the second before %s; some may be missing",
-                            context.exchange.id, symbol, limit, _iso(until))
-                next_until = until - 1000
-            if next_until < lower:
-                return
-            until = next_until
+            if oldest > lower:
+                result.notes.append(
+                    f"{context.exchange.id} serves only its latest {limit} trades (from {_iso(oldest)} here); "
+                    f"trades from {_iso(lower)} until then are not available from it. Record trades more often "
+                    "to keep them all")
+
+    async def _record_until_windows(self, context: RunContext, symbol: str, eid: str, lower: int, end: int,
+                                    limit: int, result: SymbolResult) -> None:
+        """``[lower, end]`` in consecutive windows ``[lo, stop)`` from the oldest. Each window is paged back from
+        its end with ``until`` (the next page ends at the oldest trade's second: ccxt sends whole seconds, so the
+        pages overlap by up to a second; those trades are kept once), and its trades are written in one
+        transaction once the window is complete. What is stored is therefore always a prefix in time of the
+        range: a run that stops part-way (a failed request, cancellation, a kill) leaves no hole, and the next run
+        resumes after the last trade stored. Windows adapt to the trade rate (about ``UNTIL_TARGET_PAGES`` pages
+        each, one request for an empty one, growing quickly through quiet spans); a window that needs more than
+        ``UNTIL_MAX_PAGES`` pages is dropped and retried narrower, which bounds the memory held."""
+        width, lo = UNTIL_FIRST_WINDOW_MS, lower
+        while lo <= end:
+            stop = min(end + 1, max(_ceil_s(lo + 1), (lo + width) // 1000 * 1000))
+            frames: list[pd.DataFrame] = []
+            pages, until, oldest_seen, too_many = 0, _ceil_s(stop - 1), stop, False
+            while True:
+                trades = await context.client.call("fetch_trades", symbol, lo, limit, {"until": until},
+                                                   check=check_trades)
+                pages += 1
+                frame = trades_frame(trades)
+                frames.append(frame[(frame["timestamp"] >= lo) & (frame["timestamp"] < stop)])
+                if len(trades) < limit:
+                    break  # fewer than a page since `lo` (ccxt drops older ones): the window is complete
+                oldest = min(int(trade["timestamp"]) for trade in trades)
+                oldest_seen = min(oldest_seen, oldest)
+                next_until = (oldest // 1000 + 1) * 1000
+                if next_until >= until:  # a page's worth of trades in one second: step over it rather than loop
+                    log.warning("%s %s: more than %d trades in the second before %s; some may be missing",
+                                context.exchange.id, symbol, limit, _iso(until))
+                    next_until = until - 1000
+                if next_until <= lo:
+                    break
+                if pages >= UNTIL_MAX_PAGES and stop - lo > 1000:
+                    too_many = True  # too many trades to hold at once: the same start again, a narrower window
+                    break
+                until = next_until
+            if too_many:
+                frames = []
+                width = max(1000, (stop - oldest_seen) * UNTIL_TARGET_PAGES // UNTIL_MAX_PAGES // 1000 * 1000)
+                log.info("%s %s: more than %d trades from %s; narrowing the window to %d s",
+                         context.exchange.id, symbol, UNTIL_MAX_PAGES * limit, _iso(lo), width // 1000)
+                continue
+            count = await self._write(context, eid, frames, lo, stop, result)
+            frames = []
+            # the next window: about UNTIL_TARGET_PAGES pages at this window's rate, changing at most 8-fold
+            span = stop - lo
+            wanted = span * 8 if count == 0 else span * UNTIL_TARGET_PAGES * limit // count
+            width = min(UNTIL_MAX_WINDOW_MS, max(1000, span // 8, min(span * 8, wanted)))
+            lo = stop
+
+    async def _write(self, context: RunContext, eid: str, frames: list[pd.DataFrame], lo: int, stop: int,
+                     result: SymbolResult) -> int:
+        """The trades of ``[lo, stop)`` in ``frames`` (pages, maybe overlapping), written in one transaction."""
+        frame = pd.concat(frames, ignore_index=True) if frames else trades_frame([])
+        frame = frame[(frame["timestamp"] >= lo) & (frame["timestamp"] < stop)]
+        if frame.empty:
+            return 0
+        frame = frame.drop_duplicates(["timestamp", "trade_id"]).sort_values(["timestamp", "trade_id"],
+                                                                             ignore_index=True)
+        result.rows += len(frame)
+        written = await asyncio.to_thread(
+            context.store.write, Trade, frame.assign(entity_id=eid, timestamp=ms_to_index(frame["timestamp"]))
+        )
+        result.changed += written.changed
+        return len(frame)
+
+
+def _ceil_s(ms: int) -> int:
+    return -(-ms // 1000) * 1000
 
 
 def _iso(ms: int) -> str:

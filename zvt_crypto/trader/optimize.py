@@ -645,7 +645,9 @@ def optimize(strategy: str | type[Strategy], data: MarketData, grid: Grid, *, me
         cash, fee, slippage, leverage, engine, options: as :func:`run_backtest` (``maintenance_margin``,
             ``liquidation_fee``, ``risk``).
         n_splits: CSCV blocks of the PBO.
-        check_lookahead: check the indicators for look-ahead (on the first trial of each batch).
+        check_lookahead: check the strategy's indicators for look-ahead on the sweep's first trial (the check
+            recomputes every indicator on half the data; once catches indicator code that looks ahead, and the
+            other trials then run at full speed — check a suspicious parameter set with ``run_backtest``).
         progress: a progress bar on stderr (None: when stderr is a terminal).
 
     >>> result = optimize("sma_cross", data, {"fast": [5, 10], "slow": [20, 40]}, n_jobs=1)  # doctest: +SKIP

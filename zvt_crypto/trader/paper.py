@@ -7,11 +7,11 @@ in the store, so it survives restarts — and trades exactly as a backtest over 
 >>> account_status(store)                                                                  # doctest: +SKIP
 
 Design: replay, not snapshot. A step loads the account's bars from its fixed data start (the warm-up before its
-``start``) to the newest bar every symbol has, runs :func:`~zvt_crypto.trader.engine.run_backtest` on them with
-the account's settings and ``start`` — the very function a backtest runs, risk limits included — and persists
-only what is new: trades closed, orders finalised and equity marked after the last processed bar, plus the state
-after the newest bar (cash, positions, open orders, risk state), in ONE transaction that also bumps the
-account's revision. Why replay:
+``start``; once the first step ran, from the first bar that step read) to the newest bar every symbol has, runs
+:func:`~zvt_crypto.trader.engine.run_backtest` on them with the account's settings and ``start`` — the very
+function a backtest runs, risk limits included — and persists only what is new: trades closed, orders finalised
+and equity marked after the last processed bar, plus the state after the newest bar (cash, positions, open
+orders, risk state), in ONE transaction that also bumps the account's revision. Why replay:
 
 * Faithful by construction: "paper == backtest" is not a property to maintain across two code paths, it is the
   same call on the same bars. A decision at a bar's close fills at the next bar's open even when that bar arrives
@@ -21,7 +21,10 @@ account's revision. Why replay:
   mean pickling objects across code versions. A replay needs only the definition.
 * Crash-safe and idempotent for free: nothing is written until the single commit, so a crash leaves the previous
   state and the next step redoes the same bars; a step with no new bar writes nothing; a concurrent step fails
-  the revision check (and is retried) instead of appending twice.
+  the revision check (and is retried) instead of appending twice — also when it committed between this step's
+  read of the account and its check of the persisted history. Replacing an account (``create --reset``)
+  continues its revision, and a step writes only into an account of its own definition, so a step of the old
+  definition in flight cannot write into the new one.
 
 Cost: each step re-runs the account's whole history (a year of 1h bars is ~9k bars, a few ms in the event
 engine; a year of 1m bars, ~0.5 M bars, about a second); a long-lived fine-grained account is best restarted
@@ -32,8 +35,12 @@ so, never a silent rewrite of the record.
 
 Which bars are processed: only bars every symbol of the account has (a symbol that lags holds the others back,
 so a bar is never replayed later with more symbols filled in), and for perps only bars before the next funding
-payment that is not stored yet (a payment recorded late would otherwise change a processed bar). The recorders
-store closed bars only, so every stored bar is final.
+payment that is not stored yet (a payment recorded late would otherwise change a processed bar); a perp with no
+funding stored at all is not processed until its funding is recorded. The recorders store closed bars only, so
+every stored bar is final. The first step records the first bar it read (``first_bar_timestamp``) and later
+steps read from exactly there, so bars recorded before it afterwards (a backfilled warm-up) are ignored; bars
+inserted inside the processed history (a hole filled) change the replay and so invalidate the account (a
+:class:`PaperHistoryError`: reset it).
 """
 
 from __future__ import annotations
@@ -237,8 +244,8 @@ class PaperTrader:
         from zvt_crypto import __version__
 
         cash = self.settings["cash"]
-        return {"revision": 0, "last_bar_timestamp": None, "n_trades": 0, "n_orders": 0, "cash": cash,
-                "equity": cash, "state": {}, "version": __version__}
+        return {"revision": 0, "last_bar_timestamp": None, "first_bar_timestamp": None, "n_trades": 0,
+                "n_orders": 0, "cash": cash, "equity": cash, "state": {}, "version": __version__}
 
     def _next_bar(self, store: Store, now: TimeLike | None) -> int:
         """The first bar not stored yet for every symbol (the still-open one if nothing is stored)."""
@@ -324,7 +331,9 @@ class PaperTrader:
             if self.start is None:
                 self.start, self.data_start = int(row["start_timestamp"]), int(row["data_start_timestamp"])
             self._check_definition(row)
-            horizon, waiting = self._horizon(connection)
+            first_bar = row.get("first_bar_timestamp")
+            data_from = self.data_start if first_bar is None else int(first_bar)
+            horizon, waiting = self._horizon(connection, data_from)
         last: int | None = row["last_bar_timestamp"]
         if horizon is not None and until is not None and until < horizon:
             horizon, waiting = until, None
@@ -335,8 +344,10 @@ class PaperTrader:
         if horizon < self.start:
             return StepReport(self.name, last_bar=last, equity=row["equity"],
                               waiting=f"the account starts at {iso(self.start)}")
+        # from the first bar the first step used, not the data start: bars recorded before it later (a backfill
+        # of the warm-up) would change the indicators and so the decisions already recorded
         data = load_market_data(exchange=self.exchange, symbols=self.symbols, level=self.level,
-                                start=self.data_start, end=horizon, store=store)
+                                start=data_from, end=horizon, store=store)
         stamps = data.timestamps
         start_row = int(np.searchsorted(stamps, self.start, side="left"))
         if data.n_bars < 2 or start_row >= data.n_bars or (last is not None and int(stamps[-1]) <= last):
@@ -353,13 +364,16 @@ class PaperTrader:
         counts = tuple(len(rows[table]) for table in ("paper_equity", "paper_trade", "paper_order"))
         equity = result.equity
         values = {
-            "last_bar_timestamp": int(stamps[-1]), "n_trades": int(row["n_trades"]) + counts[1],
+            "last_bar_timestamp": int(stamps[-1]),
+            "first_bar_timestamp": data_from if first_bar is not None else int(stamps[0]),
+            "n_trades": int(row["n_trades"]) + counts[1],
             "n_orders": int(row["n_orders"]) + counts[2], "cash": float(equity["cash"].iloc[-1]),
             "equity": float(equity["equity"].iloc[-1]),
             "state": {**_state(result, start_row), "equity_sum": _equity_sum(result, self.start, len(stamps) - 1)},
             "version": __version__, "updated_timestamp": now_ms(), "strategy_version": strategy_version(self._cls),
         }
-        db.write_step(store, self.name, int(row["revision"]), values, rows, before_commit)
+        db.write_step(store, self.name, int(row["revision"]), values, rows, before_commit,
+                      definition_hash=self.definition_hash())
         return StepReport(self.name, counts[0], counts[1], counts[2], int(stamps[-1]), values["equity"], waiting)
 
     def _check_definition(self, row: Mapping[str, Any]) -> None:
@@ -369,15 +383,17 @@ class PaperTrader:
                                     f"this trader is {self.describe()} from {iso(self.start)}. Load it with "
                                     "PaperTrader.load(name), or replace it (zvt-crypto paper create … --reset)")
 
-    def _horizon(self, connection: Any) -> tuple[int | None, str | None]:
+    def _horizon(self, connection: Any, data_from: int) -> tuple[int | None, str | None]:
         """The newest bar every symbol has (capped before an unrecorded funding payment), and why not later."""
-        assert self.data_start is not None
-        spans = db.bar_spans(connection, self.entity_ids, self.level, self.data_start)
+        spans = db.bar_spans(connection, self.entity_ids, self.level, data_from)
         pairs = list(zip(self.symbols, self.entity_ids, strict=True))
         missing = [symbol for symbol, entity in pairs if entity not in spans]
         if missing:
             return None, (f"waiting for {self.level} bars of {', '.join(missing)} on {self.exchange} from "
-                          f"{iso(self.data_start)} (record them: zvt-crypto record bars …)")
+                          f"{iso(data_from)} (record them: zvt-crypto record bars …)")
+        unfunded = _waiting_for_funding(connection, self.exchange, pairs)
+        if unfunded:  # processed with zero funding, the bars would replay differently once funding is recorded
+            return None, unfunded
         horizon = min(last for _first, last in spans.values())
         waiting = None
         behind = [symbol for symbol, entity in pairs if spans[entity][1] == horizon]
@@ -414,9 +430,9 @@ class PaperTrader:
                            f"it processed is {_equity_sum(result, self.start, at)!r}, it recorded {checksum!r})")
         persisted: list[dict[str, Any]] = []
         if problem is None and (row["n_trades"] or row["n_orders"]):
-            with store.begin() as connection:
-                trades, persisted = db.persisted_trades(connection, self.name), db.persisted_orders(connection,
-                                                                                                   self.name)
+            # as of the revision read with the account row: a step committed meanwhile is a conflict (retried),
+            # not a history that differs
+            trades, persisted = db.persisted_history(store, self.name, int(row["revision"]), int(row["n_trades"]))
             problem = (_compare_trades(trades, result, at, int(row["n_trades"]))
                        or _compare_orders(persisted, result, int(row["n_orders"])))
         if problem is not None:
@@ -428,6 +444,16 @@ class PaperTrader:
 
 
 # -- helpers of the step ---------------------------------------------------------------------------------------------
+def _waiting_for_funding(connection: Any, exchange: str, pairs: Sequence[tuple[str, str]]) -> str | None:
+    """Why an account's perps cannot be processed yet: perps with no funding rate stored at all (None: none)."""
+    unfunded = [symbol for symbol, entity in pairs
+                if entity.startswith("perp_") and db.next_funding(connection, entity) is None]
+    if not unfunded:
+        return None
+    commands = "; ".join(f"zvt-crypto record funding --exchange {exchange} --symbol {symbol}" for symbol in unfunded)
+    return f"waiting for funding rates of {', '.join(unfunded)}, none stored yet (record them: {commands})"
+
+
 @functools.lru_cache(maxsize=64)
 def strategy_version(cls: type[Strategy]) -> str | None:
     """A hash of the strategy class's source (None when it has none, e.g. defined in a REPL); a class's source
@@ -607,11 +633,14 @@ def delete_account(name: str, store: Store | Any = None) -> bool:
 def account_status(store: Store | Any = None, name: str | None = None, *, now: TimeLike | None = None
                    ) -> pd.DataFrame:
     """One row per account (or just ``name``): strategy, market, last bar, lag behind the clock, equity, return,
-    positions, open orders and whether the kill switch stopped it."""
+    positions, open orders, whether the kill switch stopped it and what it waits for (funding rates not recorded)."""
     store = get_store(store)
     rows = [db.require_row(store, check_account_name(name))] if name is not None else db.account_rows(store)
     clock = now_ms() if now is None else to_ms(now)
     records = []
+    with store.begin() as connection:
+        waiting = {row["name"]: _waiting_for_funding(connection, row["exchange"], [
+            (symbol, entity_id(row["exchange"], symbol)) for symbol in row["symbols"]]) or "" for row in rows}
     for row in rows:
         state = row["state"] or {}
         last = row["last_bar_timestamp"]
@@ -627,10 +656,11 @@ def account_status(store: Store | Any = None, name: str | None = None, *, now: T
                                    f"{p['symbol']} {-p['size']:+g}" for p in state.get("positions", [])) or "-",
             "open_orders": len(state.get("open_orders", [])),
             "halted": (state.get("risk") or {}).get("halted") or "",
+            "waiting": waiting[row["name"]],
         })
     return pd.DataFrame(records, columns=["name", "strategy", "params", "exchange", "symbols", "level", "start",
                                           "last_bar", "lag", "equity", "return", "cash", "trades", "positions",
-                                          "open_orders", "halted"])
+                                          "open_orders", "halted", "waiting"])
 
 
 def _duration(seconds: float) -> str:

@@ -55,11 +55,17 @@ def _plain(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def insert_account(store: Store, row: Mapping[str, Any], *, replace: bool) -> None:
-    """Insert the account (with ``replace``: delete the old one and its history first), in one transaction."""
+    """Insert the account (with ``replace``: delete the old one and its history first), in one transaction. A
+    replaced account continues from the old one's revision + 1, so a step of the old definition still in flight
+    (it read the old revision) cannot write into the new one."""
+    row = dict(row)
     with store.begin() as connection:
         if replace:
+            old = connection.execute(select(ACCOUNTS.c.revision).where(ACCOUNTS.c.name == row["name"])).scalar()
+            if old is not None:
+                row["revision"] = max(int(row["revision"]), int(old) + 1)
             _delete(connection, row["name"])
-        connection.execute(insert(ACCOUNTS), [dict(row)])
+        connection.execute(insert(ACCOUNTS), [row])
 
 
 def delete_account(store: Store, name: str) -> bool:
@@ -81,11 +87,31 @@ def reset_account(store: Store, name: str, values: Mapping[str, Any], revision: 
             connection.execute(delete(table).where(table.c.account == name))
 
 
-def _bump(connection: Any, name: str, revision: int, values: Mapping[str, Any]) -> None:
-    done = connection.execute(update(ACCOUNTS).where(ACCOUNTS.c.name == name, ACCOUNTS.c.revision == revision)
-                              .values(**values, revision=revision + 1))
+def _bump(connection: Any, name: str, revision: int, values: Mapping[str, Any],
+          definition_hash: str | None = None) -> None:
+    """Update the account if its revision (and definition, when given) is still the one read; bump the revision."""
+    where = [ACCOUNTS.c.name == name, ACCOUNTS.c.revision == revision]
+    if definition_hash is not None:  # an account deleted and created again restarts at revision 0
+        where.append(ACCOUNTS.c.definition_hash == definition_hash)
+    done = connection.execute(update(ACCOUNTS).where(*where).values(**values, revision=revision + 1))
     if done.rowcount != 1:
         raise PaperConflictError(f"paper account {name!r} was changed by another process meanwhile")
+
+
+def persisted_history(store: Store, name: str, revision: int, n_trades: int
+                      ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The trades numbered up to ``n_trades`` and the orders of the account as of ``revision``, or
+    :class:`PaperConflictError` when another process stepped (or reset) it since that revision was read. The
+    revision is read after the rows, so this holds under READ COMMITTED too (a step commits rows and revision
+    together)."""
+    with store.begin() as connection:
+        trades = connection.execute(select(TRADES).where(TRADES.c.account == name, TRADES.c.trade_no <= n_trades)
+                                    .order_by(TRADES.c.trade_no)).mappings().all()
+        orders = persisted_orders(connection, name)
+        current = connection.execute(select(ACCOUNTS.c.revision).where(ACCOUNTS.c.name == name)).scalar()
+    if current != revision:
+        raise PaperConflictError(f"paper account {name!r} was changed by another process meanwhile")
+    return [_plain(row) for row in trades], orders
 
 
 def persisted_trades(store: Store | Connection, name: str) -> list[dict[str, Any]]:
@@ -119,12 +145,13 @@ def persisted_equity(store: Store, name: str) -> list[dict[str, Any]]:
 
 def write_step(store: Store, name: str, revision: int, values: Mapping[str, Any],
                rows: Mapping[str, Sequence[Mapping[str, Any]]],
-               before_commit: Callable[[], None] | None = None) -> None:
+               before_commit: Callable[[], None] | None = None, *, definition_hash: str | None = None) -> None:
     """Append the step's trades, orders and equity and update the account — all or nothing. The account row is
     updated first and only if its revision is still the one the step read (else :class:`PaperConflictError`), so
-    a concurrent step cannot append the same bars twice; the primary keys would refuse duplicates anyway."""
+    a concurrent step cannot append the same bars twice; the primary keys would refuse duplicates anyway. With
+    ``definition_hash``, the account must also still have that definition."""
     with store.begin() as connection:
-        _bump(connection, name, revision, values)
+        _bump(connection, name, revision, values, definition_hash)
         for table in HISTORY:
             batch = rows.get(table.name) or ()
             if batch:

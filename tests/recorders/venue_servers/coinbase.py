@@ -15,7 +15,7 @@ public Coinbase App v2 endpoints ccxt's ``coinbase`` client calls without keys.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
@@ -39,7 +39,11 @@ def _iso(ms: int) -> str:
 
 
 class CoinbaseServer(VenueServer):
+    """``ticker_fault``: a test's fault hook; a ticker request whose query it returns True for is answered with
+    HTTP 400 ``INVALID_ARGUMENT`` (a failure ccxt does not retry)."""
+
     exchange_id = "coinbase"
+    ticker_fault: Callable[[dict[str, str]], bool] | None = None
 
     def make_listings(self, now: int) -> Sequence[Listing]:
         return [
@@ -132,6 +136,9 @@ class CoinbaseServer(VenueServer):
 
     def _ticker(self, path: dict[str, str], query: dict[str, str]) -> dict[str, Any]:
         listing = self._listing_of(path["product_id"])
+        if self.ticker_fault is not None and self.ticker_fault(query):
+            raise ApiError(400, {"error": "INVALID_ARGUMENT", "error_details": "injected fault",
+                                 "message": "injected fault"})
         limit = min(query_int(query, "limit", 100) or 100, 1000)
         start, end = query_int(query, "start"), query_int(query, "end")
         now = self.now if end is None else min(self.now, end * 1000)

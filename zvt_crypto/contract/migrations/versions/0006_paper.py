@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("updated_timestamp", sa.BigInteger(), nullable=False),
         sa.Column("revision", sa.BigInteger(), nullable=False),
         sa.Column("last_bar_timestamp", sa.BigInteger(), nullable=True),
+        sa.Column("first_bar_timestamp", sa.BigInteger(), nullable=True),
         sa.Column("n_trades", sa.BigInteger(), nullable=False),
         sa.Column("n_orders", sa.BigInteger(), nullable=False),
         sa.Column("cash", sa.Float(), nullable=False),
