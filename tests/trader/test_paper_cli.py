@@ -85,6 +85,9 @@ def test_a_perp_without_funding_says_what_to_record(sqlite_store: Store) -> None
     assert command in step.output
     detail = run(store, "status", "p")
     assert detail.exit_code == 0 and "waiting:" in detail.output and command in detail.output
+    listing = run(store, "status")
+    assert listing.exit_code == 0 and "\np: waiting for funding rates of BTC/USDT:USDT" in listing.output
+    assert command in listing.output
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -105,6 +105,9 @@ def status_command(obj: Context, name: str | None) -> None:
         shown = table[["name", "strategy", "symbols", "level", "last_bar", "lag", "equity", "return", "trades",
                        "positions", "halted"]]
         click.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+        for account, waiting in zip(table["name"], table["waiting"], strict=True):
+            if waiting:  # a message with the command to run: too long for a column
+                click.echo(f"{account}: {waiting}")
         return
     row = table.iloc[0]
     for key in table.columns:
