@@ -23,8 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -32,9 +30,10 @@ import sys
 import tempfile
 import time
 import warnings
-from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from machine import machine_info, peak_rss_mb  # benchmarks/machine.py (the scripts run from this folder)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -87,10 +86,6 @@ def sma(values: Any, n: int) -> Any:
     import pandas as pd
 
     return pd.Series(np.asarray(values, dtype=float)).rolling(n).mean().to_numpy()
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # -- the paths (each runs inside a worker subprocess) ----------------------------------------------------------------
@@ -330,28 +325,6 @@ def same_trades(reference: Any, other: Any) -> str:
 
 
 # -- report -----------------------------------------------------------------------------------------------------------
-def machine_info() -> dict[str, str]:
-    info = {
-        "OS": f"{platform.system()} {platform.release()} ({platform.machine()})",
-        "CPUs (nproc)": str(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()),
-        "Python": platform.python_version(),
-    }
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                 if line.startswith("model name")]
-        if names:
-            info["CPU"] = names[0]
-    versions = []
-    for name in ("zvt-crypto", "numpy", "pandas", "numba", "backtesting", "backtrader", "vectorbt"):
-        try:
-            versions.append(f"{name} {metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            versions.append(f"{name} (not installed)")
-    info["libraries"] = ", ".join(versions)
-    return info
-
-
 def fmt_s(seconds: float | None) -> str:
     if seconds is None:
         return "—"
@@ -361,7 +334,8 @@ def fmt_s(seconds: float | None) -> str:
 def report(args: argparse.Namespace, results: list[dict[str, Any]], portfolio: dict[str, Any] | None,
            cold: float | None) -> str:
     lines = ["# Backtest benchmark", "", "## Machine", ""]
-    lines += [f"- {key}: {value}" for key, value in machine_info().items()]
+    lines += [f"- {key}: {value}" for key, value in machine_info(
+        ("zvt-crypto", "numpy", "pandas", "numba", "backtesting", "backtrader", "vectorbt")).items()]
     lines += ["", f"## Results: SMA {FAST}/{SLOW} cross, long-only, all-in, {FEE:.1%} fee, next-open fills "
                   f"(median of {args.repeat} run(s), each path in a fresh process)", "",
               "| bars | engine | time | bars/s | first call in the process | vs backtesting.py | trades | same "

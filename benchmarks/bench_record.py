@@ -26,17 +26,17 @@ import argparse
 import json
 import math
 import multiprocessing as mp
-import platform
 import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from importlib import metadata
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+
+from machine import machine_info, peak_rss_mb  # benchmarks/machine.py (the scripts run from this folder)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -84,10 +84,6 @@ def sim_main(conn: Connection, count: int, bars: int, weight_limit: int | None) 
 
 
 # -- one part, in a fresh worker process ----------------------------------------------------------------------------
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-
-
 def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -191,33 +187,6 @@ def run_worker(args: argparse.Namespace, part: str, run_dir: Path) -> dict[str, 
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def machine_info() -> dict[str, str]:
-    info = {"OS": f"{platform.system()} {platform.release()} ({platform.machine()})",
-            "CPUs (nproc)": str(len(__import__("os").sched_getaffinity(0))), "Python": platform.python_version()}
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                 if line.startswith("model name")]
-        if names:
-            info["CPU"] = names[0]
-    versions = []
-    for name in ("zvt-crypto", "ccxt", "aiohttp", "pandas", "numpy", "pyarrow", "adbc-driver-sqlite"):
-        try:
-            versions.append(f"{name} {metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            versions.append(f"{name} (not installed)")
-    info["libraries"] = ", ".join(versions)
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT,
-                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "zvt_crypto"],
-                               capture_output=True, text=True, cwd=ROOT, check=True).stdout.strip()
-        info["zvt_crypto source"] = head + (" + uncommitted changes in zvt_crypto/" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        info["zvt_crypto source"] = "unknown (not a git checkout)"
-    return info
-
-
 def report(results: list[dict[str, Any]]) -> str:
     lines = ["| part | bars | seconds | bars/s | requests/s | requests | 429s | peak requests in any 1 s / 10 s / 60 s "
              "| peak weight in 60 s | recorder CPU s | simulator CPU s | recorder peak RSS MB (before the run) "
@@ -313,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(run_dir, ignore_errors=True)
         if DATA_DIR.exists() and not any(DATA_DIR.iterdir()):
             DATA_DIR.rmdir()
-    info = machine_info()
+    info = machine_info(("zvt-crypto", "ccxt", "aiohttp", "pandas", "numpy", "pyarrow", "adbc-driver-sqlite"))
     print("## Machine\n\n" + "\n".join(f"- {key}: {value}" for key, value in info.items()) + "\n\n" + report(results))
     if args.json:
         args.json.write_text(json.dumps({"machine": info, "results": results}, indent=2))

@@ -21,9 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -31,9 +28,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from machine import machine_info, peak_rss_mb  # benchmarks/machine.py (the scripts run from this folder)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -88,12 +86,6 @@ def make_bars(n_entities: int, per_entity: int, seed: int = SEED) -> Any:
 
 
 # -- helpers ----------------------------------------------------------------------------------------------------------
-def peak_rss_mb() -> float:
-    """High-water mark of this process's resident set (Linux reports KiB, macOS bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
-
-
 def files_mb(*paths: Path) -> float:
     """Size of a database file plus its -wal / -journal / -shm companions, in MB (10^6 bytes)."""
     total = 0
@@ -299,48 +291,6 @@ def median_result(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def machine_info() -> dict[str, str]:
-    import sqlite3
-
-    info = {
-        "OS": f"{platform.system()} {platform.release()} ({platform.machine()})",
-        "CPUs (nproc)": str(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()),
-        "Python": platform.python_version(),
-        "SQLite (Python sqlite3 module)": sqlite3.sqlite_version,
-    }
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        lines = cpuinfo.read_text().splitlines()
-        names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
-        if names:
-            info["CPU"] = names[0]
-    meminfo = Path("/proc/meminfo")
-    if meminfo.exists():
-        total_kb = int(meminfo.read_text().split("MemTotal:", 1)[1].split()[0])
-        info["RAM"] = f"{total_kb / 1024 / 1024:.1f} GiB"
-    versions = []
-    for name in ("zvt-crypto", "pandas", "numpy", "pyarrow", "SQLAlchemy", "adbc-driver-sqlite", "connectorx"):
-        try:
-            versions.append(f"{name} {metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            versions.append(f"{name} (not installed)")
-    info["libraries"] = ", ".join(versions)
-    info["zvt_crypto source"] = source_revision()
-    return info
-
-
-def source_revision() -> str:
-    """The commit the code was measured at, and whether the working tree had uncommitted changes (read-only)."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT,
-                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "zvt_crypto"],
-                               capture_output=True, text=True, cwd=ROOT, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    return f"{head}" + (" + uncommitted changes in zvt_crypto/" if dirty else "")
-
-
 def fmt_rate(rows: int, seconds: float | None) -> str:
     if seconds is None:
         return "n/a"
@@ -483,7 +433,10 @@ def main(argv: list[str] | None = None) -> int:
         if DATA_DIR.exists() and not any(DATA_DIR.iterdir()):
             DATA_DIR.rmdir()
 
-    info = machine_info()
+    import sqlite3
+
+    info = machine_info(("zvt-crypto", "pandas", "numpy", "pyarrow", "SQLAlchemy", "adbc-driver-sqlite", "connectorx"),
+                        {"SQLite (Python sqlite3 module)": sqlite3.sqlite_version})
     text = "## Machine\n\n" + "\n".join(f"- {key}: {value}" for key, value in info.items()) + "\n\n"
     text += report(args, results, imports)
     print(text)
