@@ -38,6 +38,8 @@ from zvt_crypto.contract.errors import InvalidInputError
 EntityType = Literal["asset", "pair", "perp"]
 ENTITY_TYPES: tuple[str, ...] = ("asset", "pair", "perp")
 
+#: width of the ``entity_id`` columns
+ENTITY_ID_LENGTH = 128
 _EXCHANGE = re.compile(r"^[a-z0-9]+$")
 #: one token of a safe symbol: a letter or digit, a separator, or one escaped byte
 _TOKEN = re.compile(r"[A-Za-z0-9]|[-.]|~[0-9A-F]{2}")
@@ -135,7 +137,11 @@ def entity_id(exchange: str, symbol: str, entity_type: EntityType | None = None)
     kind = entity_type or entity_type_of_symbol(symbol)
     if kind not in ENTITY_TYPES:
         raise InvalidInputError(f"unknown entity type {kind!r}; use one of {', '.join(ENTITY_TYPES)}")
-    return f"{kind}_{exchange}_{safe_symbol(symbol)}"
+    value = f"{kind}_{exchange}_{safe_symbol(symbol)}"
+    if len(value) > ENTITY_ID_LENGTH:
+        raise InvalidInputError(f"symbol {symbol!r} is too long: its entity id would exceed "
+                                f"{ENTITY_ID_LENGTH} characters")
+    return value
 
 
 def parse_entity_id(value: str) -> tuple[str, str, str]:
