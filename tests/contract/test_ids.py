@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from zvt_crypto.contract.errors import InvalidInputError
@@ -18,6 +18,8 @@ from zvt_crypto.contract.ids import (
     parse_entity_id,
     row_id,
     safe_symbol,
+    symbol_of,
+    unsafe_symbol,
 )
 from zvt_crypto.contract.timeutil import check_range, iso, ms_to_index, series_to_ms, to_datetime, to_ms
 
@@ -33,17 +35,22 @@ JAN1 = 1_704_067_200_000  # 2024-01-01T00:00:00Z
         ("binance", "BTC", "asset", "asset_binance_BTC"),
         ("okx", "1000PEPE/USDT", None, "pair_okx_1000PEPE-USDT"),
         ("kraken", "BTC/USD:BTC", "perp", "perp_kraken_BTC-USD.BTC"),
+        ("binanceusdm", "1000PEPE/USDT:USDT", None, "perp_binanceusdm_1000PEPE-USDT.USDT"),
+        ("binanceusdm", "BTC/USDT:USDT-240628", None, "perp_binanceusdm_BTC-USDT.USDT-240628"),  # dated future
+        ("okx", "BTC/USD:BTC-240628-60000-C", "perp", "perp_okx_BTC-USD.BTC-240628-60000-C"),  # option
+        ("binance", "USDT", "asset", "asset_binance_USDT"),
     ],
 )
 def test_entity_id(exchange: str, symbol: str, kind: str | None, expected: str) -> None:
     assert entity_id(exchange, symbol, kind) == expected  # type: ignore[arg-type]
+    assert symbol_of(expected) == symbol  # common ids are unchanged and give back the exact symbol
 
 
 def test_safe_symbol_escapes_other_characters() -> None:
     assert safe_symbol("BTC/USDT:USDT") == "BTC-USDT.USDT"
     assert safe_symbol("A_B/C") == "A~5FB-C"  # "_" would break parse_entity_id
     assert safe_symbol("X Y/Z") == "X~20Y-Z"
-    assert safe_symbol("€/USD") == "~20AC-USD"
+    assert safe_symbol("€/USD") == "~E2~82~AC-USD"  # UTF-8 bytes: "~20AC" would also be " AC"
     converted = entity_id("binance", "A_B/C D")
     assert set(converted) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-~")
     assert parse_entity_id(converted) == ("pair", "binance", "A~5FB-C~20D")
@@ -53,11 +60,72 @@ def test_safe_symbol_escapes_other_characters() -> None:
 @given(base=st.text(min_size=1, max_size=12).filter(lambda s: s.strip() == s and "/" not in s),
        quote=st.text(min_size=1, max_size=8).filter(lambda s: s.strip() == s and "/" not in s))
 def test_any_symbol_gives_a_safe_parsable_id(base: str, quote: str) -> None:
+    assume(len(safe_symbol(f"{base}/{quote}")) <= 100)  # longer ones are refused as too long
     value = entity_id("binance", f"{base}/{quote}", "pair")
     kind, exchange, symbol = parse_entity_id(value)
     assert (kind, exchange) == ("pair", "binance")
     assert symbol == safe_symbol(f"{base}/{quote}")
     assert all(char.isascii() and (char.isalnum() or char in ".-~") for char in symbol)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("^01/USDT", "币/USDT"),  # "~5E" + "01" was also the code point U+5E01
+     ("X-Y/Z", "X/Y-Z"),  # "-" was both "/" and a literal "-"
+     ("A.B/C", "A:B/C"),  # "." was both ":" and a literal "."
+     ("A/B:C-D", "A/B:C/D"),
+     ("é/USDT", "~E9/USDT")],
+)
+def test_different_symbols_get_different_ids(first: str, second: str) -> None:
+    assert entity_id("binance", first, "pair") != entity_id("binance", second, "pair")
+    assert symbol_of(entity_id("binance", first, "pair")) == first
+    assert symbol_of(entity_id("binance", second, "pair")) == second
+
+
+#: the characters that carry meaning in an id or in a ccxt symbol, digits, and some non-ASCII ones
+_TRICKY = st.sampled_from([*"-.~_/:^0123456789ABZabz %", "币", "é", "€", "𝔘", "\x00"])
+_SYMBOL_TEXT = st.text(st.one_of(_TRICKY, st.characters(exclude_categories=["Cs"])), min_size=1, max_size=16)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(text=_SYMBOL_TEXT)
+def test_safe_symbol_round_trips(text: str) -> None:
+    safe = safe_symbol(text)
+    assert unsafe_symbol(safe) == text
+    assert set(safe) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-~")
+
+
+@settings(max_examples=500, deadline=None)
+@given(first=_SYMBOL_TEXT, second=_SYMBOL_TEXT)
+def test_entity_ids_are_injective(first: str, second: str) -> None:
+    symbols = [f"{first}/USDT", f"{second}/USDT", f"{first}/{second}", f"{second}/{first}",
+               f"{first}/USDT:{second}", f"{first}:{second}/USDT"]
+    symbols = [s for s in symbols if s == s.strip() and len(safe_symbol(s)) <= 100]  # longer ones: too long
+    ids = {}
+    for symbol in symbols:
+        value = entity_id("okx", symbol, "pair")
+        assert symbol_of(value) == symbol
+        assert ids.setdefault(value, symbol) == symbol, f"{symbol!r} and {ids[value]!r} share {value}"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["pair_binance_~41-B",  # "A" needs no escape: one symbol, one id
+     "pair_binance_~2f-B",  # lower-case hex
+     "pair_binance_A~2",  # cut escape
+     "pair_binance_~E9-USDT",  # not UTF-8
+     "pair_binance_A.B~2DC",  # after ":" a "-" is written as itself
+     "pair_binance_A_B-C"],
+)
+def test_symbol_of_rejects_ids_no_symbol_has(value: str) -> None:
+    with pytest.raises(InvalidInputError, match="invalid entity id"):
+        symbol_of(value)
+
+
+def test_entity_id_fits_its_column() -> None:
+    assert len(entity_id("binance", "币" * 12 + "/USDT")) <= 128
+    with pytest.raises(InvalidInputError, match="too long"):
+        entity_id("binance", "币" * 13 + "/USDT")  # 9 characters each
 
 
 def test_entity_type_of_symbol() -> None:

@@ -27,7 +27,7 @@ TABLES_0005 = {"backtest_run", "backtest_trade", "backtest_equity"}
 TABLES_0006 = {"paper_account", "paper_trade", "paper_order", "paper_equity"}
 #: every table the newest revision has; a new migration adds its tables here
 ALL_TABLES = TABLES_0001 | TABLES_0002 | TABLES_0003 | TABLES_0004 | TABLES_0005 | TABLES_0006
-HEAD = "0006"
+HEAD = "0007"
 BTC = "pair_binance_BTC-USDT"
 JAN1 = 1_704_067_200_000
 
@@ -137,3 +137,116 @@ def test_drift_is_detected(raw_engine: Engine) -> None:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
     assert [(diff[0], diff[3].name) for diff in differences] == [("add_column", "vwap")]
 
+
+
+# -- 0007: injective entity ids ------------------------------------------------------------------------------
+#: (table, entity type, symbol, the id versions before 0007 gave it, the id it has now)
+OLD_IDS = [
+    ("crypto_pair", "pair", "BTC/USDT", BTC, BTC),
+    ("crypto_perp", "perp", "BTC/USDT:USDT-240628", "perp_binanceusdm_BTC-USDT.USDT-240628",
+     "perp_binanceusdm_BTC-USDT.USDT-240628"),
+    ("crypto_pair", "pair", "币/USDT", "pair_binance_~5E01-USDT", "pair_binance_~E5~B8~81-USDT"),
+    ("crypto_pair", "pair", "X/Y-Z", "pair_binance_X-Y-Z", "pair_binance_X-Y~2DZ"),
+    # a chain: the new id of the first is the old id of the second (U+02D5 was "~2D5")
+    ("crypto_pair", "pair", "X-5/Z", "pair_binance_X-5-Z", "pair_binance_X~2D5-Z"),
+    ("crypto_pair", "pair", "X\u02d5/Z", "pair_binance_X~2D5-Z", "pair_binance_X~CB~95-Z"),
+    ("crypto_perp", "perp", "ETH2.S/ETH:ETH", "perp_binance_ETH2.S-ETH.ETH", "perp_binance_ETH2~2ES-ETH.ETH"),
+    ("crypto_asset", "asset", "币", "asset_binance_~5E01", "asset_binance_~E5~B8~81"),
+    ("crypto_asset", "asset", "BTC", "asset_binance_BTC", "asset_binance_BTC"),
+]
+
+
+def _migration_0007() -> object:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_revision("0007").module
+
+
+def _store_at_0006(engine: Engine, entities: list[tuple[str, str, str, str, str]]) -> None:
+    """A store as version 0006 wrote it: each entity with a bar, a factor value, a known gap, a backtest trade."""
+    upgrade(engine, "0006")
+    with engine.begin() as connection:
+        for number, (table, kind, symbol, old, _) in enumerate(entities):
+            row = {"entity_id": old, "entity_type": kind, "exchange": old.split("_")[1], "symbol": symbol,
+                   "active": True}
+            if kind != "asset":
+                base, quote = symbol.split(":")[0].split("/")
+                row |= {"base": base, "quote": quote}
+            if kind == "perp":
+                row |= {"settle": quote, "contract_size": 1.0, "linear": True}
+            connection.execute(Schema.metadata.tables[table].insert(), row)
+            connection.execute(
+                text('INSERT INTO bar (entity_id, level, "timestamp", open, high, low, close, volume) '
+                     "VALUES (:e, '1h', :t, 1, 1, 1, :c, 0)"), {"e": old, "t": JAN1, "c": 100.0 + number})
+            for table in _migration_0007().ID_TABLES:  # type: ignore[attr-defined]
+                if table not in ("bar", "crypto_asset", "crypto_pair", "crypto_perp"):
+                    connection.execute(Schema.metadata.tables[table].insert(), _row_of(table, old, number))
+
+
+def _row_of(table: str, entity: str, number: int) -> dict[str, object]:
+    """A row of ``table`` for ``entity``: each required column filled with a value of its type."""
+    from sqlalchemy import JSON, Boolean, Float, Integer, String
+
+    row: dict[str, object] = {}
+    for column in Schema.metadata.tables[table].columns:
+        kind = column.type.impl if hasattr(column.type, "impl") else column.type
+        if column.name == "entity_id":
+            row[column.name] = entity
+        elif not column.nullable or column.primary_key:
+            row[column.name] = ("x" if isinstance(kind, String) else number if isinstance(kind, Integer)
+                                else 1.0 if isinstance(kind, Float) else False if isinstance(kind, Boolean)
+                                else [] if isinstance(kind, JSON) else None)
+    return row
+
+
+def _dump(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
+    with engine.connect() as connection:
+        return {table: sorted(map(tuple, connection.execute(text(f"SELECT * FROM {table}"))), key=repr)
+                for table in sorted(ALL_TABLES)}
+
+
+def test_0007_renames_every_table_holding_entity_ids() -> None:
+    holding = {table.name for table in Schema.metadata.tables.values() if "entity_id" in table.columns}
+    assert set(_migration_0007().ID_TABLES) == holding  # type: ignore[attr-defined]
+
+
+def test_0007_gives_ambiguous_old_ids_their_injective_ids(raw_engine: Engine, empty_url: str) -> None:
+    _store_at_0006(raw_engine, OLD_IDS)
+    raw_engine.dispose()
+
+    store = Store(empty_url)
+    try:
+        assert current_revision(store.engine) == HEAD
+        with store.engine.connect() as connection:
+            for table in _migration_0007().ID_TABLES:  # type: ignore[attr-defined]
+                stored = set(connection.execute(text(f"SELECT entity_id FROM {table}")).scalars())
+                expected = {new for held_in, *_, new in OLD_IDS if held_in == table or "crypto" not in table}
+                assert stored == expected, table
+        for number, (_, kind, symbol, _, new) in enumerate(OLD_IDS):
+            if kind == "asset":
+                continue
+            exchange = new.split("_")[1]
+            bars = Bar.query_data(store=store, exchange=exchange, symbols=[symbol], level="1h", index=None)
+            assert bars["entity_id"].tolist() == [new]
+            assert bars["close"].tolist() == [100.0 + number]  # each symbol kept its own row
+    finally:
+        store.dispose()
+
+
+def test_0007_changes_nothing_in_a_store_of_common_ids(raw_engine: Engine) -> None:
+    common = [entity for entity in OLD_IDS if entity[3] == entity[4]]
+    _store_at_0006(raw_engine, common)
+    before = _dump(raw_engine)
+    upgrade(raw_engine)
+    assert current_revision(raw_engine) == HEAD
+    assert _dump(raw_engine) == before
+
+
+def test_0007_downgrade_restores_the_old_ids(raw_engine: Engine) -> None:
+    _store_at_0006(raw_engine, OLD_IDS)
+    before = _dump(raw_engine)
+    upgrade(raw_engine)
+    assert _dump(raw_engine) != before
+    with raw_engine.connect() as connection, connection.begin():
+        command.downgrade(alembic_config(connection), "0006")
+    assert _dump(raw_engine) == before

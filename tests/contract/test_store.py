@@ -88,7 +88,7 @@ def test_newer_store_is_refused(sqlite_store: Store) -> None:
     with sqlite_store.begin() as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
     sqlite_store.dispose()
-    with pytest.raises(StoreError, match="could not migrate the store"):
+    with pytest.raises(StoreError, match=r"revision 9999, which this zvt_crypto .* made by a newer zvt_crypto"):
         Store(str(sqlite_store.url)).engine  # noqa: B018
 
 
@@ -184,6 +184,54 @@ def test_concurrent_open_of_a_new_file(tmp_path: Path) -> None:
     finally:
         for store in stores:
             store.dispose()
+
+
+OPEN_WHEN_TOLD = textwrap.dedent(
+    """
+    import logging, sys
+    from zvt_crypto.contract.store import Store
+    migrations = []
+    handler = logging.Handler()
+    handler.emit = migrations.append
+    logging.getLogger("zvt_crypto.contract.migrate").addHandler(handler)
+    logging.getLogger("zvt_crypto.contract.migrate").setLevel(logging.INFO)
+    store = Store(sys.argv[1])
+    print("ready", flush=True)
+    sys.stdin.readline()          # every process opens the store at the same moment
+    store.engine
+    print("migrated" if migrations else "opened", flush=True)
+    store.dispose()
+    """
+)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_concurrent_first_open_by_processes(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """12 processes open one new store at once: all succeed, and exactly one of them migrates it."""
+    url = (f"sqlite:///{tmp_path / 'race.db'}" if backend == "sqlite"
+           else request.getfixturevalue("pg_url_factory")(migrated=False))
+    processes = [subprocess.Popen([sys.executable, "-c", OPEN_WHEN_TOLD, url], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(12)]
+    try:
+        assert [process.stdout.readline().strip() for process in processes] == ["ready"] * 12  # type: ignore[union-attr]
+        for process in processes:
+            process.stdin.write("go\n")  # type: ignore[union-attr]
+            process.stdin.flush()  # type: ignore[union-attr]
+        results = [process.communicate(timeout=120) for process in processes]
+    finally:
+        for process in processes:
+            process.kill()
+    failures = [err for (_, err), process in zip(results, processes, strict=True) if process.returncode != 0]
+    assert failures == []
+    assert sorted(out.strip() for out, _ in results) == ["migrated"] + ["opened"] * 11
+    store = Store(url)
+    try:
+        with store.begin() as connection:
+            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [
+                head_revision()]
+        assert set(inspect(store.engine).get_table_names()) == ALL_TABLES | {"alembic_version"}
+    finally:
+        store.dispose()
 
 
 def test_get_store_caches_per_url(tmp_path: Path, zvt_home: Path) -> None:

@@ -1,12 +1,29 @@
 """Deterministic, readable identifiers.
 
 Entity ids follow ZVT's ``{type}_{exchange}_{symbol}``, with the ccxt unified symbol made safe for URLs and
-file names: ``/`` becomes ``-`` and ``:`` becomes ``.``; any other character outside ``[A-Za-z0-9.-]`` is
-written ``~XX`` (its hex code). Examples::
+file names. Examples::
 
-    pair_binance_BTC-USDT            # spot BTC/USDT on binance
-    perp_binanceusdm_BTC-USDT.USDT   # linear perpetual BTC/USDT:USDT
-    asset_binance_BTC                # the asset BTC on binance
+    pair_binance_BTC-USDT                   # spot BTC/USDT on binance
+    perp_binanceusdm_BTC-USDT.USDT          # linear perpetual BTC/USDT:USDT
+    perp_binanceusdm_BTC-USDT.USDT-240628   # dated future BTC/USDT:USDT-240628
+    asset_binance_BTC                       # the asset BTC on binance
+
+The safe symbol is written character by character (:func:`safe_symbol`; :func:`symbol_of` reads it back):
+
+* ASCII letters and digits stand for themselves;
+* ``:`` is written ``.``;
+* before the first ``:``, ``/`` is written ``-``; after it, ``-`` stands for itself (ccxt joins the settle
+  currency, expiry, strike and option type with ``-``: ``BTC/USD:BTC-240628-60000-C``);
+* every other character — a literal ``.``, ``_``, ``~``, a ``-`` before the first ``:``, a ``/`` after it,
+  spaces, punctuation, non-ASCII — is written as its UTF-8 bytes, ``~XX`` each (upper-case hex).
+
+Why this scheme: each character maps to a fixed token sequence that depends only on whether a ``:`` came
+before, ``~`` is always followed by exactly two hex digits, and UTF-8 is a prefix code, so an id is read back
+token by token and two symbols never share an id (``X-Y/Z`` is ``X~2DY-Z``, ``X/Y-Z`` is ``X-Y~2DZ``;
+``^/USDT`` is ``~5E-USDT``, ``币/USDT`` is ``~E5~B8~81-USDT``). The common forms — ``BASE/QUOTE``,
+``BASE/QUOTE:SETTLE`` and dated futures and options — keep the readable ids of earlier versions. Ids of symbols
+with a literal ``-`` or ``.`` in a currency code, a ``/`` after the ``:`` or a non-ASCII character changed (the
+earlier scheme gave some of them one id for two symbols); migration 0007 renames them in existing stores.
 
 A row is identified by its entity id, level (for bars) and UTC open time: see :func:`row_id`.
 """
@@ -21,16 +38,66 @@ from zvt_crypto.contract.errors import InvalidInputError
 EntityType = Literal["asset", "pair", "perp"]
 ENTITY_TYPES: tuple[str, ...] = ("asset", "pair", "perp")
 
-_SAFE = re.compile(r"[A-Za-z0-9.\-]")
+#: width of the ``entity_id`` columns
+ENTITY_ID_LENGTH = 128
 _EXCHANGE = re.compile(r"^[a-z0-9]+$")
+#: one token of a safe symbol: a letter or digit, a separator, or one escaped byte
+_TOKEN = re.compile(r"[A-Za-z0-9]|[-.]|~[0-9A-F]{2}")
 
 
 def safe_symbol(symbol: str) -> str:
-    """``BTC/USDT:USDT`` → ``BTC-USDT.USDT``."""
-    out = []
-    for char in symbol.replace("/", "-").replace(":", "."):
-        out.append(char if _SAFE.match(char) else f"~{ord(char):02X}")
+    """``BTC/USDT:USDT`` → ``BTC-USDT.USDT`` (the scheme is described in this module's docstring)."""
+    out: list[str] = []
+    settled = False  # a ":" came before
+    for char in symbol:
+        if char.isascii() and char.isalnum():
+            out.append(char)
+        elif char == ":":
+            out.append(".")
+            settled = True
+        elif (char == "/" and not settled) or (char == "-" and settled):
+            out.append("-")
+        else:
+            try:
+                out.extend(f"~{byte:02X}" for byte in char.encode("utf-8"))
+            except UnicodeEncodeError:  # a lone surrogate: no ccxt symbol has one
+                raise InvalidInputError(f"invalid symbol {symbol!r}: it is not valid Unicode text") from None
     return "".join(out)
+
+
+def unsafe_symbol(safe: str) -> str:
+    """The ccxt symbol written ``safe`` by :func:`safe_symbol` (``BTC-USDT.USDT`` → ``BTC/USDT:USDT``).
+
+    Raises ``ValueError`` for text that :func:`safe_symbol` never writes, so each symbol has exactly one id."""
+    out: list[str] = []
+    pending = bytearray()  # escaped bytes: a character may take up to four
+    settled = False
+    position = 0
+    while position < len(safe):
+        token = _TOKEN.match(safe, position)
+        if token is None:
+            raise ValueError(f"unexpected {safe[position]!r} at position {position}")
+        text = token.group()
+        position = token.end()
+        if text.startswith("~"):
+            pending.append(int(text[1:], 16))
+            continue
+        if pending:
+            out.append(pending.decode("utf-8"))  # UnicodeDecodeError is a ValueError
+            pending.clear()
+        if text == ".":
+            out.append(":")
+            settled = True
+        elif text == "-":
+            out.append("-" if settled else "/")
+        else:
+            out.append(text)
+    if pending:
+        out.append(pending.decode("utf-8"))
+    symbol = "".join(out)
+    if safe_symbol(symbol) != safe:
+        raise ValueError("it is not how the symbol is written (escape only what must be, upper-case hex)")
+    return symbol
 
 
 def entity_type_of_symbol(symbol: str) -> EntityType:
@@ -70,7 +137,11 @@ def entity_id(exchange: str, symbol: str, entity_type: EntityType | None = None)
     kind = entity_type or entity_type_of_symbol(symbol)
     if kind not in ENTITY_TYPES:
         raise InvalidInputError(f"unknown entity type {kind!r}; use one of {', '.join(ENTITY_TYPES)}")
-    return f"{kind}_{exchange}_{safe_symbol(symbol)}"
+    value = f"{kind}_{exchange}_{safe_symbol(symbol)}"
+    if len(value) > ENTITY_ID_LENGTH:
+        raise InvalidInputError(f"symbol {symbol!r} is too long: its entity id would exceed "
+                                f"{ENTITY_ID_LENGTH} characters")
+    return value
 
 
 def parse_entity_id(value: str) -> tuple[str, str, str]:
@@ -81,6 +152,19 @@ def parse_entity_id(value: str) -> tuple[str, str, str]:
             f"invalid entity id {value!r}: expected '{{type}}_{{exchange}}_{{symbol}}' such as 'pair_binance_BTC-USDT'"
         )
     return parts[0], parts[1], parts[2]
+
+
+def symbol_of(value: str) -> str:
+    """The exact ccxt symbol (or asset code) of an entity id: ``perp_binanceusdm_BTC-USDT.USDT`` → ``BTC/USDT:USDT``.
+
+    >>> symbol_of("pair_binance_X~2DY-Z")
+    'X-Y/Z'
+    """
+    _, _, safe = parse_entity_id(value)
+    try:
+        return unsafe_symbol(safe)
+    except ValueError as exc:
+        raise InvalidInputError(f"invalid entity id {value!r}: its symbol part {safe!r} is malformed: {exc}") from None
 
 
 def row_id(entity: str, timestamp_ms: int, level: str | None = None) -> str:

@@ -8,13 +8,18 @@ revision with ``alembic -c zvt_crypto/contract/migrations/alembic.ini revision -
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from zvt_crypto.contract.errors import StoreError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+#: key of the PostgreSQL advisory lock that serialises migrations (per database; any fixed 64-bit number)
+PG_MIGRATION_LOCK = int.from_bytes(b"zvt_mig", "big")
+
+_log = logging.getLogger(__name__)
 
 
 def alembic_config(connection: object | None = None) -> "object":
@@ -41,19 +46,47 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database to ``revision`` (default: the newest). Safe to call concurrently: on SQLite the
-    migration holds the write lock (``BEGIN IMMEDIATE``) and re-reads the version inside it."""
+def upgrade(engine: Engine, revision: str = "head") -> bool:
+    """Bring the database to ``revision`` (default: the newest); ``True`` when this call migrated it.
+
+    Safe to call from any number of processes at once: the migration holds a lock for its whole transaction
+    (SQLite: the write lock, ``BEGIN IMMEDIATE``; PostgreSQL: a transaction-level advisory lock) and reads the
+    store's revision again inside it, so one process migrates and the others, waiting, then find it done.
+    """
     from alembic import command
+    from alembic.runtime.migration import MigrationContext
 
     if revision == "head" and current_revision(engine) == head_revision():
-        return
+        return False
     try:
         with engine.connect().execution_options(sqlite_begin="BEGIN IMMEDIATE") as connection:
             with connection.begin():
+                if connection.dialect.name == "postgresql":
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK})
+                before = MigrationContext.configure(connection).get_current_revision()
+                _check_known(before)
+                if before == (head_revision() if revision == "head" else revision):
+                    return False
                 command.upgrade(alembic_config(connection), revision)
+    except StoreError:
+        raise
     except Exception as exc:
         raise StoreError(
-            f"could not migrate the store to {revision}: {exc}. Back up the database file and report this; "
-            "a store from a newer zvt_crypto cannot be opened by an older one"
+            f"could not migrate the store to {revision}: {exc}. Back up the database and report this"
         ) from exc
+    _log.info("migrated the store from %s to %s", before or "an empty database", revision)
+    return True
+
+
+def _check_known(revision: str | None) -> None:
+    """A revision this version has no script for was written by a newer zvt_crypto: say so, change nothing."""
+    from alembic.script import ScriptDirectory
+
+    if revision is None:
+        return
+    scripts = ScriptDirectory.from_config(alembic_config())
+    if revision not in {script.revision for script in scripts.walk_revisions()}:
+        raise StoreError(
+            f"the store is at schema revision {revision}, which this zvt_crypto (newest revision "
+            f"{head_revision()}) does not know: it was made by a newer zvt_crypto; upgrade zvt_crypto to open it"
+        )

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from zvt_crypto.contract.errors import InvalidInputError
-from zvt_crypto.contract.ids import check_exchange_id, parse_entity_id
+from zvt_crypto.contract.ids import check_exchange_id, entity_id, parse_entity_id, symbol_of
 from zvt_crypto.contract.levels import Level
 from zvt_crypto.factors.base import Factor
 from zvt_crypto.factors.data import FactorInput
@@ -114,9 +114,9 @@ class PerpBasis(Factor):
         return pd.DataFrame({"basis": basis, "basis_mean": mean})
 
     def spot_id(self, perp_id: str) -> str:
-        _, exchange, symbol = parse_entity_id(perp_id)
+        _, exchange, _ = parse_entity_id(perp_id)
         spot_exchange = self.p["spot_exchange"] or self.SPOT_TWIN.get(exchange, exchange)
-        return f"pair_{spot_exchange}_{symbol.split('.', 1)[0]}"
+        return entity_id(spot_exchange, symbol_of(perp_id).split(":", 1)[0], "pair")  # BTC/USDT:USDT → BTC/USDT
 
 
 class OpenInterestChange(Factor):
