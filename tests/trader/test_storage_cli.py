@@ -128,3 +128,30 @@ def test_bad_input_is_a_clear_error(sqlite_store: Store, filled: Callable[[Store
     outcome = CliRunner().invoke(cli, ["--db-url", str(sqlite_store.url), "backtest", *args, *defaults])
     assert outcome.exit_code == 1, outcome.output
     assert message in outcome.output
+
+
+def test_backtest_and_optimize_state_their_annualisation(sqlite_store: Store, filled: Callable[[Store], Store],
+                                                           tmp_path: Path) -> None:
+    filled(sqlite_store)
+    runner = CliRunner()
+    base = ["--db-url", str(sqlite_store.url)]
+    common = ["--strategy", "sma_cross", "--exchange", "binance", "--symbol", "BTC/USDT", "--level", "1h",
+              "--fee", "0.001"]
+    inferred, given = tmp_path / "inferred.json", tmp_path / "given.json"
+    outcome = runner.invoke(cli, [*base, "backtest", *common, "--out", str(inferred)])
+    assert outcome.exit_code == 0, outcome.output
+    assert "365-day year" in outcome.output
+    outcome = runner.invoke(cli, [*base, "backtest", *common, "--periods-per-year", "2000", "--out", str(given)])
+    assert outcome.exit_code == 0, outcome.output
+    first, second = json.loads(inferred.read_text()), json.loads(given.read_text())
+    assert first["metrics"]["periods_per_year"] == 8760 and second["metrics"]["periods_per_year"] == 2000
+    assert second["metrics"]["annualisation"] == "given" and second["settings"]["periods_per_year"] == 2000
+    assert second["metrics"]["sharpe"] == pytest.approx(first["metrics"]["sharpe"] * (2000 / 8760) ** 0.5)
+    shown = runner.invoke(cli, [*base, "runs", "show", second["run_id"]])
+    assert shown.exit_code == 0 and "annualisation: given" in shown.output
+    rerun_outcome = runner.invoke(cli, [*base, "runs", "rerun", second["run_id"]])
+    assert rerun_outcome.exit_code == 0 and "identical" in rerun_outcome.output, rerun_outcome.output
+    swept = runner.invoke(cli, [*base, "optimize", *common, "--grid", "fast=3,5", "--param", "slow=12", "--jobs",
+                                "1", "--periods-per-year", "2000"])
+    assert swept.exit_code == 0, swept.output
+    assert "annualised with 2,000 bars a year (given)" in swept.output

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from zvt_crypto.cli.app import Context, cli, handle_errors
-from zvt_crypto.cli.trading_options import cost_options, data_options, engine_option
+from zvt_crypto.cli.trading_options import annualisation_option, cost_options, data_options, engine_option
 
 
 @cli.command("backtest")
@@ -17,6 +17,7 @@ from zvt_crypto.cli.trading_options import cost_options, data_options, engine_op
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Strategy parameter; repeatable.")
 @cost_options
 @engine_option
+@annualisation_option
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the result as JSON here.")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write an HTML report here.")
 @click.option("--no-store", is_flag=True, help="Do not keep the run in the store.")
@@ -25,8 +26,8 @@ from zvt_crypto.cli.trading_options import cost_options, data_options, engine_op
 @handle_errors
 def backtest(obj: Context, strategy: str | None, exchange: str | None, symbols: tuple[str, ...], level: str | None,
              start: str | None, end: str | None, params: tuple[str, ...], cash: float, fee: float | None,
-             slippage: float, leverage: float, engine: str, out: Path | None, report: Path | None, no_store: bool,
-             list_strategies: bool) -> None:
+             slippage: float, leverage: float, engine: str, periods_per_year: float | None, out: Path | None,
+             report: Path | None, no_store: bool, list_strategies: bool) -> None:
     """Backtest a strategy on stored bars; print the metrics, store the run (its id is printed)."""
     from zvt_crypto.contract.errors import InvalidInputError
     from zvt_crypto.trader import get_strategy, load_market_data, run_backtest
@@ -47,7 +48,7 @@ def backtest(obj: Context, strategy: str | None, exchange: str | None, symbols: 
     data = load_market_data(exchange=exchange, symbols=list(symbols), level=level, start=start, end=end,
                             store=obj.store)
     result = run_backtest(cls, data, params=instance_params, cash=cash, fee=fee, slippage=slippage or None,
-                          leverage=leverage, engine=engine)
+                          leverage=leverage, engine=engine, periods_per_year=periods_per_year)
     if not no_store:
         save_run(result, obj.store)
     if out is not None:

@@ -42,3 +42,9 @@ cost_options = _compose(
 engine_option = click.option("--engine", type=click.Choice(["event", "vectorised"]), default="event",
                              show_default=True,
                              help="vectorised: signal strategies on one symbol, same trades, much faster.")
+
+#: ``--periods-per-year``: how backtest metrics are annualised.
+annualisation_option = click.option(
+    "--periods-per-year", type=float,
+    help="Bars per year for annualised volatility / Sharpe / Sortino; default: inferred from the bar times "
+         "(365 days a year when bars fall on weekends, 252 for daily bars without weekend bars).")

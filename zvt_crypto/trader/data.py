@@ -33,8 +33,8 @@ from zvt_crypto.contract.ids import entity_id as make_entity_id
 from zvt_crypto.contract.ids import entity_type_of_symbol
 from zvt_crypto.contract.levels import Level
 from zvt_crypto.contract.timeutil import TimeLike, check_range, iso, series_to_ms, to_ms
+from zvt_crypto.trader.metrics import Annualisation, infer_annualisation
 
-YEAR_MS = 365 * 86_400_000
 FIELDS = ("open", "high", "low", "close", "volume")
 
 
@@ -165,14 +165,16 @@ class MarketData:
         gaps, counts = np.unique(np.diff(self.timestamps), return_counts=True)
         return int(gaps[np.argmax(counts)])
 
+    @cached_property
+    def annualisation(self) -> Annualisation:
+        """Bars per year and why (:func:`~zvt_crypto.trader.metrics.infer_annualisation`): 365 days for a 24/7
+        market, 252 trading days for daily bars without weekends, the observed count for such intraday bars."""
+        return infer_annualisation(self.timestamps, self.bar_ms)
+
     @property
     def periods_per_year(self) -> float:
-        """Bars per 365-day year: from the level, else from the bars actually present per year of data (so a
-        stock's business days count 252-ish, not 365)."""
-        if self.level is not None:
-            return YEAR_MS / Level.parse(self.level).ms
-        span = (self.timestamps[-1] - self.timestamps[0]) if self.n_bars > 1 else 0
-        return (self.n_bars - 1) / (span / YEAR_MS) if span > 0 else YEAR_MS / self.bar_ms
+        """Bars per year (:attr:`annualisation`)."""
+        return self.annualisation.periods_per_year
 
     @cached_property
     def close_filled(self) -> np.ndarray:

@@ -48,6 +48,7 @@ from zvt_crypto.trader.optimize import (
     _overfitting_dict,
     _strategy_class,
     _Task,
+    annualisation_of,
     backtest_settings,
     bar_returns,
     check_metric,
@@ -310,8 +311,9 @@ def walk_forward(strategy: str | type[Strategy], data: MarketData, grid: Grid, *
     rows_of = index.get_indexer(stitched.index)
     benchmark = buy_and_hold(data, cash)[rows_of]
     oos_trades = pd.concat(trades, ignore_index=True) if trades else pd.DataFrame()
-    metrics = compute_metrics(stitched, oos_trades, exposure.to_numpy(), periods_per_year=data.periods_per_year,
-                              benchmark=benchmark, **totals)
+    annual = annualisation_of(settings, data)
+    metrics = compute_metrics(stitched, oos_trades, exposure.to_numpy(), periods_per_year=annual.periods_per_year,
+                              annualisation=annual.basis, benchmark=benchmark, **totals)
     folds = pd.DataFrame(rows)
     is_values = folds[f"is_{metric_name}"].to_numpy(dtype=float)
     is_mean = float(np.nanmean(is_values)) if np.isfinite(is_values).any() else math.nan
