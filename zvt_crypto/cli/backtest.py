@@ -76,6 +76,8 @@ def _print_result(result: Any, out: Path | None, report: Path | None) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from zvt_crypto.trader.fees import FeeSchedule
+
     console = Console(width=160)
     frame = result.summary()
     table = Table("metric", "value", title=f"{result.strategy} {result.params} on {', '.join(result.symbols)} "
@@ -83,6 +85,7 @@ def _print_result(result: Any, out: Path | None, report: Path | None) -> None:
     for key, row in frame.iterrows():
         table.add_row(str(key), str(row["display"]))
     console.print(table)
+    click.echo(FeeSchedule.from_dict(result.settings["fees"]).describe())
     if result.run_id:
         click.echo(f"run {result.run_id} stored (zvt-crypto runs show {result.run_id})")
     if out is not None:
@@ -122,6 +125,7 @@ def list_command(obj: Context, strategy: str | None, limit: int) -> None:
 @handle_errors
 def show_command(obj: Context, run_id: str, show_trades: bool, out: Path | None, report: Path | None) -> None:
     """A stored run: its inputs, data fingerprint, version and metrics."""
+    from zvt_crypto.trader.fees import FeeSchedule
     from zvt_crypto.trader.storage import load_run
 
     result = load_run(run_id, obj.store)
@@ -129,6 +133,9 @@ def show_command(obj: Context, run_id: str, show_trades: bool, out: Path | None,
     for key in ("run_id", "strategy", "params", "exchange", "symbols", "level", "start", "end", "settings", "engine",
                 "data_fingerprint", "version"):
         click.echo(f"{key:>17}: {json.dumps(info[key]) if isinstance(info[key], (dict, list)) else info[key]}")
+    fees = result.settings.get("fees")
+    if fees:  # runs stored before fees were recorded have none
+        click.echo(f"{'fees':>17}: {FeeSchedule.from_dict(fees).describe().removeprefix('fees: ')}")
     click.echo("")
     for key, value in result.metrics.items():
         click.echo(f"{key:>24}: {value}")

@@ -98,6 +98,7 @@ def optimize_command(obj: Context, strategy: str | None, exchange: str | None, s
         sweep = result
     _print_sweep(sweep, top, title="whole data" if walk else None)
     annual = sweep.annualisation
+    click.echo(sweep.fees.describe())
     click.echo(f"annualised with {annual.periods_per_year:,.6g} bars a year ({annual.basis})")
     if walk:
         _print_walk_forward(result)

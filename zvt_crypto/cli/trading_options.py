@@ -33,7 +33,8 @@ data_options = _compose(
 #: ``--cash --fee --slippage --leverage``: the account and its costs.
 cost_options = _compose(
     click.option("--cash", type=float, default=10_000.0, show_default=True, help="Initial equity (quote currency)."),
-    click.option("--fee", type=float, help="Fee rate for maker and taker, e.g. 0.001; default: the markets' own."),
+    click.option("--fee", type=float, help="Fee rate for maker and taker, e.g. 0.001; default: the markets' own, else "
+                                                 "the venue's published default (ccxt's fee table)."),
     click.option("--slippage", type=float, default=0.0, show_default=True, help="Slippage in basis points."),
     click.option("--leverage", type=float, default=1.0, show_default=True, help="Leverage of perps."),
 )

@@ -52,7 +52,9 @@ def run_backtest(strategy: str | type[Strategy] | Strategy, data: MarketData, *,
         data: the bars (:func:`~zvt_crypto.trader.data.load_market_data` or :meth:`MarketData.from_frame`).
         params: strategy parameters (strings are coerced to the defaults' types).
         cash: initial equity in the quote currency.
-        fee: a rate for maker and taker alike, or ``(maker, taker)``; default: the markets' own fees (0 if unknown).
+        fee: a rate for maker and taker alike, or ``(maker, taker)``; default: the markets' own fees, else the
+            venue's published default (:mod:`.fees`); unknown for a venue's market is an error (pass ``fee``).
+            ``result.settings["fees"]`` says which rates were charged and where they came from.
         slippage: basis points (:class:`FixedBps`) or a model (:class:`SpreadImpact`); default none.
         leverage: perps' leverage, one value or one per symbol (spot trades at 1).
         maintenance_margin, liquidation_fee: perp liquidation (isolated margin; the fee defaults to the
@@ -86,6 +88,7 @@ def run_backtest(strategy: str | type[Strategy] | Strategy, data: MarketData, *,
     started = time.perf_counter()
     broker = Broker(data, cash=cash, fee=fee, slippage=slippage_model, leverage=leverage,
                     maintenance_margin=maintenance_margin, liquidation_fee=liquidation_fee, risk=risk)
+    settings["fees"] = broker.fees.to_dict()
     instance._bind(broker, data, check_lookahead)
     instance._start = int(start)
     instance._in_init = True

@@ -45,6 +45,7 @@ import pandas as pd
 
 from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.params import coerce_param
+from zvt_crypto.trader.fees import FeeSchedule, resolve_fees
 from zvt_crypto.trader.metrics import METRIC_KEYS, Annualisation, compute_metrics, dump_json, to_jsonable
 from zvt_crypto.trader.strategy import Strategy, get_strategy
 
@@ -496,6 +497,13 @@ class OptimizeResult:
         return float(self.trials.iloc[0][self.metric])
 
     @property
+    def fees(self) -> FeeSchedule | None:
+        """The fee rates every trial charged and where they came from."""
+        if self.data is None:
+            return None
+        return resolve_fees(self.data.specs, self.settings.get("fee"), exchange=self.data.exchange)
+
+    @property
     def annualisation(self) -> Annualisation | None:
         """Bars per year the trials' Sharpe / Sortino / volatility use, and why."""
         return annualisation_of(self.settings, self.data)
@@ -534,6 +542,7 @@ class OptimizeResult:
             "settings": json_settings(self.settings),
             "data": _data_info(data),
             "annualisation": None if self.annualisation is None else vars(self.annualisation),
+            "fees": None if self.fees is None else self.fees.to_dict(),
             "seconds": round(self.seconds, 3),
             "best": {"trial": int(self.best["trial"]), "params": self.best_params,
                      "metrics": _row_metrics(self.best, self.params)},
@@ -672,6 +681,7 @@ def optimize(strategy: str | type[Strategy], data: MarketData, grid: Grid, *, me
     cls = _strategy_class(strategy)
     metric_name = check_metric(metric)
     settings = backtest_settings(cash, fee, slippage, leverage, engine, options)
+    resolve_fees(data.specs, fee, exchange=data.exchange)  # an unknown fee fails here, not in every worker
     sets, skipped = parameter_sets(cls, grid, method=method, n_iter=n_iter, seed=seed, constraint=constraint)
     tasks = [_Task(k, params, 0, data.n_bars) for k, params in enumerate(sets)]
     done = run_tasks(cls, data, tasks, settings=settings, metric=metric, metric_name=metric_name, n_jobs=n_jobs,

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from zvt_crypto.contract.errors import InvalidInputError
+from zvt_crypto.trader.fees import resolve_fees
 from zvt_crypto.trader.metrics import compute_metrics, dump_json, to_jsonable
 from zvt_crypto.trader.optimize import (
     Grid,
@@ -250,6 +251,7 @@ def walk_forward(strategy: str | type[Strategy], data: MarketData, grid: Grid, *
     cls = _strategy_class(strategy)
     metric_name = check_metric(metric)
     settings = backtest_settings(cash, fee, slippage, leverage, engine, options)
+    resolve_fees(data.specs, fee, exchange=data.exchange)  # an unknown fee fails here, not in every worker
     spans = {"train": window_bars(train, data, "train"), "test": window_bars(test, data, "test")}
     spans["step"] = spans["test"] if step is None else window_bars(step, data, "step")
     spans["warmup"] = spans["train"] if warmup is None else window_bars(warmup, data, "warmup")
