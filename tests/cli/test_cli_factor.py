@@ -87,3 +87,19 @@ def test_clear_errors(db: tuple[Path, str]) -> None:
     missing = cli(db, "factor", "show", "ema", "--exchange", "binance", "--symbol", "BTC/USDT", "--level", "1h",
                   "--param", "window=99", check=False)
     assert missing.returncode == 1 and "compute them first" in missing.stderr  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("args", "warning"), [
+    (["rsi", "--symbol", "DOGE/USDT"],
+     "DOGE/USDT on binance: no 1h bars stored; record them: zvt-crypto record bars --exchange binance "
+     "--symbol DOGE/USDT --level 1h"),
+    (["cross_spread", "--symbol", "BTC/USDT", "--param", "other=okx"],
+     "BTC/USDT on binance: all 720 values are NaN; an input is missing: 1h bars of BTC/USDT on okx (zvt-crypto "
+     "record bars --exchange okx --symbol BTC/USDT --level 1h)"),
+])
+def test_nothing_usable_is_a_warning_and_exit_1(db: tuple[Path, str], args: list[str], warning: str) -> None:
+    result = cli(db, "factor", "compute", args[0], "--exchange", "binance", "--level", "1h", *args[1:], check=False)
+    assert result.returncode == 1, result.stdout  # type: ignore[attr-defined]
+    stderr = result.stderr  # type: ignore[attr-defined]
+    assert f"warning: {warning}" in stderr
+    assert "error: nothing usable computed for " in stderr and "Traceback" not in stderr

@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from zvt_crypto.contract.errors import InvalidInputError
+from zvt_crypto.contract.errors import InvalidInputError, NoUsableDataError
 from zvt_crypto.contract.levels import Level
 from zvt_crypto.contract.store import Store
 from zvt_crypto.dataio.sample import sample_bars
 from zvt_crypto.domain import Bar, FactorValue
-from zvt_crypto.factors.base import Factor, register_function
+from zvt_crypto.factors.base import Factor, make_factor, register_function
 from zvt_crypto.factors.data import FactorInput
 from zvt_crypto.factors.engine import compute_factor, load_factor
 
@@ -195,3 +195,47 @@ def test_parameters_from_strings_are_typed() -> None:
     factor = windowed(window="7")
     assert factor.p == {"window": 7}
     assert factor.factor_id("1H") == "test_window:1h:window=7"
+
+
+def test_a_run_says_which_entities_got_nothing_usable_and_what_to_record(sqlite_store: Store) -> None:
+    write_bars(sqlite_store, 48)
+    fine = compute_factor(windowed(window=3), exchange="binance", symbols=SYMBOLS[:2], level="1h",
+                          store=sqlite_store)
+    assert fine.warnings == [] and not fine.failed
+    assert fine.usable == 2 * 46 and fine.counts.loc[IDS[0]].tolist() == [48, 46]
+    assert compute_factor(windowed(window=3), exchange="binance", symbols=SYMBOLS[:2], level="1h",
+                          store=sqlite_store).failed is False  # up to date: nothing new, nothing wrong
+
+    missing = compute_factor(windowed(window=3), exchange="binance", symbols=["DOGE/USDT"], level="1h",
+                             store=sqlite_store)
+    assert missing.failed and missing.usable == 0
+    assert missing.warnings == ["DOGE/USDT on binance: no 1h bars stored; record them: zvt-crypto record bars "
+                                "--exchange binance --symbol DOGE/USDT --level 1h"]
+    with pytest.raises(NoUsableDataError, match="nothing usable computed for test_window:1h:window=3"):
+        missing.check()
+
+    short = compute_factor(windowed(window=100), exchange="binance", symbols=SYMBOLS[:1], level="1h",
+                           store=sqlite_store)
+    assert short.failed and short.rows == 48 and short.usable == 0
+    assert "BTC/USDT on binance: all 48 values are NaN" in short.warnings[0]
+    assert "48 bars stored, the factor needs 100 of warm-up" in short.warnings[0]
+
+    spread = compute_factor(make_factor("cross_spread", {"other": "okx"}), exchange="binance",
+                            symbols=SYMBOLS[:1], level="1h", store=sqlite_store)
+    assert spread.failed and spread.rows == 48
+    assert spread.warnings == ["BTC/USDT on binance: all 48 values are NaN; an input is missing: 1h bars of "
+                               "BTC/USDT on okx (zvt-crypto record bars --exchange okx --symbol BTC/USDT "
+                               "--level 1h)"]
+    # one symbol with values, one without: reported, but the run produced something
+    mixed = compute_factor(windowed(window=5), exchange="binance", symbols=[SYMBOLS[1], "DOGE/USDT"], level="1h",
+                           store=sqlite_store)
+    assert not mixed.failed and len(mixed.warnings) == 1 and mixed.usable == 44
+
+
+def test_a_higher_level_that_is_missing_is_named(sqlite_store: Store) -> None:
+    write_bars(sqlite_store, 48)  # two days of 1h bars: not one complete week to resample
+    run = compute_factor(make_factor("mtf_trend", {"higher": "1w"}), exchange="binance", symbols=SYMBOLS[:1],
+                         level="1h", store=sqlite_store)
+    assert run.failed and run.rows == 48
+    assert "an input is missing: 1w bars of BTC/USDT on binance (zvt-crypto record bars --exchange binance " \
+           "--symbol BTC/USDT --level 1w)" in run.warnings[0]

@@ -184,6 +184,22 @@ def test_turnover_of_constant_and_reversing_rankings() -> None:
         factor_turnover(constant, q=5, bucket=6)
 
 
+def test_turnover_is_nan_after_warm_up_rows_without_buckets() -> None:
+    """load_factor keeps the warm-up rows (all NaN): the first timestamp with buckets has no earlier membership to
+    compare with, so its turnover is unknown, not 1.0."""
+    warm_up = [np.nan, np.nan, np.nan]
+    constant = panel({f"e{i}": [*warm_up, float(i), float(i), float(i)] for i in range(10)})
+    turnover = factor_turnover(constant, q=5)
+    assert turnover.iloc[:4].isna().all()
+    assert (turnover.iloc[4:] == 0).all()
+    close = panel({f"e{i}": [100.0 + i + t for t in range(6)] for i in range(10)})
+    sheet = tear_sheet(constant, close, periods=(1,), q=5, max_lag=1)
+    pd.testing.assert_series_equal(sheet.turnover, turnover)
+    # one timestamp without any value in the middle: the one after it is unknown too, then comparisons resume
+    gap = panel({f"e{i}": [float(i), float(i), np.nan, float(i), float(i)] for i in range(10)})
+    assert factor_turnover(gap, q=5).isna().tolist() == [True, False, True, True, False]
+
+
 def test_ic_decays_with_the_horizon() -> None:
     close = random_walk(150, 150, seed=11)
     planted = forward_returns(close, periods=(1,))[1]  # knows the next step exactly, nothing after it

@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 
 from zvt_crypto.contract.errors import InvalidInputError
+from zvt_crypto.contract.ids import entity_id
 from zvt_crypto.contract.store import Store
 from zvt_crypto.domain import Bar, CryptoPair, CryptoPerp, FundingRate
 from zvt_crypto.trader import MarketData, load_market_data, run_backtest
+from zvt_crypto.trader.data import market_specs
 
 PAIR, PERP = "BTC/USDT", "ETH/USDT:USDT"
 PAIR_ID, PERP_ID = "pair_binance_BTC-USDT", "perp_binance_ETH-USDT.USDT"
@@ -117,3 +119,42 @@ def test_market_data_pickles() -> None:
     data = MarketData.from_frame(frame)
     copy = pickle.loads(pickle.dumps(data))
     assert copy.fingerprint == data.fingerprint
+
+
+def test_fees_come_from_the_market_else_the_venue_default_else_a_refusal(
+        sqlite_store: Store, bars: Callable[..., pd.DataFrame]) -> None:
+    """Imported bars have no market row, so no fee data: the venue's published default (ccxt's static fee table)
+    is charged and named; a venue ccxt has no table for is refused rather than traded for free."""
+    fill_store(sqlite_store, bars)
+    sqlite_store.write(Bar, bars(entity_id("binance", "SOL/USDT"), n=48, seed=5))
+    sqlite_store.write(Bar, bars(entity_id("binanceusdm", "XRP/USDT:USDT"), n=48, seed=6))
+    sqlite_store.write(Bar, bars(entity_id("somevenue", "GOOG/USD"), n=48, seed=7))
+    data = load_market_data(exchange="binance", symbols=[PAIR, PERP, "SOL/USDT"], level="1h", store=sqlite_store)
+    pair, perp, sol = data.specs
+    assert (pair.fee_source, perp.fee_source) == ("market", "market")
+    assert (sol.maker_fee, sol.taker_fee, sol.fee_source) == (0.001, 0.001, "ccxt binance default")
+    (xrp,) = market_specs("binanceusdm", ["XRP/USDT:USDT"], store=sqlite_store)
+    assert (xrp.maker_fee, xrp.taker_fee, xrp.fee_source) == (0.0002, 0.0005, "ccxt binanceusdm linear default")
+
+    params = {"fast": 3, "slow": 8, "direction": "both"}
+    solo = load_market_data(exchange="binance", symbols=["SOL/USDT"], level="1h", store=sqlite_store)
+    result = run_backtest("sma_cross", solo, params=params)
+    assert result.settings["fees"] == {"SOL/USDT": {"maker": 0.001, "taker": 0.001,
+                                                    "source": "ccxt binance default"}}
+    assert result.metrics["n_trades"] > 0
+    filled = result.orders.dropna(subset=["fill_price"])
+    notional = (filled["filled_size"].abs() * filled["fill_price"]).sum()
+    assert result.metrics["fees_paid"] == pytest.approx(0.001 * notional) and notional > 0
+    mixed = run_backtest("sma_cross", data, params=params)
+    assert mixed.settings["fees"]["BTC/USDT"] == {"maker": 0.0002, "taker": 0.0004, "source": "market"}
+    assert mixed.settings["fees"][PERP] == {"maker": 0.0005, "taker": 0.0005, "source": "market"}
+
+    unknown = load_market_data(exchange="somevenue", symbols=["GOOG/USD"], level="1h", store=sqlite_store)
+    assert unknown.specs[0].taker_fee is None
+    with pytest.raises(InvalidInputError, match=r"no fee known for GOOG/USD on somevenue.*--fee 0\.001"):
+        run_backtest("sma_cross", unknown, params=params)
+    given = run_backtest("sma_cross", unknown, params=params, fee=0.002)
+    assert given.settings["fees"] == {"GOOG/USD": {"maker": 0.002, "taker": 0.002, "source": "--fee"}}
+    # a frame without a venue: nothing to look up, 0 charged, and said so
+    frame = run_backtest("sma_cross", MarketData.from_frame(solo.bars(0)), params=params)
+    assert frame.settings["fees"]["ASSET"]["source"].startswith("none given") and frame.metrics["fees_paid"] == 0

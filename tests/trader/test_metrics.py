@@ -6,12 +6,14 @@ import doctest
 import json
 import math
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from zvt_crypto.contract.errors import InvalidInputError
+from zvt_crypto.trader import MarketData, run_backtest
 from zvt_crypto.trader import metrics as metrics_module
 from zvt_crypto.trader.metrics import (
     METRIC_KEYS,
@@ -22,6 +24,8 @@ from zvt_crypto.trader.metrics import (
     periods_per_year_for,
     to_jsonable,
 )
+
+from .conftest import market, ohlc_frame
 
 T0 = pd.Timestamp("2024-01-01", tz="UTC")
 
@@ -348,3 +352,52 @@ def test_against_backtesting_py_on_goog():
 def test_docstring_examples():
     result = doctest.testmod(metrics_module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+# --- annualisation: 365 days for 24/7 markets, trading days for calendars with weekends off ------------------------
+
+
+def _goog() -> pd.DataFrame:
+    backtesting = pytest.importorskip("backtesting")
+    path = Path(backtesting.__file__).parent / "test" / "GOOG.csv"
+    return pd.read_csv(path, index_col=0, parse_dates=True)
+
+
+@pytest.mark.parametrize("level", [None, "1d"])  # as from_frame infers it, and as load_market_data sets it
+def test_daily_stock_bars_annualise_with_252_trading_days(level: str | None) -> None:
+    data = MarketData.from_frame(_goog(), symbol="GOOG/USD", level=level)
+    assert data.annualisation.periods_per_year == 252
+    result = run_backtest("sma_cross", data, params={"fast": 10, "slow": 20}, fee=0.002)
+    returns = result.equity["equity"].pct_change().dropna().to_numpy()
+    m = result.metrics
+    assert m["periods_per_year"] == 252 and "252 trading days" in m["annualisation"]
+    assert m["sharpe"] == pytest.approx(hand_sharpe(list(returns), 252), rel=1e-12)
+    assert m["annual_volatility"] == pytest.approx(returns.std(ddof=1) * math.sqrt(252), rel=1e-12)
+    given = run_backtest("sma_cross", data, params={"fast": 10, "slow": 20}, fee=0.002, periods_per_year=365)
+    assert given.metrics["periods_per_year"] == 365 and given.metrics["annualisation"] == "given"
+    assert given.metrics["sharpe"] == pytest.approx(m["sharpe"] * math.sqrt(365 / 252), rel=1e-12)
+    assert given.settings["periods_per_year"] == 365 and result.settings["periods_per_year"] is None
+    assert "252 trading days" in result.summary().loc["annualisation", "display"]
+
+
+def test_crypto_bars_annualise_with_365_days() -> None:
+    rng = np.random.default_rng(5)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 24 * 30)))
+    rows = [(c, c * 1.01, c * 0.99, c) for c in close]
+    for data in (market(rows, freq="1h"), MarketData.from_frame(ohlc_frame(rows, freq="1h"))):  # level or none
+        assert data.annualisation.periods_per_year == 365 * 24
+        assert "365-day year" in data.annualisation.basis
+    daily = market(rows[:60], freq="1D")
+    assert daily.annualisation.periods_per_year == 365
+
+
+def test_intraday_bars_of_a_trading_calendar_annualise_with_the_observed_count() -> None:
+    hours = pd.date_range("2023-01-01", "2023-12-31 23:00", freq="h", tz="UTC")
+    session = hours[(hours.day_of_week < 5) & (hours.hour >= 14) & (hours.hour < 23)]  # 9 bars a weekday
+    frame = pd.DataFrame({"Open": 1.0, "High": 1.0, "Low": 1.0, "Close": 1.0}, index=session)
+    annual = MarketData.from_frame(frame, level="1h").annualisation
+    assert annual.periods_per_year == pytest.approx(9 * 5 * 365 / 7, rel=0.01)
+    assert "observed" in annual.basis
+    # a week or so of a 24/7 market shows no calendar yet: 365 days
+    short = MarketData.from_frame(frame.iloc[:30], level="1h").annualisation
+    assert short.periods_per_year == 8760

@@ -69,7 +69,7 @@ def test_random_walk_forward(eurusd: Store, tmp_path: Path) -> None:
     out = tmp_path / "wf.json"
     outcome = invoke(eurusd, "--strategy", "sma_cross", *MARKET, "--grid", "fast=3:12", "--grid", "slow=20:60",
                      "--method", "random", "--n-iter", "6", "--seed", "1", "--walk-forward", "--train", "60d",
-                     "--test", "30d", "--jobs", "1", "--engine", "vectorised", "--out", str(out))
+                     "--test", "30d", "--jobs", "1", "--engine", "vectorised", "--fee", "0.0001", "--out", str(out))
     assert outcome.exit_code == 0, outcome.output
     text = outcome.output
     assert "walk-forward: " in text and "out-of-sample (stitched): sharpe" in text
@@ -110,6 +110,18 @@ def test_random_walk_forward(eurusd: Store, tmp_path: Path) -> None:
     (["--strategy", "sma_cross", "--grid", "fast=3,5", "--start", "2030-01-01"], "no 1h bars of EUR/USD on oanda"),
 ])
 def test_bad_input_is_a_clear_error(eurusd: Store, args: list[str], message: str) -> None:
-    outcome = invoke(eurusd, *args, *MARKET, "--jobs", "1")
+    outcome = invoke(eurusd, *args, *MARKET, "--jobs", "1", "--fee", "0.0001")
     assert outcome.exit_code == 1, outcome.output
     assert message in outcome.output
+
+
+@pytest.mark.parametrize("walk", [[], ["--walk-forward", "--train", "60d", "--test", "30d"]])
+def test_a_market_without_a_known_fee_is_refused(eurusd: Store, walk: list[str]) -> None:
+    """Imported EUR/USD on oanda: no fee stored, and ccxt has no oanda fee table — no sweep at zero fees."""
+    outcome = invoke(eurusd, "--strategy", "sma_cross", *MARKET, "--grid", "fast=3,5", *walk, "--jobs", "1")
+    assert outcome.exit_code == 1
+    assert outcome.output.startswith("error: no fee known for EUR/USD on oanda") and "--fee" in outcome.output
+    outcome = invoke(eurusd, "--strategy", "sma_cross", *MARKET, "--grid", "fast=3,5", *walk, "--jobs", "1",
+                     "--fee", "0.0002")
+    assert outcome.exit_code == 0, outcome.output
+    assert "fees: taker 0.02 %, maker 0.02 % (--fee) on EUR/USD" in outcome.output

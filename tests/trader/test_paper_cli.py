@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 from tests.conftest import make_bars
 from tests.trader.test_paper import BTC_PERP, assert_same_as_backtest, goog_bars
 from zvt_crypto.cli import cli
+from zvt_crypto.contract.ids import entity_id
 from zvt_crypto.contract.store import Store
 from zvt_crypto.domain import Bar
 from zvt_crypto.trader.paper import PaperTrader, account_trades
@@ -79,6 +80,7 @@ def test_a_perp_without_funding_says_what_to_record(sqlite_store: Store) -> None
                   "BTC/USDT:USDT", "--level", "1h", "--param", "fast=3", "--param", "slow=8", "--start",
                   str(bars["timestamp"].iloc[10]), "--warmup", "10")
     assert created.exit_code == 0, created.output
+    assert "fees: taker 0.05 %, maker 0.02 % (ccxt binanceusdm linear default) on BTC/USDT:USDT" in created.output
     command = "zvt-crypto record funding --exchange binanceusdm --symbol BTC/USDT:USDT"
     step = run(store, "step", "p")
     assert step.exit_code == 0 and "p: no new bars; waiting for funding rates of BTC/USDT:USDT" in step.output
@@ -88,6 +90,20 @@ def test_a_perp_without_funding_says_what_to_record(sqlite_store: Store) -> None
     listing = run(store, "status")
     assert listing.exit_code == 0 and "\np: waiting for funding rates of BTC/USDT:USDT" in listing.output
     assert command in listing.output
+
+
+def test_an_account_on_a_market_without_a_known_fee_is_refused(sqlite_store: Store) -> None:
+    store = sqlite_store
+    store.write(Bar, make_bars(entity_id("somevenue", "GOOG/USD"), n=30))
+    create = ["create", "g", "--strategy", "sma_cross", "--exchange", "somevenue", "--symbol", "GOOG/USD",
+              "--level", "1h"]
+    refused = run(store, *create)
+    assert refused.exit_code == 1
+    assert refused.output.startswith("error: no fee known for GOOG/USD on somevenue") and "--fee" in refused.output
+    assert "no paper account 'g'" in run(store, "status", "g").output  # nothing stored
+    created = run(store, *create, "--fee", "0.001")
+    assert created.exit_code == 0, created.output
+    assert "fees: taker 0.1 %, maker 0.1 % (--fee) on GOOG/USD" in created.output
 
 
 @pytest.mark.parametrize(("args", "message"), [

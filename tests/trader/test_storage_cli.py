@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from zvt_crypto.cli import cli
 from zvt_crypto.contract.errors import InvalidInputError
+from zvt_crypto.contract.ids import entity_id
 from zvt_crypto.contract.store import Store
 from zvt_crypto.domain import BacktestRun, Bar
 from zvt_crypto.trader import load_market_data, run_backtest
@@ -128,3 +129,63 @@ def test_bad_input_is_a_clear_error(sqlite_store: Store, filled: Callable[[Store
     outcome = CliRunner().invoke(cli, ["--db-url", str(sqlite_store.url), "backtest", *args, *defaults])
     assert outcome.exit_code == 1, outcome.output
     assert message in outcome.output
+
+
+def test_backtest_and_optimize_state_their_annualisation(sqlite_store: Store, filled: Callable[[Store], Store],
+                                                           tmp_path: Path) -> None:
+    filled(sqlite_store)
+    runner = CliRunner()
+    base = ["--db-url", str(sqlite_store.url)]
+    common = ["--strategy", "sma_cross", "--exchange", "binance", "--symbol", "BTC/USDT", "--level", "1h",
+              "--fee", "0.001"]
+    inferred, given = tmp_path / "inferred.json", tmp_path / "given.json"
+    outcome = runner.invoke(cli, [*base, "backtest", *common, "--out", str(inferred)])
+    assert outcome.exit_code == 0, outcome.output
+    assert "365-day year" in outcome.output
+    outcome = runner.invoke(cli, [*base, "backtest", *common, "--periods-per-year", "2000", "--out", str(given)])
+    assert outcome.exit_code == 0, outcome.output
+    first, second = json.loads(inferred.read_text()), json.loads(given.read_text())
+    assert first["metrics"]["periods_per_year"] == 8760 and second["metrics"]["periods_per_year"] == 2000
+    assert second["metrics"]["annualisation"] == "given" and second["settings"]["periods_per_year"] == 2000
+    assert second["metrics"]["sharpe"] == pytest.approx(first["metrics"]["sharpe"] * (2000 / 8760) ** 0.5)
+    shown = runner.invoke(cli, [*base, "runs", "show", second["run_id"]])
+    assert shown.exit_code == 0 and "annualisation: given" in shown.output
+    rerun_outcome = runner.invoke(cli, [*base, "runs", "rerun", second["run_id"]])
+    assert rerun_outcome.exit_code == 0 and "identical" in rerun_outcome.output, rerun_outcome.output
+    swept = runner.invoke(cli, [*base, "optimize", *common, "--grid", "fast=3,5", "--param", "slow=12", "--jobs",
+                                "1", "--periods-per-year", "2000"])
+    assert swept.exit_code == 0, swept.output
+    assert "annualised with 2,000 bars a year (given)" in swept.output
+
+
+def test_backtest_states_the_fee_it_charged_and_refuses_an_unknown_one(
+        sqlite_store: Store, filled: Callable[[Store], Store], bars: Callable[..., pd.DataFrame],
+        tmp_path: Path) -> None:
+    filled(sqlite_store)  # bars without markets, as imported: no fee data stored
+    runner = CliRunner()
+    base = ["--db-url", str(sqlite_store.url)]
+    out = tmp_path / "run.json"
+    common = ["--strategy", "sma_cross", "--level", "1h", "--param", "fast=3", "--param", "slow=12"]
+    outcome = runner.invoke(cli, [*base, "backtest", *common, "--exchange", "binance", "--symbol", "BTC/USDT",
+                                  "--symbol", "ETH/USDT", "--out", str(out)])
+    assert outcome.exit_code == 0, outcome.output
+    assert "fees: taker 0.1 %, maker 0.1 % (ccxt binance default) on BTC/USDT, ETH/USDT" in outcome.output
+    document = json.loads(out.read_text())
+    assert document["settings"]["fees"]["ETH/USDT"] == {"maker": 0.001, "taker": 0.001,
+                                                        "source": "ccxt binance default"}
+    assert document["metrics"]["fees_paid"] > 0
+    stored = BacktestRun.query_data(index=None, store=sqlite_store)
+    assert stored["settings"].iloc[0]["fees"] == document["settings"]["fees"]
+    shown = runner.invoke(cli, [*base, "runs", "show", document["run_id"]])
+    assert shown.exit_code == 0
+    assert "fees: taker 0.1 %, maker 0.1 % (ccxt binance default) on BTC/USDT, ETH/USDT" in shown.output
+
+    sqlite_store.write(Bar, bars(entity_id("somevenue", "GOOG/USD"), n=300, seed=5))
+    unknown = [*base, "backtest", *common, "--exchange", "somevenue", "--symbol", "GOOG/USD"]
+    outcome = runner.invoke(cli, unknown)
+    assert outcome.exit_code == 1
+    assert outcome.output.startswith("error: no fee known for GOOG/USD on somevenue") and "--fee" in outcome.output
+    assert len(BacktestRun.query_data(index=None, store=sqlite_store)) == 1  # nothing stored
+    outcome = runner.invoke(cli, [*unknown, "--fee", "0.0005"])
+    assert outcome.exit_code == 0, outcome.output
+    assert "fees: taker 0.05 %, maker 0.05 % (--fee) on GOOG/USD" in outcome.output

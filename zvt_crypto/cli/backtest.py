@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from zvt_crypto.cli.app import Context, cli, handle_errors
-from zvt_crypto.cli.trading_options import cost_options, data_options, engine_option
+from zvt_crypto.cli.trading_options import annualisation_option, cost_options, data_options, engine_option
 
 
 @cli.command("backtest")
@@ -17,6 +17,7 @@ from zvt_crypto.cli.trading_options import cost_options, data_options, engine_op
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Strategy parameter; repeatable.")
 @cost_options
 @engine_option
+@annualisation_option
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the result as JSON here.")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write an HTML report here.")
 @click.option("--no-store", is_flag=True, help="Do not keep the run in the store.")
@@ -25,8 +26,8 @@ from zvt_crypto.cli.trading_options import cost_options, data_options, engine_op
 @handle_errors
 def backtest(obj: Context, strategy: str | None, exchange: str | None, symbols: tuple[str, ...], level: str | None,
              start: str | None, end: str | None, params: tuple[str, ...], cash: float, fee: float | None,
-             slippage: float, leverage: float, engine: str, out: Path | None, report: Path | None, no_store: bool,
-             list_strategies: bool) -> None:
+             slippage: float, leverage: float, engine: str, periods_per_year: float | None, out: Path | None,
+             report: Path | None, no_store: bool, list_strategies: bool) -> None:
     """Backtest a strategy on stored bars; print the metrics, store the run (its id is printed)."""
     from zvt_crypto.contract.errors import InvalidInputError
     from zvt_crypto.trader import get_strategy, load_market_data, run_backtest
@@ -47,7 +48,7 @@ def backtest(obj: Context, strategy: str | None, exchange: str | None, symbols: 
     data = load_market_data(exchange=exchange, symbols=list(symbols), level=level, start=start, end=end,
                             store=obj.store)
     result = run_backtest(cls, data, params=instance_params, cash=cash, fee=fee, slippage=slippage or None,
-                          leverage=leverage, engine=engine)
+                          leverage=leverage, engine=engine, periods_per_year=periods_per_year)
     if not no_store:
         save_run(result, obj.store)
     if out is not None:
@@ -75,6 +76,8 @@ def _print_result(result: Any, out: Path | None, report: Path | None) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from zvt_crypto.trader.fees import FeeSchedule
+
     console = Console(width=160)
     frame = result.summary()
     table = Table("metric", "value", title=f"{result.strategy} {result.params} on {', '.join(result.symbols)} "
@@ -82,6 +85,7 @@ def _print_result(result: Any, out: Path | None, report: Path | None) -> None:
     for key, row in frame.iterrows():
         table.add_row(str(key), str(row["display"]))
     console.print(table)
+    click.echo(FeeSchedule.from_dict(result.settings["fees"]).describe())
     if result.run_id:
         click.echo(f"run {result.run_id} stored (zvt-crypto runs show {result.run_id})")
     if out is not None:
@@ -121,6 +125,7 @@ def list_command(obj: Context, strategy: str | None, limit: int) -> None:
 @handle_errors
 def show_command(obj: Context, run_id: str, show_trades: bool, out: Path | None, report: Path | None) -> None:
     """A stored run: its inputs, data fingerprint, version and metrics."""
+    from zvt_crypto.trader.fees import FeeSchedule
     from zvt_crypto.trader.storage import load_run
 
     result = load_run(run_id, obj.store)
@@ -128,6 +133,9 @@ def show_command(obj: Context, run_id: str, show_trades: bool, out: Path | None,
     for key in ("run_id", "strategy", "params", "exchange", "symbols", "level", "start", "end", "settings", "engine",
                 "data_fingerprint", "version"):
         click.echo(f"{key:>17}: {json.dumps(info[key]) if isinstance(info[key], (dict, list)) else info[key]}")
+    fees = result.settings.get("fees")
+    if fees:  # runs stored before fees were recorded have none
+        click.echo(f"{'fees':>17}: {FeeSchedule.from_dict(fees).describe().removeprefix('fees: ')}")
     click.echo("")
     for key, value in result.metrics.items():
         click.echo(f"{key:>24}: {value}")

@@ -67,6 +67,9 @@ def compute(obj: Context, name: str, exchange: str, symbols: tuple[str, ...], le
     run = compute_factor(instance, exchange=exchange, symbols=list(symbols) or None, level=level, start=start,
                          end=end, incremental=not full, store=obj.store)
     click.echo(str(run))
+    for warning in run.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    run.check()  # nothing usable: an error (exit 1) after the warnings that say what to record
 
 
 @factor.command("show")

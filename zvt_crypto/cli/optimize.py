@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from zvt_crypto.cli.app import Context, cli, handle_errors
-from zvt_crypto.cli.trading_options import cost_options, data_options, engine_option
+from zvt_crypto.cli.trading_options import annualisation_option, cost_options, data_options, engine_option
 
 
 @cli.command("optimize")
@@ -36,6 +36,7 @@ from zvt_crypto.cli.trading_options import cost_options, data_options, engine_op
 @click.option("--anchored", is_flag=True, help="Walk-forward: every train window starts at the data's start.")
 @cost_options
 @engine_option
+@annualisation_option
 @click.option("--splits", type=int, default=16, show_default=True, help="CSCV blocks of the PBO (even, 2…24).")
 @click.option("--top", type=int, default=10, show_default=True, help="Trials to print.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the result as JSON here.")
@@ -50,8 +51,8 @@ def optimize_command(obj: Context, strategy: str | None, exchange: str | None, s
                      params: tuple[str, ...], method: str, n_iter: int | None, seed: int, metric: str,
                      minimize: bool, jobs: int, walk: bool, train: str | None, test: str | None, step: str | None,
                      warmup: str | None, anchored: bool, cash: float, fee: float | None, slippage: float,
-                     leverage: float, engine: str, splits: int, top: int, out: Path | None, store_best: bool,
-                     progress: bool | None) -> None:
+                     leverage: float, engine: str, periods_per_year: float | None, splits: int, top: int,
+                     out: Path | None, store_best: bool, progress: bool | None) -> None:
     """Search a strategy's parameters on stored bars; print the best trials, the deflated Sharpe ratio and the
     probability of backtest overfitting (and with --walk-forward the folds and the out-of-sample result)."""
     from zvt_crypto.contract.errors import InvalidInputError
@@ -86,6 +87,8 @@ def optimize_command(obj: Context, strategy: str | None, exchange: str | None, s
                               "maximize": not minimize, "n_jobs": jobs, "cash": cash, "fee": fee,
                               "slippage": slippage or None, "leverage": leverage, "engine": engine,
                               "n_splits": splits, "progress": progress}
+    if periods_per_year is not None:
+        common["periods_per_year"] = periods_per_year
     if walk:
         result = walk_forward(cls, data, space, train=train, test=test, step=step, anchored=anchored,
                               warmup=warmup, **common)
@@ -94,6 +97,9 @@ def optimize_command(obj: Context, strategy: str | None, exchange: str | None, s
         result = optimize(cls, data, space, **common)
         sweep = result
     _print_sweep(sweep, top, title="whole data" if walk else None)
+    annual = sweep.annualisation
+    click.echo(sweep.fees.describe())
+    click.echo(f"annualised with {annual.periods_per_year:,.6g} bars a year ({annual.basis})")
     if walk:
         _print_walk_forward(result)
     if store_best:

@@ -56,6 +56,7 @@ def create_command(obj: Context, name: str, strategy: str, symbols: tuple[str, .
     account = trader.create(obj.store, replace=replace)
     click.echo(f"paper account {account.name}: {account.describe()}, cash {account.settings['cash']:g}, "
                f"trades from {iso(account.start)} (zvt-crypto paper step {account.name})")
+    click.echo(account.fees(obj.store).describe())
 
 
 @paper.command("step")

@@ -33,7 +33,8 @@ data_options = _compose(
 #: ``--cash --fee --slippage --leverage``: the account and its costs.
 cost_options = _compose(
     click.option("--cash", type=float, default=10_000.0, show_default=True, help="Initial equity (quote currency)."),
-    click.option("--fee", type=float, help="Fee rate for maker and taker, e.g. 0.001; default: the markets' own."),
+    click.option("--fee", type=float, help="Fee rate for maker and taker, e.g. 0.001; default: the markets' own, else "
+                                                 "the venue's published default (ccxt's fee table)."),
     click.option("--slippage", type=float, default=0.0, show_default=True, help="Slippage in basis points."),
     click.option("--leverage", type=float, default=1.0, show_default=True, help="Leverage of perps."),
 )
@@ -42,3 +43,9 @@ cost_options = _compose(
 engine_option = click.option("--engine", type=click.Choice(["event", "vectorised"]), default="event",
                              show_default=True,
                              help="vectorised: signal strategies on one symbol, same trades, much faster.")
+
+#: ``--periods-per-year``: how backtest metrics are annualised.
+annualisation_option = click.option(
+    "--periods-per-year", type=float,
+    help="Bars per year for annualised volatility / Sharpe / Sortino; default: inferred from the bar times "
+         "(365 days a year when bars fall on weekends, 252 for daily bars without weekend bars).")

@@ -28,3 +28,8 @@ class StoreError(ZvtCryptoError):
 
 class ImportFormatError(ZvtCryptoError, ValueError):
     """A file given to ``import`` cannot be read as bars."""
+
+
+class NoUsableDataError(ZvtCryptoError):
+    """A computation had stored data to work on but produced no usable value (no bars, all NaN); the message
+    names what is missing and the command that records it."""

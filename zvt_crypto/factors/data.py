@@ -33,6 +33,8 @@ class FactorInput:
     #: the earliest bar whose value will be kept (earlier ones are warm-up); a factor may skip work before it
     output_from_ms: int | None = None
     _cache: dict[Any, pd.DataFrame] = field(default_factory=dict, repr=False)
+    #: inputs read beyond the main bars that had no row for an entity: ``(schema name, level or None, entity)``
+    missing: list[tuple[str, str | None, str]] = field(default_factory=list, repr=False)
 
     def bars(self, level: Level | str | None = None, *, schema: type[Schema] | None = None,
              entity_ids: Sequence[str] | None = None, columns: Sequence[str] = OHLCV) -> pd.DataFrame:
@@ -54,9 +56,14 @@ class FactorInput:
         start = self.start_ms if start_ms is None else start_ms
         key = (schema.__name__, str(level), ids, tuple(columns or ()), start)
         if key not in self._cache:
-            self._cache[key] = schema.query_data(
+            frame = schema.query_data(
                 entity_ids=list(ids), level=level, columns=list(columns) if columns else None,
                 start_timestamp=start, end_timestamp=self.end_ms, store=self.store)
+            self._cache[key] = frame
+            found = set(frame.index.get_level_values("entity_id")) if "entity_id" in frame.index.names else set()
+            level_name = None if level is None else str(Level.parse(level))
+            self.missing += [(schema.__name__, level_name, e) for e in ids
+                             if e not in found and (schema.__name__, level_name, e) not in self.missing]
         return self._cache[key]
 
     def set_main_bars(self, frame: pd.DataFrame, columns: Sequence[str] = OHLCV) -> None:

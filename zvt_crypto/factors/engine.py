@@ -13,21 +13,23 @@ value). A factor whose ``version`` or outputs changed is recomputed from scratch
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import delete, func, select
 
-from zvt_crypto.contract.errors import InvalidInputError
+from zvt_crypto.contract.errors import InvalidInputError, NoUsableDataError
+from zvt_crypto.contract.ids import parse_entity_id
 from zvt_crypto.contract.levels import Level
 from zvt_crypto.contract.query import resolve_entity_ids
 from zvt_crypto.contract.reader import in_values, read_frame
 from zvt_crypto.contract.store import Store, get_store
-from zvt_crypto.contract.timeutil import TimeLike, check_range, to_ms
+from zvt_crypto.contract.timeutil import TimeLike, check_range, iso, to_ms
 from zvt_crypto.domain.factors import VALUE_COLUMNS, FactorMeta, FactorValue
 from zvt_crypto.factors.base import Factor, make_factor
 from zvt_crypto.factors.data import OHLCV, FactorInput
@@ -39,7 +41,9 @@ _DAY_MS = 86_400_000
 
 @dataclass
 class FactorRun:
-    """What one computation did; ``values`` holds the rows it computed (named outputs)."""
+    """What one computation did; ``values`` holds the rows it computed (named outputs), ``counts`` per entity the
+    rows computed and the ``usable`` ones (any output not NaN), ``warnings`` each entity that got no usable value
+    with the reason and the command that records the missing input."""
 
     factor_id: str
     entities: int
@@ -47,6 +51,25 @@ class FactorRun:
     changed: int
     seconds: float
     values: pd.DataFrame
+    counts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["rows", "usable"]))
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def usable(self) -> int:
+        """Rows with at least one output that is not NaN."""
+        return int(self.counts["usable"].sum()) if len(self.counts) else 0
+
+    @property
+    def failed(self) -> bool:
+        """Nothing usable computed although something was missing (not merely: nothing new to compute)."""
+        return self.usable == 0 and bool(self.warnings)
+
+    def check(self) -> FactorRun:
+        """``self``, or :class:`NoUsableDataError` when :attr:`failed`."""
+        if self.failed:
+            raise NoUsableDataError(f"nothing usable computed for {self.factor_id}: {self.warnings[0]}"
+                                    + (f" (and {len(self.warnings) - 1} more)" if len(self.warnings) > 1 else ""))
+        return self
 
     def __str__(self) -> str:
         return (f"{self.factor_id}: {self.entities} entit{'y' if self.entities == 1 else 'ies'}, {self.rows} rows "
@@ -121,7 +144,11 @@ def compute_factor(
     changed = 0
     if persist and not values.empty:
         changed = _write(store, factor, factor_id, level, values)
-    run = FactorRun(factor_id, len(ids), len(values), changed, time.monotonic() - started, values)
+    counts = _entity_counts(ids, values, factor.outputs)
+    stored = set(last.index) if len(last) else set()
+    warnings = _warnings(ids, level, bars, counts, stored, data.missing, warmup, start_ms, end_ms)
+    run = FactorRun(factor_id, len(ids), len(values), changed, time.monotonic() - started, values, counts,
+                    warnings)
     log.info("%s", run)
     return run
 
@@ -299,6 +326,77 @@ def _write(store: Store, factor: Factor, factor_id: str, level: Level, values: p
     }])
     store.write(FactorMeta, meta)
     return result.changed
+
+
+def _entity_counts(ids: list[str], values: pd.DataFrame, outputs: Sequence[str]) -> pd.DataFrame:
+    """Per entity: rows computed and rows with any output that is not NaN."""
+    entity = values.index.get_level_values("entity_id") if len(values) else pd.Index([], dtype=object)
+    usable = values[list(outputs)].notna().any(axis=1).to_numpy() if len(values) else np.zeros(0, dtype=bool)
+    frame = pd.DataFrame({"rows": 1, "usable": usable.astype(np.int64)}, index=pd.Index(entity, name="entity_id"))
+    return frame.groupby(level=0, observed=True).sum().reindex(ids, fill_value=0)
+
+
+def _warnings(ids: list[str], level: Level, bars: pd.DataFrame, counts: pd.DataFrame, stored: set[str],
+              missing: list[tuple[str, str | None, str]], warmup: int | None, start_ms: int | None,
+              end_ms: int | None) -> list[str]:
+    """One line per entity that got no usable value: no bars (and no earlier results), or only NaN — with the
+    input that was missing, or the warm-up it lacked."""
+    read = bars.index.get_level_values("entity_id").value_counts() if len(bars) else pd.Series(dtype=np.int64)
+    span = ""
+    if start_ms is not None or end_ms is not None:
+        span = f" between {iso(start_ms) or 'the beginning'} and {iso(end_ms) or 'the end'}"
+    out = []
+    for entity in ids:
+        exchange, symbol = _exchange_symbol(entity)
+        label = f"{symbol} on {exchange}"
+        rows, usable = (int(x) for x in counts.loc[entity, ["rows", "usable"]])
+        if entity not in read.index and entity not in stored:
+            out.append(f"{label}: no {level} bars stored{span}; record them: "
+                       f"{_record_command('Bar', str(level), entity)}")
+        elif rows and not usable:
+            causes = [item for item in missing if _exchange_symbol(item[2])[1] == symbol] or missing[:3]
+            if causes:
+                listed = "; ".join(f"{_describe_input(*item)}" for item in causes)
+                reason = f"; {'an input is' if len(causes) == 1 else 'inputs are'} missing: {listed}"
+            elif warmup is not None and int(read.get(entity, 0)) <= warmup:
+                reason = f"; {int(read.get(entity, 0))} bars stored, the factor needs {warmup} of warm-up"
+            else:
+                reason = ""
+            out.append(f"{label}: all {rows} values are NaN{reason}")
+    return out
+
+
+def _exchange_symbol(entity: str) -> tuple[str, str]:
+    """``(exchange, ccxt symbol)`` of an entity id, for messages (``safe_symbol`` reversed: ``-`` → ``/``,
+    a perp's last ``.`` → ``:``, ``~XX`` escapes decoded)."""
+    kind, exchange, safe = parse_entity_id(entity)
+    if kind == "perp" and "." in safe:
+        head, _, settle = safe.rpartition(".")
+        safe = f"{head}:{settle}"
+    symbol = re.sub(r"~([0-9A-F]{2,})", lambda m: chr(int(m.group(1), 16)), safe.replace("-", "/", 1))
+    return exchange, symbol
+
+
+def _record_command(schema: str, level: str | None, entity: str) -> str | None:
+    """The ``zvt-crypto record`` command that stores ``schema`` rows of ``entity`` (None for other inputs)."""
+    from zvt_crypto.contract.kinds import KINDS
+
+    kind = next((name for name, spec in KINDS.items() if spec.schema == schema), None)
+    if kind is None:
+        return None
+    exchange, symbol = _exchange_symbol(entity)
+    leveled = f" --level {level}" if KINDS[kind].leveled and level else ""
+    return f"zvt-crypto record {kind} --exchange {exchange} --symbol {symbol}{leveled}"
+
+
+def _describe_input(schema: str, level: str | None, entity: str) -> str:
+    from zvt_crypto.contract.kinds import KINDS
+
+    exchange, symbol = _exchange_symbol(entity)
+    kind = next((name for name, spec in KINDS.items() if spec.schema == schema), schema)
+    command = _record_command(schema, level, entity)
+    what = f"{level + ' ' if level else ''}{kind.replace('-', ' ')} of {symbol} on {exchange}"
+    return f"{what} ({command})" if command else what
 
 
 def _empty(outputs: Sequence[str]) -> pd.DataFrame:

@@ -262,13 +262,17 @@ def _turnover(bucket: np.ndarray, which: int, panel: _Panel) -> pd.Series:
         new = np.bincount(groups, before[inside] != 1.0, minlength=panel.size) / np.bincount(
             groups, minlength=panel.size
         )
-    new[0:1] = np.nan  # nothing to compare the first timestamp with
+    bucketed = np.bincount(panel.time[~np.isnan(bucket)], minlength=panel.size) > 0
+    # nothing to compare with at the first timestamp, nor after one without buckets (load_factor's warm-up rows)
+    new[0:1] = np.nan
+    new[1:][~bucketed[:-1]] = np.nan
     return pd.Series(new, index=panel.stamps, name="turnover")
 
 
 def factor_turnover(factor: pd.Series | pd.DataFrame, q: int = 5, bucket: int | None = None) -> pd.Series:
     """Per timestamp, the share of the entities in ``bucket`` (default the top quantile q) that were not in it at
-    the previous timestamp. NaN at the first timestamp and where the bucket is empty. A factor whose ranking never
+    the previous timestamp. NaN at the first timestamp, where the bucket is empty and where the previous timestamp
+    has no buckets (e.g. the all-NaN warm-up rows of ``load_factor``). A factor whose ranking never
     changes has turnover 0; one whose ranking reverses every step has 1.
 
     >>> factor_turnover(factor, q=5).mean()   # doctest: +SKIP

@@ -30,6 +30,9 @@ def align_higher(values: pd.DataFrame | pd.Series, higher: Level | str, index: p
     is_series = isinstance(values, pd.Series)
     frame = values.to_frame() if is_series else values
     names = list(frame.columns)
+    if frame.empty:  # no higher bar at all (none stored, too few lower bars to build one): nothing to align
+        empty = pd.DataFrame(np.nan, index=index, columns=names)
+        return empty[names[0]] if is_series else empty
     right = frame.reset_index()
     right["_visible"] = _ms(right["timestamp"]) + high.ms
     right = right.drop(columns="timestamp").astype({"entity_id": object})

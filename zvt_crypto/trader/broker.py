@@ -27,6 +27,7 @@ from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.levels import DAY_MS
 from zvt_crypto.trader import fills
 from zvt_crypto.trader.data import MarketData
+from zvt_crypto.trader.fees import resolve_fees
 from zvt_crypto.trader.orders import (
     CANCELLED,
     FILLED,
@@ -73,7 +74,8 @@ class Broker:
         self.cash = float(cash)
         self.slippage = as_slippage(slippage)
         self.risk = risk or NO_LIMITS
-        self.maker, self.taker = _fee_rates(data, fee)
+        self.fees = resolve_fees(data.specs, fee, exchange=data.exchange)
+        self.maker, self.taker = list(self.fees.maker), list(self.fees.taker)
         levels = [float(leverage)] * n if isinstance(leverage, (int, float)) else [float(x) for x in leverage]
         if len(levels) != n or any(not math.isfinite(x) or x < 1 for x in levels):
             raise InvalidInputError(f"leverage must be ≥ 1 (one value, or one per symbol), got {leverage!r}")
@@ -705,19 +707,6 @@ class Broker:
     def totals(self) -> dict[str, float]:
         return {"traded_notional": self.traded_notional, "fees_paid": self.fees_paid,
                 "funding_paid": self.funding_paid, "funding_received": self.funding_received}
-
-
-def _fee_rates(data: MarketData, fee: float | tuple[float, float] | None) -> tuple[list[float], list[float]]:
-    if fee is None:
-        maker = [spec.maker_fee or 0.0 for spec in data.specs]
-        taker = [spec.taker_fee or 0.0 for spec in data.specs]
-    else:
-        pair = (fee, fee) if isinstance(fee, (int, float)) else tuple(fee)
-        if len(pair) != 2 or any(not isinstance(x, (int, float)) or not -0.01 <= x < 0.1 for x in pair):
-            raise InvalidInputError(f"fee must be a rate in [-0.01, 0.1) or a (maker, taker) pair, got {fee!r}")
-        maker = [float(pair[0])] * data.n_symbols
-        taker = [float(pair[1])] * data.n_symbols
-    return maker, taker
 
 
 def _check_order(order: Order) -> str | None:

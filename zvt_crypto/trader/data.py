@@ -33,8 +33,8 @@ from zvt_crypto.contract.ids import entity_id as make_entity_id
 from zvt_crypto.contract.ids import entity_type_of_symbol
 from zvt_crypto.contract.levels import Level
 from zvt_crypto.contract.timeutil import TimeLike, check_range, iso, series_to_ms, to_ms
+from zvt_crypto.trader.metrics import Annualisation, infer_annualisation
 
-YEAR_MS = 365 * 86_400_000
 FIELDS = ("open", "high", "low", "close", "volume")
 
 
@@ -42,7 +42,9 @@ FIELDS = ("open", "high", "low", "close", "volume")
 class SymbolSpec:
     """Trading rules of one market. ``step`` is the amount precision (ccxt's ``precision.amount`` in tick-size
     mode, e.g. 0.00001); ``None`` means any size. Fees are fractions (0.001 = 0.1 %); ``None`` means unknown
-    (the engine then uses ``fee=`` or 0). ``contract_size`` is base units per contract (linear perps)."""
+    (:func:`~zvt_crypto.trader.fees.resolve_fees`: the engine then needs ``fee=``); ``fee_source`` says where known
+    ones came from ("market", "ccxt binance default"). ``contract_size`` is base units per contract (linear
+    perps)."""
 
     symbol: str
     entity_id: str = ""
@@ -54,6 +56,7 @@ class SymbolSpec:
     maker_fee: float | None = None
     taker_fee: float | None = None
     linear: bool = True
+    fee_source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -165,14 +168,16 @@ class MarketData:
         gaps, counts = np.unique(np.diff(self.timestamps), return_counts=True)
         return int(gaps[np.argmax(counts)])
 
+    @cached_property
+    def annualisation(self) -> Annualisation:
+        """Bars per year and why (:func:`~zvt_crypto.trader.metrics.infer_annualisation`): 365 days for a 24/7
+        market, 252 trading days for daily bars without weekends, the observed count for such intraday bars."""
+        return infer_annualisation(self.timestamps, self.bar_ms)
+
     @property
     def periods_per_year(self) -> float:
-        """Bars per 365-day year: from the level, else from the bars actually present per year of data (so a
-        stock's business days count 252-ish, not 365)."""
-        if self.level is not None:
-            return YEAR_MS / Level.parse(self.level).ms
-        span = (self.timestamps[-1] - self.timestamps[0]) if self.n_bars > 1 else 0
-        return (self.n_bars - 1) / (span / YEAR_MS) if span > 0 else YEAR_MS / self.bar_ms
+        """Bars per year (:attr:`annualisation`)."""
+        return self.annualisation.periods_per_year
 
     @cached_property
     def close_filled(self) -> np.ndarray:
@@ -189,7 +194,9 @@ class MarketData:
     def fingerprint(self) -> str:
         """A hash of everything a backtest reads: symbols, specs, level, bar times, OHLCV and funding."""
         digest = hashlib.blake2b(digest_size=16)
-        header = repr((self.exchange, self.level, [tuple(vars(spec).items()) for spec in self.specs]))
+        # the fee rates are read, not the label of where they came from (so fingerprints predating it still hold)
+        specs = [tuple((k, v) for k, v in vars(spec).items() if k != "fee_source") for spec in self.specs]
+        header = repr((self.exchange, self.level, specs))
         digest.update(header.encode())
         for array in (
             self.timestamps,
@@ -337,7 +344,7 @@ def load_market_data(
     >>> data = load_market_data(exchange="binance", symbols=["BTC/USDT"], level="1h")  # doctest: +SKIP
     """
     from zvt_crypto.contract.store import get_store
-    from zvt_crypto.domain import Bar, CryptoPair, CryptoPerp, FundingRate
+    from zvt_crypto.domain import Bar, FundingRate
 
     store = get_store(store)
     level = Level.parse(level)
@@ -356,33 +363,7 @@ def load_market_data(
     if missing:
         raise InvalidInputError(_empty_message(store, exchange, missing, ids, symbols, level, start_ms, end_ms))
 
-    specs = []
-    entities: dict[str, dict[str, Any]] = {}
-    for schema in (CryptoPair, CryptoPerp):
-        wanted = [e for e in ids if (e.startswith("perp_") if schema is CryptoPerp else e.startswith("pair_"))]
-        if wanted:
-            frame = schema.query_data(entity_ids=wanted, store=store)
-            entities.update(frame.to_dict("index"))
-    for symbol, entity in zip(symbols, ids, strict=True):
-        row = entities.get(entity, {})
-        perp = entity_type_of_symbol(symbol) == "perp"
-        linear = bool(row.get("linear", True)) if perp else True
-        if perp and not linear:
-            raise InvalidInputError(f"{symbol} is an inverse perp; the engine supports spot pairs and linear perps")
-        specs.append(
-            SymbolSpec(
-                symbol=symbol,
-                entity_id=entity,
-                perp=perp,
-                contract_size=_num(row.get("contract_size"), 1.0),
-                step=_num(row.get("precision_amount")),
-                min_amount=_num(row.get("min_amount")),
-                min_cost=_num(row.get("min_cost")),
-                maker_fee=_num(row.get("maker_fee")),
-                taker_fee=_num(row.get("taker_fee")),
-                linear=linear,
-            )
-        )
+    specs = market_specs(exchange, symbols, store=store)
 
     funding = None
     perp_ids = [entity for entity in ids if entity.startswith("perp_")]
@@ -404,6 +385,50 @@ def load_market_data(
         end=end_ms,
     )
     return MarketData.from_bars(bars, specs=specs, level=str(level), exchange=exchange, funding=funding, source=source)
+
+
+def market_specs(exchange: str, symbols: Sequence[str], *, store: Any = None) -> list[SymbolSpec]:
+    """The trading rules of ``symbols`` on ``exchange`` from the stored markets (defaults for a market the store
+    lacks). Fees the market has no data for (imported bars) are the venue's published defaults from ccxt's fee
+    table (:func:`~zvt_crypto.trader.fees.venue_default_fees`), or unknown."""
+    from zvt_crypto.contract.store import get_store
+    from zvt_crypto.domain import CryptoPair, CryptoPerp
+    from zvt_crypto.trader.fees import MARKET, venue_default_fees
+
+    store = get_store(store)
+    ids = [make_entity_id(exchange, symbol) for symbol in symbols]
+    entities: dict[str, dict[str, Any]] = {}
+    for schema in (CryptoPair, CryptoPerp):
+        wanted = [e for e in ids if (e.startswith("perp_") if schema is CryptoPerp else e.startswith("pair_"))]
+        if wanted:
+            frame = schema.query_data(entity_ids=wanted, store=store)
+            entities.update(frame.to_dict("index"))
+    specs = []
+    for symbol, entity in zip(symbols, ids, strict=True):
+        row = entities.get(entity, {})
+        perp = entity_type_of_symbol(symbol) == "perp"
+        linear = bool(row.get("linear", True)) if perp else True
+        if perp and not linear:
+            raise InvalidInputError(f"{symbol} is an inverse perp; the engine supports spot pairs and linear perps")
+        maker, taker, source = _num(row.get("maker_fee")), _num(row.get("taker_fee")), MARKET
+        if taker is None:
+            maker, taker, source = venue_default_fees(exchange, perp=perp) or (None, None, None)
+        specs.append(
+            SymbolSpec(
+                symbol=symbol,
+                entity_id=entity,
+                perp=perp,
+                contract_size=_num(row.get("contract_size"), 1.0),
+                step=_num(row.get("precision_amount")),
+                min_amount=_num(row.get("min_amount")),
+                min_cost=_num(row.get("min_cost")),
+                maker_fee=maker,
+                taker_fee=taker,
+                linear=linear,
+                fee_source=source,
+            )
+        )
+    return specs
 
 
 def _empty_message(

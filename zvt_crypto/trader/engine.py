@@ -28,6 +28,7 @@ from zvt_crypto.contract.errors import InvalidInputError, ZvtCryptoError
 from zvt_crypto.trader.broker import Broker
 from zvt_crypto.trader.data import MarketData
 from zvt_crypto.trader.errors import LookAheadError, StrategyError
+from zvt_crypto.trader.metrics import Annualisation
 from zvt_crypto.trader.results import BacktestResult, make_result
 from zvt_crypto.trader.risk import RiskLimits
 from zvt_crypto.trader.slippage import Slippage, as_slippage
@@ -42,7 +43,8 @@ def run_backtest(strategy: str | type[Strategy] | Strategy, data: MarketData, *,
                  fee: float | tuple[float, float] | None = None, slippage: Slippage | float | None = None,
                  leverage: float | list[float] = 1.0, maintenance_margin: float = 0.005,
                  liquidation_fee: float | None = None, risk: RiskLimits | None = None, engine: str = "event",
-                 check_lookahead: bool = True, start: int = 0) -> BacktestResult:
+                 check_lookahead: bool = True, start: int = 0,
+                 periods_per_year: float | None = None) -> BacktestResult:
     """Backtest ``strategy`` on ``data``.
 
     Args:
@@ -50,7 +52,9 @@ def run_backtest(strategy: str | type[Strategy] | Strategy, data: MarketData, *,
         data: the bars (:func:`~zvt_crypto.trader.data.load_market_data` or :meth:`MarketData.from_frame`).
         params: strategy parameters (strings are coerced to the defaults' types).
         cash: initial equity in the quote currency.
-        fee: a rate for maker and taker alike, or ``(maker, taker)``; default: the markets' own fees (0 if unknown).
+        fee: a rate for maker and taker alike, or ``(maker, taker)``; default: the markets' own fees, else the
+            venue's published default (:mod:`.fees`); unknown for a venue's market is an error (pass ``fee``).
+            ``result.settings["fees"]`` says which rates were charged and where they came from.
         slippage: basis points (:class:`FixedBps`) or a model (:class:`SpreadImpact`); default none.
         leverage: perps' leverage, one value or one per symbol (spot trades at 1).
         maintenance_margin, liquidation_fee: perp liquidation (isolated margin; the fee defaults to the
@@ -61,6 +65,9 @@ def run_backtest(strategy: str | type[Strategy] | Strategy, data: MarketData, *,
         start: the first bar (row) the strategy may act on; the bars before it only warm up its indicators and
             nothing trades there (walk-forward's out-of-sample runs). ``next`` first runs at the later of ``start``
             and the strategy's own first bar.
+        periods_per_year: bars per year for annualising volatility, Sharpe and Sortino; default: inferred from the
+            bar times (:attr:`MarketData.annualisation`: 365 days for 24/7 markets, 252 for daily bars without
+            weekends). The metrics state the number and its basis.
     """
     if engine not in ENGINES:
         raise InvalidInputError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
@@ -70,15 +77,18 @@ def run_backtest(strategy: str | type[Strategy] | Strategy, data: MarketData, *,
     if not 0 <= start < data.n_bars:
         raise InvalidInputError(f"start={start} is outside the data's {data.n_bars} bars")
     slippage_model = as_slippage(slippage)
+    annualisation = data.annualisation if periods_per_year is None else Annualisation.given(periods_per_year)
     settings = {"cash": float(cash), "fee": fee if fee is None or isinstance(fee, float) else list(fee),
                 "slippage": slippage_model.to_dict(), "leverage": leverage,
                 "maintenance_margin": maintenance_margin, "liquidation_fee": liquidation_fee,
-                "risk": (risk or RiskLimits()).to_dict(), "engine": engine}
+                "risk": (risk or RiskLimits()).to_dict(), "engine": engine,
+                "periods_per_year": None if periods_per_year is None else annualisation.periods_per_year}
     if isinstance(settings["fee"], int):
         settings["fee"] = float(settings["fee"])
     started = time.perf_counter()
     broker = Broker(data, cash=cash, fee=fee, slippage=slippage_model, leverage=leverage,
                     maintenance_margin=maintenance_margin, liquidation_fee=liquidation_fee, risk=risk)
+    settings["fees"] = broker.fees.to_dict()
     instance._bind(broker, data, check_lookahead)
     instance._start = int(start)
     instance._in_init = True
@@ -102,7 +112,7 @@ def run_backtest(strategy: str | type[Strategy] | Strategy, data: MarketData, *,
                        initial_cash=broker.initial_cash,
                        events=(recorded.ev_bar, recorded.ev_col, recorded.ev_size, recorded.ev_cash),
                        closed=recorded.closed, open_positions=recorded.open_positions(), orders=recorded.all_orders,
-                       totals=recorded.totals(), engine=engine, seconds=seconds)
+                       totals=recorded.totals(), engine=engine, seconds=seconds, annualisation=annualisation)
 
 
 def _instantiate(strategy: str | type[Strategy] | Strategy, params: Mapping[str, Any] | None) -> Strategy:

@@ -11,6 +11,9 @@ Inputs (all in the quote currency, timestamps UTC):
 - ``traded_notional``: sum of |fill notional| over all fills; ``fees_paid``; ``funding_paid`` and
   ``funding_received`` (both >= 0).
 - ``periods_per_year``: bars per year. Crypto trades 24/7, so a year is 365 days: 1d → 365, 1h → 8760, 1m → 525600.
+  Markets with a trading calendar (stocks, FX: no weekend bars) have fewer: daily bars 252 a year, intraday bars as
+  many as observed per year. :func:`infer_annualisation` tells them apart from the bar times; the metrics repeat the
+  number used (``periods_per_year``) and why (``annualisation``).
 
 Formulas (r_t = per-bar simple return of equity, t = 1..n−1; rf_bar = (1 + risk_free)^(1/periods_per_year) − 1;
 years = (end − start) / 365 days):
@@ -45,6 +48,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,18 +62,28 @@ __all__ = [
     "DAYS_PER_YEAR",
     "METRIC_KEYS",
     "TRADE_COLUMNS",
+    "TRADING_DAYS_PER_YEAR",
+    "Annualisation",
     "MetricValue",
     "compute_metrics",
     "drawdown_series",
+    "infer_annualisation",
     "metrics_frame",
     "periods_per_year_for",
     "to_jsonable",
 ]
 
-MetricValue = float | int | pd.Timedelta | pd.Timestamp | None
+MetricValue = float | int | str | pd.Timedelta | pd.Timestamp | None
 
 DAYS_PER_YEAR = 365  # crypto trades every day of the year: no 252, no 365.25
+TRADING_DAYS_PER_YEAR = 252  # stocks and FX: the usual count of trading days
 _YEAR = pd.Timedelta(days=DAYS_PER_YEAR)
+_YEAR_MS = DAYS_PER_YEAR * 86_400_000
+_DAY_MS = 86_400_000
+_WEEK_MS = 7 * _DAY_MS
+# backtesting.py's test: a 24/7 market has 2/7 of its bars on Saturdays and Sundays; under 60 % of that means
+# the venue closes at weekends (a Sunday-evening FX open, a few stray bars do not make it a 24/7 market)
+_WEEKEND_SHARE = 2 / 7 * 0.6
 _ZERO_STD = 1e-12
 
 TRADE_COLUMNS = (
@@ -100,6 +114,8 @@ METRIC_KEYS = (
     "sharpe",
     "sortino",
     "calmar",
+    "periods_per_year",
+    "annualisation",
     "max_drawdown",
     "max_drawdown_duration",
     "n_trades",
@@ -153,6 +169,49 @@ def periods_per_year_for(bar: Level | str | pd.Timedelta) -> float:
     if td <= pd.Timedelta(0):
         raise InvalidInputError(f"bar length must be positive, got {bar!r}")
     return float(_YEAR / td)
+
+
+@dataclass(frozen=True)
+class Annualisation:
+    """How per-bar statistics are annualised: ``periods_per_year`` bars a year, and the ``basis`` (why)."""
+
+    periods_per_year: float
+    basis: str
+
+    @classmethod
+    def given(cls, periods_per_year: float) -> Annualisation:
+        if not (isinstance(periods_per_year, int | float) and math.isfinite(periods_per_year)
+                and periods_per_year > 0):
+            raise InvalidInputError(f"periods per year must be a positive number, got {periods_per_year!r}")
+        return cls(float(periods_per_year), "given")
+
+
+def infer_annualisation(timestamps_ms: np.ndarray, bar_ms: int) -> Annualisation:
+    """Bars per year from the bar open times (UTC epoch ms, increasing) and the bar length.
+
+    Bars on weekends (or too short a span to tell, or weekly bars): a 24/7 market, a 365-day year — 1h bars 8760.
+    Bars shorter than a week with (almost) none on Saturdays and Sundays over at least a week: a trading calendar —
+    daily bars 252 a year, intraday bars the number observed per year.
+
+    >>> days = np.arange(21) * 86_400_000 + 1_704_067_200_000          # 21 days from Monday 2024-01-01
+    >>> infer_annualisation(days, 86_400_000).periods_per_year
+    365.0
+    >>> weekdays = days[(np.arange(21) % 7) < 5]
+    >>> infer_annualisation(weekdays, 86_400_000).periods_per_year
+    252.0
+    """
+    every_day = Annualisation(_YEAR_MS / bar_ms, f"{DAYS_PER_YEAR}-day year (bars every day)")
+    times = np.asarray(timestamps_ms, dtype=np.int64)
+    if bar_ms >= _WEEK_MS or len(times) < 2 or times[-1] - times[0] < _WEEK_MS:
+        return every_day
+    weekday = (times // _DAY_MS + 3) % 7  # 1970-01-01 was a Thursday: Monday = 0
+    if np.mean(weekday >= 5) > _WEEKEND_SHARE:
+        return every_day
+    if bar_ms >= _DAY_MS:
+        return Annualisation(TRADING_DAYS_PER_YEAR * _DAY_MS / bar_ms,
+                             f"{TRADING_DAYS_PER_YEAR} trading days a year (no weekend bars)")
+    observed = len(times) / ((times[-1] - times[0] + bar_ms) / _YEAR_MS)
+    return Annualisation(observed, "bars per year as observed (no weekend bars)")
 
 
 def _as_utc_series(values: pd.Series, name: str) -> pd.Series:
@@ -313,6 +372,7 @@ def compute_metrics(
     exposure: pd.Series | np.ndarray | None = None,
     *,
     periods_per_year: float,
+    annualisation: str | None = None,
     traded_notional: float = 0.0,
     fees_paid: float | None = None,
     funding_paid: float | None = None,
@@ -325,6 +385,8 @@ def compute_metrics(
     ``fees_paid`` / ``funding_paid`` / ``funding_received`` default to the trades' ``fees`` sum and the sums of their
     positive / negative ``funding`` (pass the engine's totals to include still-open positions). Without ``exposure``
     the exposure metrics are NaN; without ``benchmark``, ``benchmark_return`` / ``alpha`` / ``beta`` are NaN.
+    ``annualisation`` says where ``periods_per_year`` came from (the :class:`Annualisation` basis; default "given");
+    both are in the metrics.
 
     >>> idx = pd.date_range("2024-01-01", periods=4, freq="D", tz="UTC")
     >>> m = compute_metrics(pd.Series([100.0, 110.0, 99.0, 121.0], index=idx), periods_per_year=365)
@@ -379,6 +441,8 @@ def compute_metrics(
         "sharpe": sharpe,
         "sortino": sortino,
         "calmar": calmar,
+        "periods_per_year": float(periods_per_year),
+        "annualisation": annualisation or "given",
         "max_drawdown": max_dd,
         "max_drawdown_duration": _max_drawdown_duration(dd),
     }
@@ -459,7 +523,7 @@ def _display(key: str, value: Any) -> str:
         return "—"
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
-    if isinstance(value, pd.Timedelta):
+    if isinstance(value, pd.Timedelta | str):
         return str(value)
     if isinstance(value, int | np.integer) and not isinstance(value, bool):
         return f"{int(value):d}"

@@ -45,7 +45,8 @@ import pandas as pd
 
 from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.params import coerce_param
-from zvt_crypto.trader.metrics import METRIC_KEYS, compute_metrics, dump_json, to_jsonable
+from zvt_crypto.trader.fees import FeeSchedule, resolve_fees
+from zvt_crypto.trader.metrics import METRIC_KEYS, Annualisation, compute_metrics, dump_json, to_jsonable
 from zvt_crypto.trader.strategy import Strategy, get_strategy
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ TABLE_METRICS = ("sharpe", "sortino", "calmar", "total_return", "cagr", "max_dra
                  "n_trades", "exposure_time", "final_equity")
 #: metrics that are not numbers (times and durations): not usable as an objective
 _NOT_NUMERIC = frozenset({"start", "end", "duration", "max_drawdown_duration", "avg_holding_time",
-                          "max_holding_time"})
+                          "max_holding_time", "annualisation"})
 NUMERIC_METRICS = tuple(key for key in METRIC_KEYS if key not in _NOT_NUMERIC)
 DEFAULT_N_ITER = 20
 _BATCHES_PER_WORKER = 8
@@ -330,6 +331,7 @@ def window_metrics(result: BacktestResult, act: int) -> dict[str, Any]:
     return compute_metrics(
         equity["equity"], result.trades, equity["exposure"].fillna(0.0).to_numpy(),
         periods_per_year=inputs.get("periods_per_year") or (result.data.periods_per_year if result.data else 365.0),
+        annualisation=inputs.get("annualisation"),
         benchmark=None if benchmark is None else np.asarray(benchmark)[act:], **totals)
 
 
@@ -494,6 +496,18 @@ class OptimizeResult:
     def best_value(self) -> float:
         return float(self.trials.iloc[0][self.metric])
 
+    @property
+    def fees(self) -> FeeSchedule | None:
+        """The fee rates every trial charged and where they came from."""
+        if self.data is None:
+            return None
+        return resolve_fees(self.data.specs, self.settings.get("fee"), exchange=self.data.exchange)
+
+    @property
+    def annualisation(self) -> Annualisation | None:
+        """Bars per year the trials' Sharpe / Sortino / volatility use, and why."""
+        return annualisation_of(self.settings, self.data)
+
     def best_result(self) -> BacktestResult:
         """The best parameter set backtested again on the sweep's data (a full :class:`BacktestResult`)."""
         from zvt_crypto.trader.engine import run_backtest
@@ -527,6 +541,8 @@ class OptimizeResult:
             "skipped": self.n_skipped,
             "settings": json_settings(self.settings),
             "data": _data_info(data),
+            "annualisation": None if self.annualisation is None else vars(self.annualisation),
+            "fees": None if self.fees is None else self.fees.to_dict(),
             "seconds": round(self.seconds, 3),
             "best": {"trial": int(self.best["trial"]), "params": self.best_params,
                      "metrics": _row_metrics(self.best, self.params)},
@@ -609,13 +625,21 @@ def backtest_settings(cash: float, fee: float | tuple[float, float] | None, slip
 
     if engine not in ENGINES:
         raise InvalidInputError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
-    allowed = {"maintenance_margin", "liquidation_fee", "risk"}
+    allowed = {"maintenance_margin", "liquidation_fee", "risk", "periods_per_year"}
     extra = sorted(set(options) - allowed)
     if extra:
         raise InvalidInputError(f"unknown backtest option(s) {', '.join(extra)}; also accepted: "
                                 f"{', '.join(sorted(allowed))}")
     return {"cash": float(cash), "fee": fee, "slippage": slippage, "leverage": leverage, "engine": engine,
             **options}
+
+
+def annualisation_of(settings: Mapping[str, Any], data: MarketData | None) -> Annualisation | None:
+    """The ``periods_per_year`` setting when given, else what the data's bar times imply."""
+    given = settings.get("periods_per_year")
+    if given is not None:
+        return Annualisation.given(given)
+    return None if data is None else data.annualisation
 
 
 def rank(table: pd.DataFrame, metric: str, maximize: bool) -> pd.DataFrame:
@@ -643,7 +667,7 @@ def optimize(strategy: str | type[Strategy], data: MarketData, grid: Grid, *, me
             p["slow"]``).
         n_jobs: worker processes (joblib loky; -1: every CPU, 1: this process).
         cash, fee, slippage, leverage, engine, options: as :func:`run_backtest` (``maintenance_margin``,
-            ``liquidation_fee``, ``risk``).
+            ``liquidation_fee``, ``risk``, ``periods_per_year``).
         n_splits: CSCV blocks of the PBO.
         check_lookahead: check the strategy's indicators for look-ahead on the sweep's first trial (the check
             recomputes every indicator on half the data; once catches indicator code that looks ahead, and the
@@ -657,6 +681,7 @@ def optimize(strategy: str | type[Strategy], data: MarketData, grid: Grid, *, me
     cls = _strategy_class(strategy)
     metric_name = check_metric(metric)
     settings = backtest_settings(cash, fee, slippage, leverage, engine, options)
+    resolve_fees(data.specs, fee, exchange=data.exchange)  # an unknown fee fails here, not in every worker
     sets, skipped = parameter_sets(cls, grid, method=method, n_iter=n_iter, seed=seed, constraint=constraint)
     tasks = [_Task(k, params, 0, data.n_bars) for k, params in enumerate(sets)]
     done = run_tasks(cls, data, tasks, settings=settings, metric=metric, metric_name=metric_name, n_jobs=n_jobs,

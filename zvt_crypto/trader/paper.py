@@ -64,6 +64,8 @@ from zvt_crypto.contract.levels import Level
 from zvt_crypto.contract.store import Store, get_store
 from zvt_crypto.contract.timeutil import TimeLike, iso, now_ms, to_ms
 from zvt_crypto.trader import paper_store as db
+from zvt_crypto.trader.data import market_specs
+from zvt_crypto.trader.fees import FeeSchedule, resolve_fees
 from zvt_crypto.trader.orders import PENDING
 from zvt_crypto.trader.paper_store import PaperConflictError
 from zvt_crypto.trader.risk import RiskLimits
@@ -229,6 +231,7 @@ class PaperTrader:
                 f"cash {stored.settings['cash']:g}, start {iso(stored.start)}; a changed strategy, parameters or "
                 f"settings need a new account (another name), or replace this one and drop its history "
                 f"(zvt-crypto paper create {self.name} … --reset)")
+        self.fees(store)  # a market without a known fee is refused now, not at the first step
         if self.start is None:
             self.start = self._next_bar(store, now)
             self.data_start = self.start - self.warmup * self._bar_ms
@@ -239,6 +242,13 @@ class PaperTrader:
             "strategy_version": strategy_version(self._cls), "created_timestamp": stamp, "updated_timestamp": stamp,
             **self._initial_state()}, replace=replace)
         return self
+
+    def fees(self, store: Store | Any = None) -> FeeSchedule:
+        """The fee rates the account charges and where they came from (``fee``, else the stored markets', else the
+        venue's published defaults); an error asking for ``--fee`` when none is known."""
+        fee = self.settings["fee"]
+        specs = market_specs(self.exchange, self.symbols, store=get_store(store))
+        return resolve_fees(specs, fee, exchange=self.exchange)
 
     def _initial_state(self) -> dict[str, Any]:
         from zvt_crypto import __version__

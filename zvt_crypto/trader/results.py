@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from zvt_crypto.trader.metrics import compute_metrics, dump_json, metrics_frame, to_jsonable
+from zvt_crypto.trader.metrics import Annualisation, compute_metrics, dump_json, metrics_frame, to_jsonable
 from zvt_crypto.trader.params import describe_params
 
 if TYPE_CHECKING:
@@ -172,11 +172,13 @@ def build_series(data: MarketData, initial_cash: float, ev_bar: Sequence[int], e
 def make_result(*, data: MarketData, strategy: str, params: dict[str, Any], settings: dict[str, Any],
                 initial_cash: float, events: tuple[Sequence[int], Sequence[int], Sequence[float], Sequence[float]],
                 closed: Sequence[ClosedTrade], open_positions: Sequence[tuple[int, Any, float]],
-                orders: Sequence[Order], totals: dict[str, float], engine: str, seconds: float) -> BacktestResult:
-    """Assemble a :class:`BacktestResult` from what an engine recorded."""
+                orders: Sequence[Order], totals: dict[str, float], engine: str, seconds: float,
+                annualisation: Annualisation | None = None) -> BacktestResult:
+    """Assemble a :class:`BacktestResult` from what an engine recorded (``annualisation``: default the data's)."""
     from zvt_crypto import __version__
 
     cash, positions, equity = build_series(data, initial_cash, *events)
+    annual = annualisation or data.annualisation
     index = data.index
     cs = np.asarray([spec.contract_size for spec in data.specs])
     gross = np.abs(positions * cs * data.close_filled)
@@ -189,7 +191,8 @@ def make_result(*, data: MarketData, strategy: str, params: dict[str, Any], sett
     trades = trades_frame(data, closed)
     open_trades = _open_trades_frame(data, open_positions)
     inputs = {"equity": equity_series, "exposure": np.nan_to_num(exposure, nan=0.0),
-              "periods_per_year": data.periods_per_year, "benchmark": buy_and_hold(data, initial_cash), **totals}
+              "periods_per_year": annual.periods_per_year, "annualisation": annual.basis,
+              "benchmark": buy_and_hold(data, initial_cash), **totals}
     return BacktestResult(
         strategy=strategy, params=dict(params), symbols=data.symbols, exchange=data.exchange, level=data.level,
         settings=settings, equity=equity_frame, trades=trades, open_trades=open_trades,

@@ -178,5 +178,5 @@ def rerun(run_id: str, store: Store | Any = None) -> tuple[BacktestResult, bool]
         slippage=slippage_from_dict(row["slippage"]), leverage=settings.get("leverage", 1.0),
         maintenance_margin=settings.get("maintenance_margin", 0.005),
         liquidation_fee=settings.get("liquidation_fee"), risk=RiskLimits(**(settings.get("risk") or {})),
-        engine=row["engine"])
+        engine=row["engine"], periods_per_year=settings.get("periods_per_year"))
     return result, result.fingerprint == row["data_fingerprint"]

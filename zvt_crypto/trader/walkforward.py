@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from zvt_crypto.contract.errors import InvalidInputError
+from zvt_crypto.trader.fees import resolve_fees
 from zvt_crypto.trader.metrics import compute_metrics, dump_json, to_jsonable
 from zvt_crypto.trader.optimize import (
     Grid,
@@ -48,6 +49,7 @@ from zvt_crypto.trader.optimize import (
     _overfitting_dict,
     _strategy_class,
     _Task,
+    annualisation_of,
     backtest_settings,
     bar_returns,
     check_metric,
@@ -249,6 +251,7 @@ def walk_forward(strategy: str | type[Strategy], data: MarketData, grid: Grid, *
     cls = _strategy_class(strategy)
     metric_name = check_metric(metric)
     settings = backtest_settings(cash, fee, slippage, leverage, engine, options)
+    resolve_fees(data.specs, fee, exchange=data.exchange)  # an unknown fee fails here, not in every worker
     spans = {"train": window_bars(train, data, "train"), "test": window_bars(test, data, "test")}
     spans["step"] = spans["test"] if step is None else window_bars(step, data, "step")
     spans["warmup"] = spans["train"] if warmup is None else window_bars(warmup, data, "warmup")
@@ -310,8 +313,9 @@ def walk_forward(strategy: str | type[Strategy], data: MarketData, grid: Grid, *
     rows_of = index.get_indexer(stitched.index)
     benchmark = buy_and_hold(data, cash)[rows_of]
     oos_trades = pd.concat(trades, ignore_index=True) if trades else pd.DataFrame()
-    metrics = compute_metrics(stitched, oos_trades, exposure.to_numpy(), periods_per_year=data.periods_per_year,
-                              benchmark=benchmark, **totals)
+    annual = annualisation_of(settings, data)
+    metrics = compute_metrics(stitched, oos_trades, exposure.to_numpy(), periods_per_year=annual.periods_per_year,
+                              annualisation=annual.basis, benchmark=benchmark, **totals)
     folds = pd.DataFrame(rows)
     is_values = folds[f"is_{metric_name}"].to_numpy(dtype=float)
     is_mean = float(np.nanmean(is_values)) if np.isfinite(is_values).any() else math.nan
