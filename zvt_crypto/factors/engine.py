@@ -13,7 +13,6 @@ value). A factor whose ``version`` or outputs changed is recomputed from scratch
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ import pandas as pd
 from sqlalchemy import delete, func, select
 
 from zvt_crypto.contract.errors import InvalidInputError, NoUsableDataError
-from zvt_crypto.contract.ids import parse_entity_id
+from zvt_crypto.contract.ids import parse_entity_id, symbol_of
 from zvt_crypto.contract.levels import Level
 from zvt_crypto.contract.query import resolve_entity_ids
 from zvt_crypto.contract.reader import in_values, read_frame
@@ -367,14 +366,8 @@ def _warnings(ids: list[str], level: Level, bars: pd.DataFrame, counts: pd.DataF
 
 
 def _exchange_symbol(entity: str) -> tuple[str, str]:
-    """``(exchange, ccxt symbol)`` of an entity id, for messages (``safe_symbol`` reversed: ``-`` → ``/``,
-    a perp's last ``.`` → ``:``, ``~XX`` escapes decoded)."""
-    kind, exchange, safe = parse_entity_id(entity)
-    if kind == "perp" and "." in safe:
-        head, _, settle = safe.rpartition(".")
-        safe = f"{head}:{settle}"
-    symbol = re.sub(r"~([0-9A-F]{2,})", lambda m: chr(int(m.group(1), 16)), safe.replace("-", "/", 1))
-    return exchange, symbol
+    """``(exchange, ccxt symbol)`` of an entity id, for messages."""
+    return parse_entity_id(entity)[1], symbol_of(entity)
 
 
 def _record_command(schema: str, level: str | None, entity: str) -> str | None:
