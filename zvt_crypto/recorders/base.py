@@ -23,7 +23,7 @@ from zvt_crypto.contract.registry import recorders
 from zvt_crypto.contract.schema import Schema
 from zvt_crypto.contract.store import Store, get_store
 from zvt_crypto.recorders.exchange import create_exchange, require
-from zvt_crypto.recorders.resilience import VenueClient, venue_client
+from zvt_crypto.recorders.resilience import VenueClient, retryable, venue_client
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ class Recorder:
         if not symbol_list:
             raise InvalidInputError("no symbols to record: pass one or more ccxt symbols such as 'BTC/USDT'")
         async with self.venue_run(exchange, options) as (context, summary):
-            markets = await context.client.call("load_markets")
+            markets = await load_markets(context)
             unknown = [symbol for symbol in symbol_list if symbol not in markets]
             if unknown:
                 raise InvalidInputError(_unknown_symbols_message(exchange, unknown, markets))
@@ -207,6 +207,24 @@ class Recorder:
         raise NotImplementedError
 
 
+class VenueUnavailableError(ZvtCryptoError):
+    """The venue kept failing a request the whole run depends on (its markets)."""
+
+
+async def load_markets(context: RunContext, reload: bool = False) -> dict[str, Any]:
+    """The venue's markets (retried as every call); a venue that keeps failing is a :class:`VenueUnavailableError`
+    naming it and what to do, rather than ccxt's exception."""
+    try:
+        return await context.client.call("load_markets", *((True,) if reload else ()))
+    except Exception as exc:
+        if not retryable(exc):
+            raise
+        name = context.exchange.id
+        raise VenueUnavailableError(
+            f"{name}: could not load its markets ({type(exc).__name__}: {exc}); gave up after "
+            f"{context.client.stats.requests} request(s): {_outage_advice(name, exc)}") from exc
+
+
 def new_progress(show: bool) -> Any:
     """A rich progress display (one bar per job), or a silent one."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -226,8 +244,6 @@ async def arecord_exchanges(schema: type[Schema], exchanges: Mapping[str, Sequen
     with new_progress(show_progress) as progress:
 
         async def one(exchange: str) -> RecordSummary:
-            import ccxt
-
             recorder = recorders[exchange]
             transient = False
             try:
@@ -237,7 +253,7 @@ async def arecord_exchanges(schema: type[Schema], exchanges: Mapping[str, Sequen
                 error = str(exc)
             except Exception as exc:  # one venue's failure must not stop the others
                 log.exception("recording %s from %s failed", schema.__name__, exchange)
-                error, transient = f"{type(exc).__name__}: {exc}", isinstance(exc, ccxt.OperationFailed)
+                error, transient = f"{type(exc).__name__}: {exc}", retryable(exc)
                 cause = exc
             # the failed run's own summary: its requests and retries show how hard the venue was tried
             summary = recorder.last_summary or RecordSummary(schema.__name__, exchange)
