@@ -94,6 +94,8 @@ class Recorder:
     capability: ClassVar[str] = ""
     kind: ClassVar[str] = ""
     concurrency: ClassVar[int] = 4
+    # the kind exists for derivatives only (funding, open interest, mark / index prices): a spot symbol is refused
+    contracts_only: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -133,6 +135,8 @@ class Recorder:
             unknown = [symbol for symbol in symbol_list if symbol not in markets]
             if unknown:
                 raise InvalidInputError(_unknown_symbols_message(exchange, unknown, markets))
+            if self.contracts_only:
+                self.check_contracts(exchange, symbol_list, markets)
             from zvt_crypto.recorders.markets import write_entities
 
             write_entities(self.store, exchange, [markets[s] for s in symbol_list],
@@ -179,6 +183,26 @@ class Recorder:
 
             context.venue_clock = asyncio.ensure_future(ask())
         return await asyncio.shield(context.venue_clock)
+
+    def check_contracts(self, exchange: str, symbols: list[str], markets: Mapping[str, Any]) -> None:
+        """Refuse symbols that are not derivatives (before anything is stored): the venue would answer with its
+        perpetual's series, stored under the spot pair."""
+        from zvt_crypto.recorders.venues import DERIVATIVES_VENUE
+
+        spot = [symbol for symbol in symbols if not markets[symbol].get("contract")]
+        if not spot:
+            return
+        market = markets[spot[0]]
+        perp = f"{market.get('base')}/{market.get('quote')}:{market.get('quote')}"
+        if perp in markets:
+            hint = f"use its perpetual, e.g. {perp}"
+        elif exchange in DERIVATIVES_VENUE:
+            hint = f"use a perpetual on {DERIVATIVES_VENUE[exchange]}, e.g. --exchange {DERIVATIVES_VENUE[exchange]} " \
+                   f"--symbol {perp}"
+        else:
+            hint = f"use a perpetual or futures symbol (such as {perp}) of a venue that lists it"
+        raise InvalidInputError(f"{self.kind} exist for perpetuals and futures only; {', '.join(spot)} on {exchange} "
+                                f"{'is a spot market' if len(spot) == 1 else 'are spot markets'}: {hint}")
 
     def prepare(self, context: RunContext) -> None:
         """Validate options once per run (before any symbol starts); subclasses override."""

@@ -83,6 +83,10 @@ VENUES: dict[str, VenueProfile] = {
 }
 
 
+#: ccxt exchanges of spot markets only → the ccxt exchange of the same venue's perpetuals
+DERIVATIVES_VENUE: dict[str, str] = {"binance": "binanceusdm"}
+
+
 def venue_profile(exchange_id: str) -> VenueProfile:
     """The named profile, or a conservative default for any other ccxt exchange."""
     return VENUES.get(exchange_id, VenueProfile(exchange_id))
