@@ -163,3 +163,20 @@ def test_ids_the_venue_does_not_serve_are_asked_twice_and_named(sim: SimulatedEx
     assert summary.results[0].notes == [f"binance served no trade with id {first}…{last} (asked twice), though "
                                         "its trade ids are consecutive"]
     assert f"served no trade with id {first}…{last}" in str(summary)
+
+
+def test_a_symbol_failing_mid_range_reports_the_trades_it_stored(sim: SimulatedExchange, tmp_path) -> None:
+    from zvt_crypto.contract.config import load_config
+
+    toml = sim.config_toml() + "\n[exchanges.binance]\nmax_retries = 1\nretry_initial_seconds = 0.01\n"
+    (tmp_path / "zvt_crypto.toml").write_text(toml)
+    config = load_config(tmp_path / "zvt_crypto.toml", home=tmp_path / "home")
+    store = Store(config)
+    try:
+        sim.inject("drop", "/api/v3/aggTrades", count=None, skip=3)  # three pages, then the venue goes away
+        summary = record(store, config, ["BTC/USDT"], start=NOW - 12 * HOUR)
+        assert summary.failed
+        stored = len(stored_trades(store, BTC))
+        assert stored > 1000 and summary.total("changed") == summary.total("rows") == stored
+    finally:
+        store.dispose()

@@ -83,6 +83,9 @@ class RunContext:
     options: dict[str, Any]
     # the venue's clock, asked once per run by the first symbol task that needs it and awaited by the others
     venue_clock: asyncio.Task[int] | None = field(default=None, repr=False)
+    # each symbol's result as it is built (Recorder.new_result): what a symbol stored still counts when it fails
+    # or the run is cancelled part-way
+    results: dict[str, SymbolResult] = field(default_factory=dict)
 
 
 class Recorder:
@@ -161,6 +164,8 @@ class Recorder:
         finally:
             if context.venue_clock is not None and not context.venue_clock.done():
                 context.venue_clock.cancel()  # every symbol task was cancelled while it was asked
+            if not summary.results:  # cancelled or interrupted part-way: what the symbols stored until then
+                summary.results = list(context.results.values())
             await client_exchange.close()
             summary.requests, summary.retries = client.stats.requests, client.stats.retries
             summary.seconds = time.monotonic() - started
@@ -207,21 +212,37 @@ class Recorder:
     def prepare(self, context: RunContext) -> None:
         """Validate options once per run (before any symbol starts); subclasses override."""
 
+    @staticmethod
+    def new_result(context: RunContext, symbol: str) -> SymbolResult:
+        """The result ``record_symbol`` fills as it goes: kept by the run, so the rows a symbol stored are
+        reported even when it fails or is cancelled later."""
+        result = context.results[symbol] = SymbolResult(symbol)
+        return result
+
     async def _run_symbols(self, context: RunContext, symbols: list[str], show_progress: bool) -> list[SymbolResult]:
         gate = asyncio.Semaphore(self.concurrency)
         shared = context.options.get("_progress")  # one display for several exchanges recorded at once
         with nullcontext(shared) if shared is not None else new_progress(show_progress) as progress:
             task = progress.add_task(f"{context.exchange.id} {self.kind}", total=len(symbols))
 
+            def failed(symbol: str, error: str) -> SymbolResult:
+                """The symbol's result so far (the rows it stored count), with its error."""
+                result = context.results.setdefault(symbol, SymbolResult(symbol))
+                result.error = error
+                return result
+
             async def one(symbol: str) -> SymbolResult:
                 async with gate:
                     try:
                         return await self.record_symbol(context, symbol)
                     except ZvtCryptoError as exc:
-                        return SymbolResult(symbol, error=str(exc))
+                        return failed(symbol, str(exc))
                     except Exception as exc:  # one symbol's failure must not stop the others
                         log.exception("recording %s %s failed", context.exchange.id, symbol)
-                        return SymbolResult(symbol, error=f"{type(exc).__name__}: {exc}")
+                        return failed(symbol, f"{type(exc).__name__}: {exc}")
+                    except (asyncio.CancelledError, KeyboardInterrupt):
+                        failed(symbol, "interrupted before it finished; a rerun resumes after what it stored")
+                        raise
                     finally:
                         progress.advance(task)
 
@@ -259,9 +280,12 @@ def new_progress(show: bool) -> Any:
 
 async def arecord_exchanges(schema: type[Schema], exchanges: Mapping[str, Sequence[str] | None], *,
                             store: Store | Config | str | None = None, show_progress: bool = True,
-                            **options: Any) -> list[RecordSummary]:
+                            partial: list[RecordSummary] | None = None, **options: Any) -> list[RecordSummary]:
     """Record ``schema`` from several exchanges at once, each with its own client, budget and circuit breaker,
-    so one broken venue never stalls the others: its failure is reported in its summary, the rest go on."""
+    so one broken venue never stalls the others: its failure is reported in its summary, the rest go on.
+
+    ``partial``: when the call is cancelled or interrupted, the summaries of the venues' runs so far (what they
+    stored and the requests they sent) are appended to it before the exception goes on."""
     from zvt_crypto.contract.registry import recorder_for
 
     recorders = {exchange: recorder_for(schema, exchange)(store) for exchange in exchanges}
@@ -286,7 +310,12 @@ async def arecord_exchanges(schema: type[Schema], exchanges: Mapping[str, Sequen
             summary.results = [*summary.results, SymbolResult("(all)", error=error)]
             return summary
 
-        return list(await asyncio.gather(*(one(exchange) for exchange in exchanges)))
+        try:
+            return list(await asyncio.gather(*(one(exchange) for exchange in exchanges)))
+        except BaseException:
+            if partial is not None:
+                partial.extend(r.last_summary for r in recorders.values() if r.last_summary is not None)
+            raise
 
 
 def _outage_advice(exchange: str, exc: BaseException) -> str:

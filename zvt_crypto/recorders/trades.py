@@ -99,7 +99,7 @@ class TradesRecorder(Recorder):
 
     async def record_symbol(self, context: RunContext, symbol: str) -> SymbolResult:
         profile = venue_profile(context.exchange.id)
-        result = SymbolResult(symbol)
+        result = self.new_result(context, symbol)
         eid = entity_id(context.exchange.id, symbol)
         now = await self.venue_now(context)
         end = now if context.options["end"] is None else min(now, context.options["end"])
