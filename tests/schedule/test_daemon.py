@@ -87,7 +87,8 @@ def test_ticks_failures_second_daemon_status_and_sigterm(daemon_env: DaemonEnv, 
         assert receiver.received[0]["event"] == "job_failing" and receiver.received[0]["job"] == "perps"
         assert receiver.bad_signatures == 0
         failed = next(r for r in env.runs("perps") if r["status"] == "failed")
-        assert "funding on binanceusdm: (all): ExchangeNotAvailable" in failed["error"]
+        assert "funding on binanceusdm: (all): binanceusdm: could not load its markets (ExchangeNotAvailable" \
+            in failed["error"]
 
         # a second daemon on the same store is refused, naming the first
         second = env.cli("schedule", "run")
