@@ -62,3 +62,15 @@ def test_failing_venue_names_the_failed_symbol(cli, sim: SimulatedExchange) -> N
     failed = [line for line in result.stdout.splitlines() if "FAILED" in line]
     assert len(failed) == 1 and failed[0].strip().startswith("BTC/USDT: FAILED — ")
     assert "ExchangeNotAvailable" in failed[0] or "NetworkError" in failed[0]
+
+
+def test_markets_that_never_load_are_an_error_line(cli, sim: SimulatedExchange) -> None:
+    sim.inject("junk", "/api/v3/exchangeInfo", count=None)  # a 200 HTML page, every time
+    result = cli(*BARS, "--symbol", "BTC/USDT")
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]  # after the warnings of the retries
+    assert last.startswith("error: binance: could not load its markets (BadResponse: binance answered with a "
+                           "non-JSON body"), result.stderr
+    assert "gave up after 6 request(s)" in last and "check its status page" in last
+    assert "Traceback" not in result.stderr
+    assert sim.count("/api/v3/exchangeInfo") == 6  # each retry asked the venue again

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from zvt_crypto.contract.config import Config
+from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.levels import DAY_MS
 from zvt_crypto.contract.store import Store
 from zvt_crypto.contract.timeutil import to_ms
@@ -158,3 +159,40 @@ def test_the_request_spy_sees_requests(sim_store: Store, sim_config: Config, req
     with pytest.raises(AssertionError, match="unexpected request"):
         TradesRecorder(sim_store, sim_config).record(exchange="kraken", symbols=["BTC/USD"], show_progress=False)
     assert requests_made and "kraken" in requests_made[0]
+
+
+@pytest.mark.parametrize(("recorder", "options"), [(FundingRateRecorder, {}), (OpenInterestRecorder, {"level": "1h"}),
+                                                   (MarkPriceBarsRecorder, {"level": "1h"}),
+                                                   (IndexPriceBarsRecorder, {"level": "1h"})])
+def test_a_spot_symbol_is_refused_for_a_derivatives_kind(sim: SimulatedExchange, sim_store: Store,
+                                                         sim_config: Config, recorder: type[Recorder],
+                                                         options: dict[str, Any]) -> None:
+    """ccxt's spot client would answer with the perpetual's series, stored under the spot pair."""
+    with pytest.raises(InvalidInputError, match=r"exist for perpetuals and futures only; BTC/USDT on binance is a "
+                                                r"spot market: use a perpetual on binanceusdm, e.g. --exchange "
+                                                r"binanceusdm --symbol BTC/USDT:USDT"):
+        recorder(sim_store, sim_config).record(exchange="binance", symbols=["BTC/USDT"], show_progress=False,
+                                               start=NOW - DAY_MS, **options)
+    assert [r.path for r in sim.requests] == ["/api/v3/exchangeInfo"]  # nothing asked beyond the markets
+    level = {"level": options["level"]} if "level" in options else {}
+    assert len(recorder.schema.query_data(store=sim_store, index=None, **level)) == 0
+
+
+def test_spot_funding_from_python_and_from_the_cli(sim: SimulatedExchange, sim_store: Store, sim_config: Config,
+                                                   tmp_path: Any) -> None:
+    with pytest.raises(InvalidInputError, match="BTC/USDT on binance is a spot market"):
+        FundingRate.record_data(exchange="binance", symbols=["BTC/USDT"], store=sim_store, show_progress=False)
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZVT_CRYPTO_")} | {
+        "ZVT_CRYPTO_HOME": str(tmp_path / "cli_home")}
+    result = subprocess.run([sys.executable, "-m", "zvt_crypto", "--config", str(sim_config.source), "record",
+                             "funding", "--exchange", "binance", "--symbol", "BTC/USDT", "--quiet"],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr == ("error: funding rates exist for perpetuals and futures only; BTC/USDT on binance is a "
+                             "spot market: use a perpetual on binanceusdm, e.g. --exchange binanceusdm --symbol "
+                             "BTC/USDT:USDT\n")
+    assert len(FundingRate.query_data(store=Store(sim_config), index=None)) == 0

@@ -113,3 +113,22 @@ def test_ohlcv_values_reject_what_is_not_klines() -> None:
     for junk in ([[1_704_067_200_000, None, None, None, None, None]], [[1, 2, 3]], "<html>", [(1, 2, 3, 4, 5, 6)]):
         with pytest.raises(ccxt.BadResponse):
             ohlcv_values(junk, 6)
+
+
+def test_a_symbol_failing_mid_range_reports_the_rows_it_stored(sim: SimulatedExchange, tmp_path: Path) -> None:
+    toml = sim.config_toml() + "\n[exchanges.binance]\nmax_retries = 1\nretry_initial_seconds = 0.01\n"
+    (tmp_path / "zvt_crypto.toml").write_text(toml)
+    config = load_config(tmp_path / "zvt_crypto.toml", home=tmp_path / "home")
+    store = Store(config)
+    try:
+        sim.inject("drop", "/api/v3/klines", symbol="BTC/USDT", count=None, skip=3)  # three pages, then gone
+        summary = BarsRecorder(store, config).record(exchange="binance", show_progress=False, level="1m",
+                                                     symbols=["BTC/USDT", "ETH/USDT"], start="2024-01-05")
+        btc, eth = summary.results
+        assert btc.error is not None and eth.error is None
+        assert btc.changed == btc.rows == len(stored(store)) == 3000  # what reached the store, though it failed
+        assert eth.changed == 3 * 1440
+        assert summary.total("changed") == 3000 + 3 * 1440
+        assert str(summary).startswith(f"Bar from binance: 2 symbol(s), {3000 + 3 * 1440} rows written")
+    finally:
+        store.dispose()

@@ -69,7 +69,8 @@ def test_a_failing_exchange_leaves_the_healthy_ones_data_and_reports_its_error(s
         failing = by_exchange["binanceusdm"]
         assert [result.symbol for result in failing.failed] == ["(all)"]
         error = failing.failed[0].error or ""
-        assert error.startswith("ExchangeNotAvailable: binanceusdm") and "503" in error, error
+        assert error.startswith("binanceusdm: could not load its markets (ExchangeNotAvailable: binanceusdm GET")
+        assert "503" in error, error
         assert f"gave up after {RETRIES + 1} request(s): binanceusdm is down or unreachable" in error  # what to do
         # the summary of the failed run keeps its counts: load_markets was tried 1 + max_retries times
         assert (failing.requests, failing.retries) == (RETRIES + 1, RETRIES), str(failing)
@@ -134,7 +135,7 @@ def test_a_venue_that_keeps_rate_limiting_is_not_called_down(sim: SimulatedExcha
         summaries = record_exchanges(Bar, {"binanceusdm": ["BTC/USDT:USDT"]}, store=store, show_progress=False,
                                      level="1h", start=START)
         error = summaries[0].failed[0].error or ""
-        assert error.startswith("DDoSProtection"), error
+        assert error.startswith("binanceusdm: could not load its markets (DDoSProtection"), error
         assert "kept refusing requests for their rate; lower [exchanges.binanceusdm] requests_per_minute" in error
         assert "down or unreachable" not in error
     finally:

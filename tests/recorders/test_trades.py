@@ -10,7 +10,8 @@ from zvt_crypto.contract.config import Config
 from zvt_crypto.contract.store import Store
 from zvt_crypto.domain import OrderBookSnapshot, Trade
 from zvt_crypto.recorders import OrderBookRecorder, TradesRecorder
-from zvt_crypto.sim import SimulatedExchange
+from zvt_crypto.recorders.trades import id_hole
+from zvt_crypto.sim import Fault, SimulatedExchange
 
 from .conftest import HOUR, NOW
 
@@ -119,3 +120,63 @@ def test_order_book_snapshot(sim: SimulatedExchange, sim_store: Store, sim_confi
     reference = ccxt.binance(sim.ccxt_options("binance") | {"enableRateLimit": False}).fetch_order_book("BTC/USDT", 5)
     assert bids.tolist() == [level[:2] for level in reference["bids"]]
     assert asks.tolist() == [level[:2] for level in reference["asks"]]
+
+
+def test_duplicated_rows_lose_no_trade(sim: SimulatedExchange, sim_store: Store, sim_config: Config) -> None:
+    """Every page starts with its first rows twice: ccxt would keep only the last ``limit`` rows of the longer
+    answer and lose the first trades of each page asked by id, again on every rerun."""
+    start = NOW - 6 * HOUR
+    sim.faults.add(Fault("duplicate", "/api/v3/aggTrades", rows=5, count=None))
+    summary = record(sim_store, sim_config, ["BTC/USDT"], start=start)
+    assert not summary.failed, str(summary)
+    pages = [r.params for r in sim.requests if r.path == "/api/v3/aggTrades"]
+    assert sum("fromId" in p for p in pages) >= 2  # several pages asked by id
+    stored = stored_trades(sim_store, BTC)
+    assert (np.diff(ids(stored)) == 1).all()
+    sim.faults.clear()
+    assert_same_trades(stored, venue_trades(sim, "BTC/USDT", start, NOW))
+    assert summary.total("changed") == len(stored)
+
+
+def test_id_hole() -> None:
+    def page(*trade_ids: int) -> list[dict]:
+        return [{"id": str(i), "timestamp": 1_700_000_000_000 + i, "price": 1.0, "amount": 1.0} for i in trade_ids]
+
+    assert id_hole(page(100, 100, 101, 102), 100) is None  # duplicates are harmless
+    assert id_hole(page(7, 8), None) is None and id_hole([], 100) is None
+    assert id_hole(page(103, 104), 100) == (100, 102)  # does not start at the id asked for
+    assert id_hole(page(100, 101, 104, 105, 107), 100) == (102, 103)
+    assert id_hole(page(104, 101, 100), None) == (102, 103)
+
+
+def test_ids_the_venue_does_not_serve_are_asked_twice_and_named(sim: SimulatedExchange, sim_store: Store,
+                                                                sim_config: Config) -> None:
+    """The simulator's outage keeps the ids of the trades it hides: a hole in consecutive ids."""
+    start = NOW - 3 * HOUR
+    sim.add_gap(NOW - 2 * HOUR - 600_000, NOW - 2 * HOUR, symbol="BTC/USDT")  # 10 minutes without trades
+    summary = record(sim_store, sim_config, ["BTC/USDT"], start=start)
+    assert not summary.failed, str(summary)
+    stored = ids(stored_trades(sim_store, BTC))
+    holes = np.flatnonzero(np.diff(stored) != 1)
+    assert len(holes) == 1
+    first, last = stored[holes[0]] + 1, stored[holes[0] + 1] - 1
+    assert summary.results[0].notes == [f"binance served no trade with id {first}…{last} (asked twice), though "
+                                        "its trade ids are consecutive"]
+    assert f"served no trade with id {first}…{last}" in str(summary)
+
+
+def test_a_symbol_failing_mid_range_reports_the_trades_it_stored(sim: SimulatedExchange, tmp_path) -> None:
+    from zvt_crypto.contract.config import load_config
+
+    toml = sim.config_toml() + "\n[exchanges.binance]\nmax_retries = 1\nretry_initial_seconds = 0.01\n"
+    (tmp_path / "zvt_crypto.toml").write_text(toml)
+    config = load_config(tmp_path / "zvt_crypto.toml", home=tmp_path / "home")
+    store = Store(config)
+    try:
+        sim.inject("drop", "/api/v3/aggTrades", count=None, skip=3)  # three pages, then the venue goes away
+        summary = record(store, config, ["BTC/USDT"], start=NOW - 12 * HOUR)
+        assert summary.failed
+        stored = len(stored_trades(store, BTC))
+        assert stored > 1000 and summary.total("changed") == summary.total("rows") == stored
+    finally:
+        store.dispose()

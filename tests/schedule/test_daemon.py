@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from pathlib import Path
 
 from tests.schedule.conftest import DaemonEnv, dead_venue_toml, wait_for
@@ -86,7 +87,8 @@ def test_ticks_failures_second_daemon_status_and_sigterm(daemon_env: DaemonEnv, 
         assert receiver.received[0]["event"] == "job_failing" and receiver.received[0]["job"] == "perps"
         assert receiver.bad_signatures == 0
         failed = next(r for r in env.runs("perps") if r["status"] == "failed")
-        assert "funding on binanceusdm: (all): ExchangeNotAvailable" in failed["error"]
+        assert "funding on binanceusdm: (all): binanceusdm: could not load its markets (ExchangeNotAvailable" \
+            in failed["error"]
 
         # a second daemon on the same store is refused, naming the first
         second = env.cli("schedule", "run")
@@ -218,3 +220,44 @@ def test_run_once(daemon_env: DaemonEnv) -> None:
     history = env.invoke("schedule", "history")
     row = history.output.splitlines()[1].split()  # started job reason status seconds written …
     assert history.exit_code == 0 and row[1:4] == ["backfill", "manual", "ok"] and row[5] == "240"
+
+
+INTERRUPTED = """
+[schedule]
+heartbeat_seconds = 1
+lock_timeout_seconds = 10
+
+[[jobs]]
+name = "backfill"
+exchange = "binance"
+symbols = ["ETH/USDT", "SOL/USDT"]
+levels = ["1m"]
+cron = "0 0 1 1 *"
+start = "2024-01-01T00:00:00Z"
+"""
+
+
+def test_a_run_stopped_by_two_sigints_records_what_it_stored(daemon_env: DaemonEnv) -> None:
+    """The history of an abandoned run counts the rows that reached the store and the requests sent."""
+    env, sim = daemon_env, daemon_env.sim
+    env.write(INTERRUPTED)
+    sim.inject("slow", "/api/v3/klines", delay=1.0, count=None)  # 11 pages of 1m bars a symbol, 1 a second
+    daemon = env.start()
+
+    def stored() -> int:
+        return len(stamps(env, "ETH/USDT")) + len(stamps(env, "SOL/USDT"))
+
+    wait_for(lambda: stored() >= 2000 and [r for r in env.runs("backfill") if r["status"] == "running"],
+             what="the backfill mid-run", process=daemon)
+    daemon.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    daemon.send_signal(signal.SIGINT)  # the second one abandons the run between pages
+    assert daemon.wait(timeout=40) == 0, env.stderr(daemon)[-3000:]
+    [run] = env.runs("backfill")
+    total = stored()
+    assert run["status"] == "abandoned" and "SIGINT received twice" in run["error"]
+    assert 2000 <= total < 2 * len(grid(to_ms("2024-01-01"), NOW - MINUTE))  # stopped part-way
+    assert run["changed"] == total and run["rows"] >= total  # what reached the store, not 0
+    sent = len(sim.requests)  # exchangeInfo, the venue's time and the klines pages
+    assert sent - 1 <= run["requests"] <= sent + 2  # +2: a page each symbol was about to send when cancelled
+    assert {entry["exchange"] for entry in run["detail"]["record"]} == {"binance"}

@@ -164,3 +164,30 @@ def test_faults_with_the_async_client(sim: SimulatedExchange) -> None:
     # async ccxt reports a dropped connection as ExchangeNotAvailable (sync ccxt: plain NetworkError)
     drops = [r for r in sim.requests if "drop" in r.faults]
     assert len(drops) == 3
+
+
+def test_truncated_answer(sim: SimulatedExchange) -> None:
+    """The answer's headers promise the whole body, half of it arrives, the connection closes: async ccxt raises a
+    plain ExchangeError caused by aiohttp's ClientPayloadError (sync ccxt: a NetworkError)."""
+    import aiohttp
+
+    async def run() -> BaseException | None:
+        exchange = accxt.binance(sim.ccxt_options("binance") | {"enableRateLimit": False})
+        try:
+            await exchange.load_markets()
+            sim.faults.add(Fault("truncate", KLINES))
+            try:
+                await exchange.fetch_ohlcv("BTC/USDT", "1m", limit=100)
+            except ccxt.BaseError as exc:
+                return exc
+            return None
+        finally:
+            await exchange.close()
+
+    caught = asyncio.run(run())
+    assert type(caught) is ccxt.ExchangeError and isinstance(caught.__cause__, aiohttp.ClientPayloadError)
+    assert [r.faults for r in sim.requests if r.path == KLINES] == [("truncate",)]
+    sim.faults.add(Fault("truncate", KLINES))
+    with pytest.raises(ccxt.NetworkError):
+        client(sim).fetch_ohlcv("BTC/USDT", "1m", limit=100)
+    assert len(client(sim).fetch_ohlcv("BTC/USDT", "1m", limit=100)) == 100  # count=1

@@ -65,6 +65,7 @@ CLIENT_KEYS: dict[str, tuple[type, float, float]] = {
     "retry_max_seconds": (float, 0, 3600),
     "breaker_threshold": (int, 1, 10_000),
     "breaker_cooldown_seconds": (float, 0, 86_400),
+    "retry_after_max_seconds": (float, 0, 86_400),  # the longest Retry-After (a ban) a run waits out
 }
 _EXCHANGE_KEYS = {"ccxt", *CLIENT_KEYS}
 REDACTED = "***"

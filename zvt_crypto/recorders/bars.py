@@ -135,6 +135,7 @@ class MarkPriceBarsRecorder(BarsRecorder):
     capability = "fetchMarkOHLCV"
     kind = "mark-price bars"
     price = "mark"
+    contracts_only = True
 
 
 class IndexPriceBarsRecorder(BarsRecorder):
@@ -144,3 +145,4 @@ class IndexPriceBarsRecorder(BarsRecorder):
     capability = "fetchIndexOHLCV"
     kind = "index-price bars"
     price = "index"
+    contracts_only = True

@@ -23,7 +23,7 @@ from zvt_crypto.contract.registry import recorders
 from zvt_crypto.contract.schema import Schema
 from zvt_crypto.contract.store import Store, get_store
 from zvt_crypto.recorders.exchange import create_exchange, require
-from zvt_crypto.recorders.resilience import VenueClient, venue_client
+from zvt_crypto.recorders.resilience import VenueClient, retryable, venue_client
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,9 @@ class RunContext:
     options: dict[str, Any]
     # the venue's clock, asked once per run by the first symbol task that needs it and awaited by the others
     venue_clock: asyncio.Task[int] | None = field(default=None, repr=False)
+    # each symbol's result as it is built (Recorder.new_result): what a symbol stored still counts when it fails
+    # or the run is cancelled part-way
+    results: dict[str, SymbolResult] = field(default_factory=dict)
 
 
 class Recorder:
@@ -94,6 +97,8 @@ class Recorder:
     capability: ClassVar[str] = ""
     kind: ClassVar[str] = ""
     concurrency: ClassVar[int] = 4
+    # the kind exists for derivatives only (funding, open interest, mark / index prices): a spot symbol is refused
+    contracts_only: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -129,10 +134,12 @@ class Recorder:
         if not symbol_list:
             raise InvalidInputError("no symbols to record: pass one or more ccxt symbols such as 'BTC/USDT'")
         async with self.venue_run(exchange, options) as (context, summary):
-            markets = await context.client.call("load_markets")
+            markets = await load_markets(context)
             unknown = [symbol for symbol in symbol_list if symbol not in markets]
             if unknown:
                 raise InvalidInputError(_unknown_symbols_message(exchange, unknown, markets))
+            if self.contracts_only:
+                self.check_contracts(exchange, symbol_list, markets)
             from zvt_crypto.recorders.markets import write_entities
 
             write_entities(self.store, exchange, [markets[s] for s in symbol_list],
@@ -157,6 +164,8 @@ class Recorder:
         finally:
             if context.venue_clock is not None and not context.venue_clock.done():
                 context.venue_clock.cancel()  # every symbol task was cancelled while it was asked
+            if not summary.results:  # cancelled or interrupted part-way: what the symbols stored until then
+                summary.results = list(context.results.values())
             await client_exchange.close()
             summary.requests, summary.retries = client.stats.requests, client.stats.retries
             summary.seconds = time.monotonic() - started
@@ -180,8 +189,35 @@ class Recorder:
             context.venue_clock = asyncio.ensure_future(ask())
         return await asyncio.shield(context.venue_clock)
 
+    def check_contracts(self, exchange: str, symbols: list[str], markets: Mapping[str, Any]) -> None:
+        """Refuse symbols that are not derivatives (before anything is stored): the venue would answer with its
+        perpetual's series, stored under the spot pair."""
+        from zvt_crypto.recorders.venues import DERIVATIVES_VENUE
+
+        spot = [symbol for symbol in symbols if not markets[symbol].get("contract")]
+        if not spot:
+            return
+        market = markets[spot[0]]
+        perp = f"{market.get('base')}/{market.get('quote')}:{market.get('quote')}"
+        if perp in markets:
+            hint = f"use its perpetual, e.g. {perp}"
+        elif exchange in DERIVATIVES_VENUE:
+            hint = f"use a perpetual on {DERIVATIVES_VENUE[exchange]}, e.g. --exchange {DERIVATIVES_VENUE[exchange]} " \
+                   f"--symbol {perp}"
+        else:
+            hint = f"use a perpetual or futures symbol (such as {perp}) of a venue that lists it"
+        raise InvalidInputError(f"{self.kind} exist for perpetuals and futures only; {', '.join(spot)} on {exchange} "
+                                f"{'is a spot market' if len(spot) == 1 else 'are spot markets'}: {hint}")
+
     def prepare(self, context: RunContext) -> None:
         """Validate options once per run (before any symbol starts); subclasses override."""
+
+    @staticmethod
+    def new_result(context: RunContext, symbol: str) -> SymbolResult:
+        """The result ``record_symbol`` fills as it goes: kept by the run, so the rows a symbol stored are
+        reported even when it fails or is cancelled later."""
+        result = context.results[symbol] = SymbolResult(symbol)
+        return result
 
     async def _run_symbols(self, context: RunContext, symbols: list[str], show_progress: bool) -> list[SymbolResult]:
         gate = asyncio.Semaphore(self.concurrency)
@@ -189,15 +225,24 @@ class Recorder:
         with nullcontext(shared) if shared is not None else new_progress(show_progress) as progress:
             task = progress.add_task(f"{context.exchange.id} {self.kind}", total=len(symbols))
 
+            def failed(symbol: str, error: str) -> SymbolResult:
+                """The symbol's result so far (the rows it stored count), with its error."""
+                result = context.results.setdefault(symbol, SymbolResult(symbol))
+                result.error = error
+                return result
+
             async def one(symbol: str) -> SymbolResult:
                 async with gate:
                     try:
                         return await self.record_symbol(context, symbol)
                     except ZvtCryptoError as exc:
-                        return SymbolResult(symbol, error=str(exc))
+                        return failed(symbol, str(exc))
                     except Exception as exc:  # one symbol's failure must not stop the others
                         log.exception("recording %s %s failed", context.exchange.id, symbol)
-                        return SymbolResult(symbol, error=f"{type(exc).__name__}: {exc}")
+                        return failed(symbol, f"{type(exc).__name__}: {exc}")
+                    except (asyncio.CancelledError, KeyboardInterrupt):
+                        failed(symbol, "interrupted before it finished; a rerun resumes after what it stored")
+                        raise
                     finally:
                         progress.advance(task)
 
@@ -205,6 +250,24 @@ class Recorder:
 
     async def record_symbol(self, context: RunContext, symbol: str) -> SymbolResult:  # pragma: no cover
         raise NotImplementedError
+
+
+class VenueUnavailableError(ZvtCryptoError):
+    """The venue kept failing a request the whole run depends on (its markets)."""
+
+
+async def load_markets(context: RunContext, reload: bool = False) -> dict[str, Any]:
+    """The venue's markets (retried as every call); a venue that keeps failing is a :class:`VenueUnavailableError`
+    naming it and what to do, rather than ccxt's exception."""
+    try:
+        return await context.client.call("load_markets", *((True,) if reload else ()))
+    except Exception as exc:
+        if not retryable(exc):
+            raise
+        name = context.exchange.id
+        raise VenueUnavailableError(
+            f"{name}: could not load its markets ({type(exc).__name__}: {exc}); gave up after "
+            f"{context.client.stats.requests} request(s): {_outage_advice(name, exc)}") from exc
 
 
 def new_progress(show: bool) -> Any:
@@ -217,17 +280,18 @@ def new_progress(show: bool) -> Any:
 
 async def arecord_exchanges(schema: type[Schema], exchanges: Mapping[str, Sequence[str] | None], *,
                             store: Store | Config | str | None = None, show_progress: bool = True,
-                            **options: Any) -> list[RecordSummary]:
+                            partial: list[RecordSummary] | None = None, **options: Any) -> list[RecordSummary]:
     """Record ``schema`` from several exchanges at once, each with its own client, budget and circuit breaker,
-    so one broken venue never stalls the others: its failure is reported in its summary, the rest go on."""
+    so one broken venue never stalls the others: its failure is reported in its summary, the rest go on.
+
+    ``partial``: when the call is cancelled or interrupted, the summaries of the venues' runs so far (what they
+    stored and the requests they sent) are appended to it before the exception goes on."""
     from zvt_crypto.contract.registry import recorder_for
 
     recorders = {exchange: recorder_for(schema, exchange)(store) for exchange in exchanges}
     with new_progress(show_progress) as progress:
 
         async def one(exchange: str) -> RecordSummary:
-            import ccxt
-
             recorder = recorders[exchange]
             transient = False
             try:
@@ -237,7 +301,7 @@ async def arecord_exchanges(schema: type[Schema], exchanges: Mapping[str, Sequen
                 error = str(exc)
             except Exception as exc:  # one venue's failure must not stop the others
                 log.exception("recording %s from %s failed", schema.__name__, exchange)
-                error, transient = f"{type(exc).__name__}: {exc}", isinstance(exc, ccxt.OperationFailed)
+                error, transient = f"{type(exc).__name__}: {exc}", retryable(exc)
                 cause = exc
             # the failed run's own summary: its requests and retries show how hard the venue was tried
             summary = recorder.last_summary or RecordSummary(schema.__name__, exchange)
@@ -246,7 +310,12 @@ async def arecord_exchanges(schema: type[Schema], exchanges: Mapping[str, Sequen
             summary.results = [*summary.results, SymbolResult("(all)", error=error)]
             return summary
 
-        return list(await asyncio.gather(*(one(exchange) for exchange in exchanges)))
+        try:
+            return list(await asyncio.gather(*(one(exchange) for exchange in exchanges)))
+        except BaseException:
+            if partial is not None:
+                partial.extend(r.last_summary for r in recorders.values() if r.last_summary is not None)
+            raise
 
 
 def _outage_advice(exchange: str, exc: BaseException) -> str:

@@ -33,6 +33,7 @@ class FundingRateRecorder(PagedRecorder):
     capability = "fetchFundingRateHistory"
     kind = "funding rates"
     leveled = False
+    contracts_only = True
 
     def page_limit(self, context: RunContext) -> int:
         return 1000
@@ -53,6 +54,7 @@ class OpenInterestRecorder(PagedRecorder):
     schema = OpenInterest
     capability = "fetchOpenInterestHistory"
     kind = "open interest"
+    contracts_only = True
     default_lookback_ms = 29 * DAY_MS
 
     def page_limit(self, context: RunContext) -> int:

@@ -144,12 +144,20 @@ class PagedRecorder(Recorder):
             """Write the pending pages in the background, after the batch before them; ``wait``: and finish."""
             nonlocal pending, pending_rows, writing
             if writing is not None:
-                task, writing = writing, None
                 try:
-                    result.changed += await task
+                    # shielded: cancelling this task must not lose the batch's count (its thread writes it anyway)
+                    changed = await asyncio.shield(writing)
+                except asyncio.CancelledError:
+                    if not writing.cancelled():
+                        raise  # this task was cancelled, the batch goes on: the flush that follows counts it
+                    writing, pending, pending_rows = None, [], 0
+                    raise
                 except BaseException:
+                    writing = None
                     pending, pending_rows = [], 0  # never write past a batch that failed: that would leave a hole
                     raise
+                writing = None
+                result.changed += changed
             pages, pending, pending_rows = pending, [], 0
             if pages:
                 writing = asyncio.ensure_future(self.write_pages(context, pages, eid))
@@ -242,7 +250,7 @@ class PagedRecorder(Recorder):
         return first  # [lo, lo + window) is empty and reaches hi: the first bar is the one found at hi
 
     async def record_symbol(self, context: RunContext, symbol: str) -> SymbolResult:
-        result = SymbolResult(symbol)
+        result = self.new_result(context, symbol)
         eid = self.entity_of(context, symbol)
         end = self.last_final(context, await self.venue_now(context))
         if context.options["end"] is not None:

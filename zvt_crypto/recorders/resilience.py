@@ -3,8 +3,12 @@
 * Retries (tenacity): on ccxt ``OperationFailed`` — every transient failure: ``NetworkError`` and its
   subclasses (Binance's HTTP 429/418 arrive as ``DDoSProtection``, not ``RateLimitExceeded``; 5xx as
   ``ExchangeNotAvailable``; slow responses as ``RequestTimeout``) and 5xx with a JSON error body, which ccxt
-  raises as plain ``OperationFailed``. Exponential backoff with jitter, never shorter than the venue's
-  ``Retry-After``. ``ExchangeError`` (bad symbol, bad request) is not retried: it would fail the same way.
+  raises as plain ``OperationFailed``; and a truncated body, which async ccxt raises as a plain ``ExchangeError``
+  caused by aiohttp's ``ClientPayloadError``. Exponential backoff with jitter, never shorter than the venue's
+  ``Retry-After``. Any other ``ExchangeError`` (bad symbol, bad request) is not retried: it would fail the same way.
+* A venue's ``Retry-After`` holds for the whole client: no task sends a request before it ends (on Binance a
+  request during a 418 ban lengthens the ban). One longer than ``retry_after_max_seconds`` is not waited out: the
+  call, and every later call of the run, fails with :class:`VenueBannedError` naming the time the ban ends.
 * A request budget per exchange that we control, on top of ccxt's own rate limiter: never more than
   ``requests_per_minute`` in any rolling minute, paced rather than bursting. It is applied to every HTTP request
   as it leaves, after ccxt's throttle: ccxt's queue can release requests in a bunch that ours then spaces out, and
@@ -30,6 +34,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 
 from zvt_crypto.contract.config import Config, check_client_settings
 from zvt_crypto.contract.errors import ZvtCryptoError
+from zvt_crypto.contract.timeutil import iso, now_ms
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -37,6 +42,11 @@ T = TypeVar("T")
 
 class CircuitOpenError(ZvtCryptoError):
     """The exchange failed repeatedly; calls are refused until its cool-down ends."""
+
+
+class VenueBannedError(ZvtCryptoError):
+    """The venue asked us (``Retry-After``) to stop requesting for longer than the run may wait: no request is sent
+    to it until then."""
 
 
 @dataclass
@@ -54,13 +64,14 @@ class RetryPolicy:
     initial: float = 0.5
     maximum: float = 30.0
     jitter: float = 0.5
-    retry_after_cap: float = 120.0  # never sleep longer than this, whatever the venue says
+    # the longest Retry-After waited out; a longer one is a ban the run does not wait for (VenueBannedError)
+    retry_after_max: float = 120.0
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
+        """The back-off before retry ``attempt``, never shorter than the venue's ``retry_after`` (the caller
+        refuses one above :attr:`retry_after_max` before asking)."""
         backoff = min(self.maximum, self.initial * 2 ** (attempt - 1)) + random.uniform(0, self.jitter)
-        if retry_after is not None:
-            return max(backoff, min(retry_after, self.retry_after_cap))
-        return backoff
+        return backoff if retry_after is None else max(backoff, retry_after)
 
 
 class CircuitBreaker:
@@ -159,10 +170,51 @@ def pace_requests(exchange: Any, budget: RequestBudget) -> bool:
     return True
 
 
-def _retryable(exc: BaseException) -> bool:
+def retryable(exc: BaseException) -> bool:
     import ccxt
 
-    return isinstance(exc, ccxt.OperationFailed)
+    return isinstance(exc, ccxt.OperationFailed) or (isinstance(exc, ccxt.ExchangeError) and _truncated(exc))
+
+
+def _truncated(exc: BaseException) -> bool:
+    """Whether aiohttp's ``ClientPayloadError`` (a body cut short: the connection closed before its
+    ``Content-Length``) is in the exception's chain: async ccxt raises it as a plain ``ExchangeError``, which
+    would otherwise look like a request the venue refused."""
+    try:
+        from aiohttp import ClientPayloadError
+    except ImportError:  # no async ccxt transport installed
+        return False
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        if isinstance(link, ClientPayloadError):
+            return True
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
+    return False
+
+
+def _answered_retry_after(exchange: Any, exc: BaseException) -> float | None:
+    """The ``Retry-After`` of the response ``exc`` was raised for. ccxt raises an HTTP error without a cause
+    (a failed connection is raised ``from`` aiohttp's error, and then the headers on the client are an older
+    response's), so only an answered refusal is read."""
+    import ccxt
+
+    if exc.__cause__ is not None or not isinstance(exc, (ccxt.DDoSProtection, ccxt.RateLimitExceeded,
+                                                         ccxt.ExchangeNotAvailable)):
+        return None
+    return _retry_after_seconds(exchange)
+
+
+def forget_markets(exchange: Any) -> None:
+    """Drop what ccxt cached of a ``load_markets`` (its markets and the finished loading task), so that the next
+    ``load_markets`` sends requests again: after a junk answer ccxt keeps the empty result and would return it
+    to every retry without asking the venue."""
+    for name in ("markets", "markets_by_id", "markets_loading"):
+        if hasattr(exchange, name):
+            setattr(exchange, name, None)
+    if hasattr(exchange, "reloading_markets"):
+        exchange.reloading_markets = False
 
 
 def check_json_body(exchange: Any) -> None:
@@ -201,6 +253,39 @@ class VenueClient:
         if self.breaker is None:
             self.breaker = CircuitBreaker(self.exchange.id)
         self._paced_at_fetch = self.budget is not None and pace_requests(self.exchange, self.budget)
+        # the venue's latest Retry-After, for every task of this client: when it ends (monotonic), when in UTC
+        # (epoch ms, for messages) and for how long it was given
+        self._banned_until: float = 0.0
+        self._ban_end_ms: int = 0
+        self._ban_seconds: float = 0.0
+
+    def _ban(self, seconds: float, exc: BaseException) -> None:
+        """Record the venue's ``Retry-After`` for every task; raise :class:`VenueBannedError` when it is longer
+        than the run waits."""
+        until = time.monotonic() + seconds
+        if until > self._banned_until:
+            self._banned_until, self._ban_end_ms, self._ban_seconds = until, now_ms() + round(seconds * 1000), seconds
+        if seconds > self.retry.retry_after_max:
+            raise self._banned_error() from exc
+
+    def _banned_error(self) -> VenueBannedError:
+        name, until = self.exchange.id, iso(self._ban_end_ms)
+        return VenueBannedError(
+            f"{name} refused requests until {until} (Retry-After: {self._ban_seconds:.0f} s, longer than the "
+            f"{self.retry.retry_after_max:g} s a run waits); nothing more is sent to {name} in this run, because "
+            f"requests during a ban lengthen it. Run again after {until} (or raise [exchanges.{name}] "
+            "retry_after_max_seconds to wait it out)")
+
+    async def _wait_out_ban(self, covered: float) -> None:
+        """Before a request: wait for the end of the venue's Retry-After (unless this task's own back-off,
+        ending at ``covered``, already did), or fail if that is longer than the run waits."""
+        if self._banned_until <= covered:
+            return
+        remaining = self._banned_until - time.monotonic()
+        if remaining > self.retry.retry_after_max:
+            raise self._banned_error()
+        if remaining > 0:
+            await self.sleep(remaining)
 
     async def call(self, method: str, *args: Any, check: Callable[[Any], None] | None = None, **kwargs: Any) -> Any:
         """``await exchange.<method>(*args, **kwargs)`` with the policies above. ``check`` validates the result
@@ -208,9 +293,14 @@ class VenueClient:
         assert self.breaker is not None
         self.breaker.check()
         function = getattr(self.exchange, method)
+        retry_after: float | None = None  # of the last failed attempt's answer
+        covered = 0.0  # when the back-off this task slept ends (monotonic)
 
         def wait(state: RetryCallState) -> float:
-            return self.retry.delay(state.attempt_number, _retry_after_seconds(self.exchange))
+            nonlocal covered
+            delay = self.retry.delay(state.attempt_number, retry_after)
+            covered = time.monotonic() + delay
+            return delay
 
         def before_sleep(state: RetryCallState) -> None:
             self.stats.retries += 1
@@ -221,7 +311,7 @@ class VenueClient:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.retry.attempts),
             wait=wait,
-            retry=retry_if_exception(_retryable),
+            retry=retry_if_exception(retryable),
             before_sleep=before_sleep,
             sleep=self.sleep,
             reraise=True,
@@ -229,16 +319,26 @@ class VenueClient:
         try:
             async for attempt in retrying:
                 with attempt:
+                    await self._wait_out_ban(covered)
+                    if method == "load_markets" and attempt.retry_state.attempt_number > 1:
+                        forget_markets(self.exchange)  # else ccxt answers the retry from its failed load
                     if self.budget is not None and not self._paced_at_fetch:
                         await self.budget.acquire()
                     self.stats.requests += 1
-                    result = await function(*args, **kwargs)
+                    try:
+                        result = await function(*args, **kwargs)
+                    except Exception as exc:
+                        retry_after = _answered_retry_after(self.exchange, exc)
+                        if retry_after is not None:
+                            self._ban(retry_after, exc)
+                        raise
+                    retry_after = None
                     check_json_body(self.exchange)
                     if check is not None:
                         check(result)
         except Exception as exc:
             self.stats.failures += 1
-            if _retryable(exc):  # a bad symbol is the caller's error, not a sign the venue is down
+            if retryable(exc):  # a bad symbol is the caller's error, not a sign the venue is down
                 self.breaker.failure()
             raise
         self.breaker.success()
@@ -256,6 +356,7 @@ class ClientSettings:
     retry_max_seconds: float = 30.0
     breaker_threshold: int = 5
     breaker_cooldown_seconds: float = 60.0
+    retry_after_max_seconds: float = 120.0  # a longer Retry-After (a ban) fails the run instead of being waited out
 
 
 #: Per-venue defaults under the user's ``[exchanges.<id>]`` keys; any other exchange gets :class:`ClientSettings`'
@@ -296,6 +397,7 @@ def venue_client(exchange: Any, config: Config | None = None) -> VenueClient:
     # the jitter never exceeds the first back-off: a policy of 10 ms retries must not wait half a second each
     retry = RetryPolicy(attempts=settings.max_retries + 1, initial=settings.retry_initial_seconds,
                         maximum=settings.retry_max_seconds,
-                        jitter=min(RetryPolicy.jitter, settings.retry_initial_seconds))
+                        jitter=min(RetryPolicy.jitter, settings.retry_initial_seconds),
+                        retry_after_max=settings.retry_after_max_seconds)
     breaker = CircuitBreaker(exchange.id, settings.breaker_threshold, settings.breaker_cooldown_seconds)
     return VenueClient(exchange, retry=retry, budget=budget, breaker=breaker)

@@ -17,6 +17,7 @@ An order-book snapshot stores the top N levels of each side at the time of the r
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from typing import Any
 
@@ -46,6 +47,18 @@ def check_trades(trades: Any) -> None:
     for trade in trades:
         if not isinstance(trade, dict) or trade.get("price") is None or trade.get("timestamp") is None:
             raise ccxt.BadResponse(f"malformed trade {trade!r}: the venue answered with something else than trades")
+
+
+def id_hole(trades: list[dict[str, Any]], from_id: int | None) -> tuple[int, int] | None:
+    """The first run of ids ``(first, last)`` missing from a page of a venue whose trade ids are consecutive
+    (Binance's aggregate trades): before its first id when it was asked ``from_id``, or between two of its ids.
+    None when the page is whole (duplicated rows are harmless)."""
+    ids = sorted({int(trade["id"]) for trade in trades})
+    if not ids:
+        return None
+    if from_id is not None and ids[0] > from_id:
+        return from_id, ids[0] - 1
+    return next(((a + 1, b - 1) for a, b in itertools.pairwise(ids) if b > a + 1), None)
 
 
 def trades_frame(trades: list[dict[str, Any]]) -> pd.DataFrame:
@@ -86,7 +99,7 @@ class TradesRecorder(Recorder):
 
     async def record_symbol(self, context: RunContext, symbol: str) -> SymbolResult:
         profile = venue_profile(context.exchange.id)
-        result = SymbolResult(symbol)
+        result = self.new_result(context, symbol)
         eid = entity_id(context.exchange.id, symbol)
         now = await self.venue_now(context)
         end = now if context.options["end"] is None else min(now, context.options["end"])
@@ -103,11 +116,13 @@ class TradesRecorder(Recorder):
             # Once a trade id is known, venues that page by id are followed id by id (never skips a trade).
             by_id = profile.trades_from_id and last_id is not None and last_id.isdigit()
             if by_id:
-                trades = await context.client.call("fetch_trades", symbol, None, limit,
-                                                   {"fromId": int(last_id) + 1}, check=check_trades)
+                # `limit` goes to the venue, not to ccxt: ccxt keeps only the last `limit` rows of a longer answer
+                # (duplicated rows), which loses the first trades of the page
+                args: tuple[Any, ...] = (None, None, {"fromId": int(str(last_id)) + 1, "limit": limit})
             else:
-                trades = await context.client.call("fetch_trades", symbol, since, limit, check=check_trades)
-            frame = trades_frame(trades)
+                args = (since, limit)
+            trades = await self._fetch_page(context, symbol, args, profile, result)
+            frame = trades_frame(trades).drop_duplicates(["timestamp", "trade_id"])
             frame = frame[(frame["timestamp"] >= lower) & (frame["timestamp"] <= end)]
             if frame.empty:
                 past_end = bool(trades) and int(trades[-1]["timestamp"]) > end
@@ -131,6 +146,24 @@ class TradesRecorder(Recorder):
             else:  # the window is exhausted
                 since = max(newest + 1, since + (profile.trades_window_ms or 0))
         return result
+
+    async def _fetch_page(self, context: RunContext, symbol: str, args: tuple[Any, ...], profile: VenueProfile,
+                          result: SymbolResult) -> list[dict[str, Any]]:
+        """One forward page (``fetch_trades(symbol, *args)``). On a venue with consecutive trade ids a page that
+        misses ids (it does not start at the ``fromId`` asked for, or has a hole) is asked again; ids still
+        missing from the second answer are ids the venue does not serve, and the summary says so."""
+        trades = await context.client.call("fetch_trades", symbol, *args, check=check_trades)
+        from_id = args[2].get("fromId") if len(args) > 2 else None
+        if not profile.trades_from_id or id_hole(trades, from_id) is None:
+            return trades
+        hole = id_hole(trades, from_id)
+        log.warning("%s %s: trades %s…%s missing from a page; asking again", context.exchange.id, symbol, *hole)
+        trades = await context.client.call("fetch_trades", symbol, *args, check=check_trades)
+        hole = id_hole(trades, from_id)
+        if hole is not None:
+            result.notes.append(f"{context.exchange.id} served no trade with id {hole[0]}…{hole[1]} (asked twice), "
+                                "though its trade ids are consecutive")
+        return trades
 
     async def _record_newest_first(self, context: RunContext, symbol: str, eid: str, lower: int, end: int,
                                    profile: VenueProfile, limit: int, result: SymbolResult) -> None:

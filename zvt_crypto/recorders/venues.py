@@ -44,7 +44,9 @@ class VenueProfile:
     trades_paging: TradesPaging = "forward"
     trades_limit_spot: int | None = None
     trades_window_ms: int | None = None  # fetch_trades(since) covers at most this span per call
-    trades_from_id: bool = False  # trades page by id (params fromId), which never skips a trade
+    # trades page by id (params fromId, limit), which never skips a trade; the ids are consecutive (Binance's
+    # aggregate trades), so a page that does not start at the id asked for, or has a hole, is asked again
+    trades_from_id: bool = False
     ccxt: dict[str, Any] = field(default_factory=dict)
 
     def trades_page(self, market: dict[str, Any] | None) -> int:
@@ -79,6 +81,10 @@ VENUES: dict[str, VenueProfile] = {
                      trades_paging="latest"),
     )
 }
+
+
+#: ccxt exchanges of spot markets only → the ccxt exchange of the same venue's perpetuals
+DERIVATIVES_VENUE: dict[str, str] = {"binance": "binanceusdm"}
 
 
 def venue_profile(exchange_id: str) -> VenueProfile:

@@ -13,7 +13,7 @@ import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -25,6 +25,9 @@ from zvt_crypto.schedule.config import JobSpec, ScheduleSettings
 from zvt_crypto.schedule.history import RunTotals, finish_run, job_health, new_run_id, start_run
 from zvt_crypto.schedule.logs import run_context
 from zvt_crypto.schedule.steps import StepContext, get_step
+
+if TYPE_CHECKING:
+    from zvt_crypto.recorders.base import RecordSummary
 
 log = logging.getLogger(__name__)
 #: kinds whose recorders take no ``start`` (a whole listing, or a snapshot of now)
@@ -245,21 +248,32 @@ class JobRunner:
         for group, group_options in groups:
             if not group:
                 continue
-            summaries = await arecord_exchanges(schema, group, store=self.store, show_progress=False, **group_options)
-            for summary in summaries:
-                entry = {"kind": kind, "level": level, "exchange": summary.exchange, "rows": summary.total("rows"),
-                         "changed": summary.total("changed"), "requests": summary.requests,
-                         "failed": {r.symbol: r.error for r in summary.failed}}
-                totals.detail["record"].append(entry)
-                totals.rows += summary.total("rows")
-                totals.changed += summary.total("changed")
-                totals.requests += summary.requests
-                totals.retries += summary.retries
-                totals.gaps_found += summary.total("gaps_found")
-                totals.gaps_filled += summary.total("gaps_filled")
-                totals.gaps_confirmed += summary.total("gaps_confirmed")
-                where = f"{kind}{' ' + level if level else ''} on {summary.exchange}"
-                totals.errors.extend(f"{where}: {r.symbol}: {r.error}" for r in summary.failed)
+            partial: list[RecordSummary] = []
+            try:
+                summaries = await arecord_exchanges(schema, group, store=self.store, show_progress=False,
+                                                    partial=partial, **group_options)
+            except BaseException:  # stopped part-way: the history still counts what reached the store
+                _add_summaries(totals, kind, level, partial)
+                raise
+            _add_summaries(totals, kind, level, summaries)
+
+
+def _add_summaries(totals: RunTotals, kind: str, level: str | None, summaries: Sequence[RecordSummary]) -> None:
+    """Add recording summaries to a run's totals and ``detail``."""
+    for summary in summaries:
+        entry = {"kind": kind, "level": level, "exchange": summary.exchange, "rows": summary.total("rows"),
+                 "changed": summary.total("changed"), "requests": summary.requests,
+                 "failed": {r.symbol: r.error for r in summary.failed}}
+        totals.detail.setdefault("record", []).append(entry)
+        totals.rows += summary.total("rows")
+        totals.changed += summary.total("changed")
+        totals.requests += summary.requests
+        totals.retries += summary.retries
+        totals.gaps_found += summary.total("gaps_found")
+        totals.gaps_filled += summary.total("gaps_filled")
+        totals.gaps_confirmed += summary.total("gaps_confirmed")
+        where = f"{kind}{' ' + level if level else ''} on {summary.exchange}"
+        totals.errors.extend(f"{where}: {r.symbol}: {r.error}" for r in summary.failed)
 
 
 def upstream_symbols(detail: Mapping[str, Any]) -> dict[str, list[str]]:

@@ -16,6 +16,7 @@ Examples (``sim`` is a running :class:`~zvt_crypto.sim.server.SimulatedExchange`
     sim.faults.add(Fault("slow", "/api/v3/depth", delay=2.0))                # answer after 2 s (client timeout)
     sim.faults.add(Fault("drop", "/api/v3/aggTrades", skip=1))               # 2nd request: socket closed, no reply
     sim.faults.add(Fault("junk", "/api/v3/klines"))                          # 200 with an HTML maintenance page
+    sim.faults.add(Fault("truncate", "/api/v3/klines"))                      # 200, body cut off half-way, closed
     sim.faults.add(Fault("duplicate", "/api/v3/klines", rows=5))             # first 5 rows of the page twice
     sim.faults.add(Fault("shuffle", "/api/v3/klines", symbol="BTC/USDT"))    # rows of the page out of order
     sim.faults.add_gap(Gap("2024-01-05T10:00Z", "2024-01-05T10:17Z", symbol="BTC/USDT"))  # 17-minute outage
@@ -30,7 +31,7 @@ from typing import Any
 
 from zvt_crypto.contract.timeutil import TimeLike, to_ms
 
-FAULT_KINDS = ("rate_limit", "server_error", "slow", "drop", "junk", "duplicate", "shuffle")
+FAULT_KINDS = ("rate_limit", "server_error", "slow", "drop", "junk", "duplicate", "shuffle", "truncate")
 _BODIES = ("html", "empty", "json")
 
 
@@ -48,6 +49,8 @@ class Fault:
     * ``junk``: HTTP 200 with an HTML page → no exception; ccxt returns rows of ``None``.
     * ``duplicate``: the first ``rows`` rows of a list answer appear twice, in place.
     * ``shuffle``: the rows of a list answer come in a deterministic scrambled order.
+    * ``truncate``: the normal answer's headers (``Content-Length`` of the whole body), half of the body, then the
+      connection is closed → async ccxt: ``ExchangeError`` caused by aiohttp's ``ClientPayloadError``.
 
     ``symbol`` is a ccxt symbol (``"BTC/USDT"`` matches spot only, ``"BTC/USDT:USDT"`` the perpetual only) or a
     Binance id (``"BTCUSDT"``, both venues).

@@ -400,6 +400,11 @@ class SimulatedExchange:
                 payload = _disorder(payload, fired.get("duplicate"), "shuffle" in fired)
             body, ctype = json.dumps(payload, separators=(",", ":")), _JSON
         record.status = status
+        if "truncate" in fired:  # a connection lost mid-answer: the announced length is never reached
+            handler.close_connection = True
+            data = body.encode()
+            _send(handler, status, data[: len(data) // 2], ctype, headers, length=len(data))
+            return
         _send(handler, status, body.encode(), ctype, headers)
 
     def _payload(self, path: str, params: dict[str, str], now: int) -> tuple[int, Any]:
@@ -431,11 +436,13 @@ def _make_handler(sim: SimulatedExchange) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def _send(handler: BaseHTTPRequestHandler, status: int, body: bytes, ctype: str, headers: dict[str, str]) -> None:
+def _send(handler: BaseHTTPRequestHandler, status: int, body: bytes, ctype: str, headers: dict[str, str],
+          length: int | None = None) -> None:
+    """Answer ``body``; ``length`` announces another ``Content-Length`` (a truncated answer)."""
     try:
         handler.send_response(status)
         handler.send_header("Content-Type", ctype)
-        handler.send_header("Content-Length", str(len(body)))
+        handler.send_header("Content-Length", str(len(body) if length is None else length))
         for key, value in headers.items():
             handler.send_header(key, value)
         handler.end_headers()
