@@ -152,7 +152,7 @@ class Store:
             if self.config is not None and self.config.db_url_origin == "default":
                 raise StoreError(f"cannot create the data folder {path.parent}: {reason}; set ZVT_CRYPTO_HOME (or "
                                  "--home) to a writable folder") from None
-            raise StoreError(f"cannot create the folder {path.parent} of the store named by {self._origin}: "
+            raise StoreError(f"cannot create the data folder {path.parent} of the store named by {self._origin}: "
                              f"{reason}; fix that path") from None
 
     def _create_engine(self) -> Engine:
