@@ -11,6 +11,7 @@ from typing import Any
 from zvt_crypto.contract.config import Config, deep_merge
 from zvt_crypto.contract.errors import InvalidInputError, ZvtCryptoError
 from zvt_crypto.contract.redaction import redact_exception
+from zvt_crypto.contract.text import shown
 from zvt_crypto.recorders.venues import venue_profile
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ def check_exchange_id(exchange_id: str) -> str:
     if exchange_id not in ccxt.exchanges:
         close = difflib.get_close_matches(exchange_id, ccxt.exchanges, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else "; see ccxt.exchanges for the list"
-        raise InvalidInputError(f"unknown exchange {exchange_id!r}: not a ccxt exchange id{hint}")
+        raise InvalidInputError(f"unknown exchange {shown(exchange_id)}: not a ccxt exchange id{hint}")
     return exchange_id
 
 
