@@ -124,7 +124,7 @@ def test_killed_run_resumes_without_duplicates_or_holes(sim: SimulatedExchange, 
 def test_clear_errors(sim_store: Store, sim_config: Config) -> None:
     summary = record(sim_store, sim_config, symbols=["BTC/USDT"], level="1h", start="2024-01-07")
     assert not summary.failed
-    with pytest.raises(InvalidInputError, match=r"unknown symbol\(s\) on binance: BTC/USDC"):
+    with pytest.raises(InvalidInputError, match=r"unknown symbol\(s\) on binance: 'BTC/USDC'"):
         record(sim_store, sim_config, symbols=["BTC/USDC"], level="1h")
     with pytest.raises(InvalidInputError, match="needs a level"):
         record(sim_store, sim_config, symbols=["BTC/USDT"])

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -48,7 +51,7 @@ def test_record_bars_then_coverage(cli, sim: SimulatedExchange) -> None:
 def test_unknown_symbol(cli) -> None:
     result = cli(*BARS, "--symbol", "BTC/USDX")
     assert result.returncode == 1
-    assert "error: unknown symbol(s) on binance: BTC/USDX" in result.stderr
+    assert "error: unknown symbol(s) on binance: 'BTC/USDX'" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -74,3 +77,46 @@ def test_markets_that_never_load_are_an_error_line(cli, sim: SimulatedExchange) 
     assert "gave up after 6 request(s)" in last and "check its status page" in last
     assert "Traceback" not in result.stderr
     assert sim.count("/api/v3/exchangeInfo") == 6  # each retry asked the venue again
+
+
+def test_ctrl_c_says_what_is_stored_and_a_rerun_resumes(sim: SimulatedExchange, tmp_path: Path) -> None:
+    config = tmp_path / "zvt_crypto.toml"
+    config.write_text(sim.config_toml() + FAST_RETRIES)
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("ZVT_CRYPTO_")}
+    environment["ZVT_CRYPTO_HOME"] = str(tmp_path / "home")
+    database = tmp_path / "home" / "zvt_crypto.db"
+    command = [sys.executable, "-m", "zvt_crypto", "--config", str(config), "record", "bars", "--exchange", "binance",
+               "--symbol", "BTC/USDT", "--level", "1m", "--start", "2024-01-05", "--quiet"]
+    expected = 3 * 1440  # 2024-01-05 00:00 up to the simulator's now, 2024-01-08 00:00: 5 pages of 1000
+
+    def stored() -> int:
+        if not database.exists():
+            return 0
+        with sqlite3.connect(database, timeout=30) as connection:
+            try:
+                return int(connection.execute("SELECT count(*) FROM bar WHERE level = '1m'").fetchone()[0])
+            except sqlite3.OperationalError:  # not migrated yet
+                return 0
+
+    sim.inject("slow", "/api/v3/klines", delay=1.0, count=None)  # a page a second: time to press Ctrl-C
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    deadline = time.monotonic() + 60
+    while stored() == 0 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    rows = stored()
+    assert process.returncode == 130, (out, err)
+    assert 0 < rows < expected
+    assert f"BTC/USDT on binance: {rows} rows written by this run, {rows} stored, the last at" in out, out
+    assert "error: interrupted" in err and "run the same command again to resume" in err, err
+    assert "Traceback" not in err and "Aborted!" not in err, err
+
+    sim.faults.clear()
+    again = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert f"{expected - rows} rows written" in again.stdout, again.stdout  # only what was missing
+    with sqlite3.connect(database) as connection:
+        count, distinct = connection.execute(
+            "SELECT count(*), count(DISTINCT timestamp) FROM bar WHERE level = '1m'").fetchone()
+    assert count == distinct == expected  # no duplicate, no hole

@@ -8,13 +8,51 @@ from typing import Any
 
 import click
 
-from zvt_crypto.cli.app import Context, cli, handle_errors
+from zvt_crypto.cli.app import Context, cli, fail, handle_errors
 from zvt_crypto.contract.kinds import KINDS
 
 
 @cli.group()
 def record() -> None:
     """Record data from an exchange (through ccxt) into the store."""
+
+
+Stored = dict[tuple[str, str], tuple[int, str | None]]
+
+
+def stored_so_far(store: Any, schema: Any, exchanges: tuple[str, ...], symbols: tuple[str, ...],
+                  level: str | None) -> Stored:
+    """(exchange, symbol) → (rows stored, the last one's time) of ``schema`` (at ``level``) for the symbols asked."""
+    from sqlalchemy import BigInteger, func, select, type_coerce
+
+    from zvt_crypto.contract.ids import entity_id
+    from zvt_crypto.contract.levels import Level
+    from zvt_crypto.contract.timeutil import iso
+
+    table = schema.__table__
+    if "entity_id" not in table.c or "timestamp" not in table.c or not symbols:
+        return {}
+    out: Stored = {}
+    with store.engine.connect() as connection:
+        for exchange in exchanges:
+            for symbol in symbols:
+                query = select(func.count(), func.max(type_coerce(table.c.timestamp, BigInteger))).where(
+                    table.c.entity_id == entity_id(exchange, symbol))
+                if level is not None and "level" in table.c:
+                    query = query.where(table.c.level == str(Level.parse(level)))
+                rows, last = connection.execute(query).one()
+                out[exchange, symbol] = (int(rows), iso(int(last)) if last is not None else None)
+    return out
+
+
+def interrupted_summary(schema_name: str, before: Stored, after: Stored) -> str:
+    """What an interrupted ``record`` left in the store, per symbol."""
+    lines = [f"{schema_name}: interrupted (Ctrl-C)"]
+    for (exchange, symbol), (rows, last) in after.items():
+        added = rows - before.get((exchange, symbol), (0, None))[0]
+        lines.append(f"  {symbol} on {exchange}: {added} rows written by this run, {rows} stored"
+                     + (f", the last at {last}" if last else ""))
+    return "\n".join(lines)
 
 
 def _command(name: str, schema_name: str, leveled: bool, help_text: str) -> Callable[..., Any]:
@@ -40,13 +78,20 @@ def _command(name: str, schema_name: str, leveled: bool, help_text: str) -> Call
         options = {key: value for key, value in extra.items() if value is not None}
         if name != "markets":
             options.update(start=start, end=end)
-        if len(exchanges) == 1:
-            recorder = recorder_for(schema, exchanges[0])(obj.store, obj.config)
-            summaries = [recorder.record(exchange=exchanges[0], symbols=list(symbols) or None,
-                                         show_progress=not quiet, **options)]
-        else:  # concurrently, each venue with its own client, budget and breaker
-            summaries = record_exchanges(schema, dict.fromkeys(exchanges, list(symbols) or None), store=obj.store,
-                                         show_progress=not quiet, **options)
+        before = stored_so_far(obj.store, schema, exchanges, symbols, extra.get("level"))
+        try:
+            if len(exchanges) == 1:
+                recorder = recorder_for(schema, exchanges[0])(obj.store, obj.config)
+                summaries = [recorder.record(exchange=exchanges[0], symbols=list(symbols) or None,
+                                             show_progress=not quiet, **options)]
+            else:  # concurrently, each venue with its own client, budget and breaker
+                summaries = record_exchanges(schema, dict.fromkeys(exchanges, list(symbols) or None),
+                                             store=obj.store, show_progress=not quiet, **options)
+        except KeyboardInterrupt:  # Ctrl-C: every page is written whole; say what is stored and how to go on
+            after = stored_so_far(obj.store, schema, exchanges, symbols, extra.get("level"))
+            click.echo(interrupted_summary(schema.__name__, before, after))
+            fail("interrupted; every page written is complete — run the same command again to resume after the "
+                 "stored data", 130)
         for summary in summaries:
             click.echo(str(summary))
         if any(summary.failed for summary in summaries):

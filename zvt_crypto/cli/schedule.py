@@ -179,6 +179,7 @@ def run_once(obj: Context, job_name: str, chain: bool) -> None:
 
 
 @schedule.command("history")
+@_config_option
 @click.option("--job", "job_name", help="Only this job.")
 @click.option("--limit", type=int, default=20, show_default=True)
 @_FORMAT
@@ -186,9 +187,11 @@ def run_once(obj: Context, job_name: str, chain: bool) -> None:
 @handle_errors
 def history(obj: Context, job_name: str | None, limit: int, fmt: str) -> None:
     """The latest runs, newest first: status, duration, rows, requests, retries, gaps, error."""
+    from zvt_crypto.contract.redaction import redact_value
     from zvt_crypto.schedule.history import recent_runs
 
-    runs = recent_runs(obj.store, job_name, limit)
+    # redacted when shown too: rows written before redaction existed may hold a URL's credentials
+    runs = [redact_value(run) for run in recent_runs(obj.store, job_name, limit)]
     if fmt == "json":
         click.echo(json.dumps([{**run, "started_timestamp": _iso(run["started_timestamp"]),
                                 "ended_timestamp": _iso(run["ended_timestamp"])} for run in runs],

@@ -42,14 +42,13 @@ from pathlib import Path
 from typing import Any
 
 from zvt_crypto.contract.errors import ConfigError
+from zvt_crypto.contract.redaction import redact_ccxt_options, redact_query
 
 ENV_HOME = "ZVT_CRYPTO_HOME"
 ENV_DB_URL = "ZVT_CRYPTO_DB_URL"
 ENV_CONFIG = "ZVT_CRYPTO_CONFIG"
 DEFAULT_DB_FILE = "zvt_crypto.db"
 
-# ccxt constructor keys that hold credentials: taken from env, never printed.
-SECRET_KEYS = ("apiKey", "secret", "password", "uid", "privateKey", "walletAddress", "token")
 _ENV_SECRET_SUFFIXES = {"API_KEY": "apiKey", "SECRET": "secret", "PASSWORD": "password", "UID": "uid"}
 #: "schedule" and "jobs" are read by zvt_crypto.schedule.config (the daemon's jobs)
 _TOP_LEVEL_KEYS = {"home", "store", "exchanges", "schedule", "jobs"}
@@ -68,7 +67,6 @@ CLIENT_KEYS: dict[str, tuple[type, float, float]] = {
     "retry_after_max_seconds": (float, 0, 86_400),  # the longest Retry-After (a ban) a run waits out
 }
 _EXCHANGE_KEYS = {"ccxt", *CLIENT_KEYS}
-REDACTED = "***"
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -83,26 +81,20 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
 
 
 def redact(options: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of ccxt options with every credential replaced by ``***``."""
-    out: dict[str, Any] = {}
-    for key, value in options.items():
-        if key in SECRET_KEYS and value:
-            out[key] = REDACTED
-        elif isinstance(value, Mapping):
-            out[key] = redact(value)
-        else:
-            out[key] = value
-    return out
+    """A printable copy of ccxt options: only known-safe settings shown, URLs' credentials and every other value
+    replaced by ``***`` (see :mod:`zvt_crypto.contract.redaction`)."""
+    return redact_ccxt_options(options)
 
 
 def redact_url(url: str) -> str:
-    """The database URL with any password replaced by ``***``."""
+    """The database URL with any password (and secret query parameter) replaced by ``***``."""
     from sqlalchemy.engine import make_url
 
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        rendered = make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - an unparsable URL is reported elsewhere; never echo it whole
         return "<unparsable database URL>"
+    return redact_query(rendered)
 
 
 @dataclass(frozen=True)
@@ -114,6 +106,9 @@ class Config:
     exchanges: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     source: Path | None = None
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    #: where ``db_url`` came from, for messages: "--db-url", "ZVT_CRYPTO_DB_URL", "[store] url in FILE" or
+    #: "default" (the store under the data home, the only one created without being asked)
+    db_url_origin: str = field(default="default", compare=False)
 
     def ccxt_options(self, exchange_id: str) -> dict[str, Any]:
         """Constructor options for ``ccxt.<exchange_id>(...)``: the file's ``[exchanges.<id>.ccxt]`` table
@@ -136,7 +131,8 @@ class Config:
         return settings
 
     def __repr__(self) -> str:
-        exchanges = {name: redact(section) for name, section in self.exchanges.items()}
+        exchanges = {name: {key: redact(value) if key == "ccxt" else value for key, value in section.items()}
+                     for name, section in self.exchanges.items()}
         return (
             f"Config(home={str(self.home)!r}, db_url={redact_url(self.db_url)!r}, "
             f"exchanges={exchanges!r}, source={str(self.source) if self.source else None!r})"
@@ -174,12 +170,13 @@ def check_client_settings(settings: Mapping[str, Any], where: str) -> None:
                           "part of the minute's budget")
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path, from_env: bool) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist; fix the path or unset {ENV_CONFIG}") from None
+        fix = f"fix the path in {ENV_CONFIG} or unset it" if from_env else "fix the path given (--config FILE)"
+        raise ConfigError(f"config file {path} does not exist; {fix}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}; fix that line") from None
     except OSError as exc:
@@ -231,14 +228,17 @@ def load_config(
     env = dict(os.environ if env is None else env)
     path_text = config_file or env.get(ENV_CONFIG)
     path = Path(path_text).expanduser() if path_text else None
-    data = _read_toml(path) if path else {}
+    data = _read_toml(path, from_env=not config_file) if path else {}
     if path:
         _check_sections(data, path)
 
     home_text = home or env.get(ENV_HOME) or data.get("home") or "~/.zvt_crypto"
     home_path = Path(home_text).expanduser()
-    url = db_url or env.get(ENV_DB_URL) or data.get("store", {}).get("url")
+    origins = (("--db-url", db_url), (ENV_DB_URL, env.get(ENV_DB_URL)),
+               (f"[store] url in {path}", data.get("store", {}).get("url")))
+    origin, url = next(((name, value) for name, value in origins if value), ("default", None))
     if not url:
         url = f"sqlite:///{home_path / DEFAULT_DB_FILE}"
     own_env = {key: value for key, value in env.items() if key.startswith("ZVT_CRYPTO_")}
-    return Config(home=home_path, db_url=url, exchanges=data.get("exchanges", {}), source=path, env=own_env)
+    return Config(home=home_path, db_url=url, exchanges=data.get("exchanges", {}), source=path, env=own_env,
+                  db_url_origin=origin)

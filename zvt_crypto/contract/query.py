@@ -140,6 +140,8 @@ def query_data(
     symbols_list, ids_list = _as_list(symbols), _as_list(entity_ids)
     conditions: list[ColumnElement[bool]] = []
     ids: list[str] | None = None
+    if "entity_id" not in table.c and (exchange or symbols_list is not None or ids_list is not None):
+        raise InvalidInputError(f"{schema.__name__} is not kept per market: drop exchange, symbols and entity ids")
     if schema.__kind__ == "entity":
         if exchange:
             conditions.append(table.c.exchange == check_exchange_id(exchange))
@@ -182,6 +184,8 @@ def query_data(
         conditions.extend(filters if isinstance(filters, (list, tuple)) else [filters])
 
     default_index = ("entity_id", "timestamp") if time_column else ("entity_id",)
+    if "entity_id" not in table.c:  # job and scheduler tables: their primary key
+        default_index = tuple(column.name for column in table.primary_key.columns)
     index_names = list(default_index if index is _DEFAULT else (_as_list(index) or []))
     names = list(table.c.keys()) if columns is None else list(dict.fromkeys([*index_names, *columns]))
     unknown = [name for name in names if name not in table.c]

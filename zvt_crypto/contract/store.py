@@ -51,7 +51,10 @@ class Store:
     WriteResult(schema='Bar', rows=1440, changed=1440)
     """
 
-    def __init__(self, url: str | Config | None = None, *, echo: bool = False) -> None:
+    def __init__(self, url: str | Config | None = None, *, echo: bool = False, create: bool = True) -> None:
+        """``create=False``: a SQLite file that does not exist is an error rather than a new, empty store (the CLI
+        creates only the default store under the data home unless asked: a typo in a path must not look like an
+        empty store)."""
         if url is None:
             url = load_config()
         self.config = url if isinstance(url, Config) else None
@@ -71,6 +74,7 @@ class Store:
         if self.is_sqlite and self.url.database in (None, "", ":memory:"):
             raise StoreError("in-memory SQLite is not supported (bulk paths open their own connections); use a file")
         self._echo = echo
+        self._create = create
         self._engine: Engine | None = None
         self._lock = threading.Lock()
         # The writer's ADBC connections, kept open between writes (opening one and closing it — SQLite checkpoints
@@ -106,23 +110,55 @@ class Store:
             with self._lock:
                 if self._engine is None:
                     engine = self._create_engine()
+                    from sqlalchemy.exc import DatabaseError, InterfaceError
+
                     from zvt_crypto.contract.migrate import upgrade
 
                     try:
                         upgrade(engine)
+                    except (DatabaseError, InterfaceError) as exc:  # OperationalError too: refused, bad password …
+                        engine.dispose()
+                        raise StoreError(self._open_failure(exc)) from exc
                     except Exception:
                         engine.dispose()
                         raise
                     self._engine = engine
         return self._engine
 
+    @property
+    def _origin(self) -> str:
+        """Where the URL came from, for messages."""
+        return self.config.db_url_origin if self.config is not None else "the database URL"
+
+    def _open_failure(self, exc: Exception) -> str:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        if self.is_sqlite:
+            return (f"cannot open {self.sqlite_path} as a SQLite store ({reason}); it is not a zvt_crypto store or is "
+                    f"damaged: check {self._origin}, or move the file away")
+        return (f"cannot open the database {redact_url(str(self.url.render_as_string(hide_password=False)))} "
+                f"({reason}); check that the server runs and accepts this user, or fix {self._origin}")
+
+    def _check_sqlite_path(self, path: Path) -> None:
+        """Create the file's folder when this store may be created; else insist that the file exists."""
+        if path.exists():
+            return
+        if not self._create:
+            raise StoreError(f"no store at {path} (named by {self._origin}); check the path, or pass --create to "
+                             "start a new store there")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            if self.config is not None and self.config.db_url_origin == "default":
+                raise StoreError(f"cannot create the data folder {path.parent}: {reason}; set ZVT_CRYPTO_HOME (or "
+                                 "--home) to a writable folder") from None
+            raise StoreError(f"cannot create the data folder {path.parent} of the store named by {self._origin}: "
+                             f"{reason}; fix that path") from None
+
     def _create_engine(self) -> Engine:
         if self.is_sqlite:
             path = self.sqlite_path
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(f"cannot create the data folder {path.parent}: {exc}; set ZVT_CRYPTO_HOME") from None
+            self._check_sqlite_path(path)
             engine = create_engine(
                 self.url.set(database=str(path)),
                 echo=self._echo,
@@ -131,7 +167,11 @@ class Store:
             )
             _install_sqlite_pragmas(engine, sqlite_guard(path))
             return engine
-        return create_engine(self.url, echo=self._echo, pool_pre_ping=True)
+        try:
+            return create_engine(self.url, echo=self._echo, pool_pre_ping=True)
+        except ImportError as exc:
+            raise StoreError(f"the PostgreSQL driver is not installed ({exc}); pip install "
+                             '"zvt-crypto[postgres]"') from None
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:

@@ -31,6 +31,7 @@ from zvt_crypto.contract.errors import ImportFormatError, InvalidInputError
 from zvt_crypto.contract.ids import check_exchange_id, check_symbol, entity_id
 from zvt_crypto.contract.levels import Level
 from zvt_crypto.contract.store import Store, get_store
+from zvt_crypto.contract.text import shown
 from zvt_crypto.contract.timeutil import to_datetime
 
 FORMATS: tuple[str, ...] = ("csv", "binance", "parquet", "feather", "json")
@@ -65,7 +66,8 @@ _EXTENSIONS = {
 }
 _COMPRESSION = (".gz", ".bz2", ".xz", ".zst")
 _DELIMITERS = (",", ";", "\t", "|")
-_READ_ERRORS = (ValueError, OSError, UnicodeDecodeError, pa.ArrowException, pd.errors.ParserError)
+# EOFError: a truncated .gz/.bz2/.xz (otherwise click turns it into a bare "Aborted!")
+_READ_ERRORS = (ValueError, OSError, EOFError, UnicodeDecodeError, pa.ArrowException, pd.errors.ParserError)
 
 # Epoch magnitude → unit: below 1e11 seconds (until year 5138), below 1e14 ms, below 1e17 µs, else ns.
 _S_MAX, _MS_MAX, _US_MAX = 1e11, 1e14, 1e17
@@ -258,7 +260,7 @@ def standardize_bars(raw: pd.DataFrame, *, source: str = "frame") -> pd.DataFram
         time_column = frame.columns[0]
     if time_column is None:
         raise ImportFormatError(
-            f"{source} has no time column (columns: {', '.join(map(str, frame.columns))}); name it timestamp, "
+            f"{source} has no time column (columns: {_column_names(frame)}); name it timestamp, "
             "open_time, date or datetime, or put the times in the first column"
         )
     found = {target: next((lowered[a] for a in aliases if a in lowered), None) for target, aliases in _ALIASES.items()}
@@ -266,7 +268,7 @@ def standardize_bars(raw: pd.DataFrame, *, source: str = "frame") -> pd.DataFram
     if missing:
         raise ImportFormatError(
             f"{source} has no {', '.join(missing)} column{'s' if len(missing) > 1 else ''} "
-            f"(columns: {', '.join(map(str, frame.columns))}); bars need open, high, low, close and volume — "
+            f"(columns: {_column_names(frame)}); bars need open, high, low, close and volume — "
             "add or rename the missing column(s)"
         )
     out = pd.DataFrame({"timestamp": parse_times(frame[time_column], source=source, column=str(time_column))})
@@ -277,8 +279,13 @@ def standardize_bars(raw: pd.DataFrame, *, source: str = "frame") -> pd.DataFram
     return out
 
 
+def _column_names(frame: pd.DataFrame, most: int = 20) -> str:
+    names = [shown(name, 40) for name in frame.columns[:most]]
+    return ", ".join(names) + (f" … ({len(frame.columns)} in all)" if len(frame.columns) > most else "")
+
+
 def _shown(value: Any) -> str:
-    return "an empty cell" if pd.isna(value) else repr(str(value))
+    return "an empty cell" if pd.isna(value) else shown(value)
 
 
 def _numbers(values: pd.Series, *, source: str, column: str, integer: bool = False) -> pd.Series:
@@ -287,7 +294,7 @@ def _numbers(values: pd.Series, *, source: str, column: str, integer: bool = Fal
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise ImportFormatError(
-            f"{source}: column {column!r} holds {int(bad.sum())} non-numeric value(s), first "
+            f"{source}: column {shown(column)} holds {int(bad.sum())} non-numeric value(s), first "
             f"{_shown(values.iloc[row])} in data row {row + 1}; fix or remove those rows"
         )
     numbers = numbers.astype("float64")
@@ -296,7 +303,7 @@ def _numbers(values: pd.Series, *, source: str, column: str, integer: bool = Fal
     fractional = numbers.notna() & (numbers % 1 != 0)
     if fractional.any():
         raise ImportFormatError(
-            f"{source}: column {column!r} should hold whole trade counts but has {int(fractional.sum())} "
+            f"{source}: column {shown(column)} should hold whole trade counts but has {int(fractional.sum())} "
             "fractional value(s); fix the file or drop that column"
         )
     return numbers.astype("Int64")
@@ -320,7 +327,7 @@ def parse_times(values: pd.Series, *, source: str = "frame", column: str = "time
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise ImportFormatError(
-            f"{source}: time column {column!r} has {int(bad.sum())} empty or unreadable value(s), first "
+            f"{source}: time column {shown(column)} has {int(bad.sum())} empty or unreadable value(s), first "
             f"{_shown(values.iloc[row])} in data row {row + 1}; use ISO-8601 dates or epoch numbers"
         )
     return stamps.dt.as_unit("ms")
@@ -333,9 +340,9 @@ def _parse_text(values: pd.Series, *, source: str, column: str) -> pd.Series:
             return pd.Series(pd.to_datetime(text, utc=True, **kwargs))
         except (ValueError, TypeError, OverflowError):
             continue
-    sample = text.dropna().head(3).tolist()
+    sample = ", ".join(shown(value) for value in text.dropna().head(3))
     raise ImportFormatError(
-        f"{source}: cannot read time column {column!r} (e.g. {sample}); use ISO-8601 such as 2024-01-31T12:00:00Z "
+        f"{source}: cannot read time column {shown(column)} (e.g. {sample}); use ISO-8601 such as 2024-01-31T12:00:00Z "
         "or epoch seconds/milliseconds"
     )
 

@@ -19,9 +19,11 @@ from typing import Any, ClassVar
 
 from zvt_crypto.contract.config import Config, load_config
 from zvt_crypto.contract.errors import InvalidInputError, ZvtCryptoError
+from zvt_crypto.contract.redaction import redact_text
 from zvt_crypto.contract.registry import recorders
 from zvt_crypto.contract.schema import Schema
 from zvt_crypto.contract.store import Store, get_store
+from zvt_crypto.contract.text import shown
 from zvt_crypto.recorders.exchange import create_exchange, require
 from zvt_crypto.recorders.resilience import VenueClient, retryable, venue_client
 
@@ -69,7 +71,7 @@ class RecordSummary:
             text += "".join(f"\n  {result.symbol}: {note}" for note in result.notes)
         for result in self.failed:
             text += f"\n  {result.symbol}: FAILED — {result.error}"
-        return text
+        return redact_text(text)
 
 
 @dataclass
@@ -228,7 +230,7 @@ class Recorder:
             def failed(symbol: str, error: str) -> SymbolResult:
                 """The symbol's result so far (the rows it stored count), with its error."""
                 result = context.results.setdefault(symbol, SymbolResult(symbol))
-                result.error = error
+                result.error = redact_text(error)
                 return result
 
             async def one(symbol: str) -> SymbolResult:
@@ -307,7 +309,7 @@ async def arecord_exchanges(schema: type[Schema], exchanges: Mapping[str, Sequen
             summary = recorder.last_summary or RecordSummary(schema.__name__, exchange)
             if transient:
                 error += f" — gave up after {summary.requests} request(s): {_outage_advice(exchange, cause)}"
-            summary.results = [*summary.results, SymbolResult("(all)", error=error)]
+            summary.results = [*summary.results, SymbolResult("(all)", error=redact_text(error))]
             return summary
 
         try:
@@ -346,6 +348,10 @@ def run_coroutine(coroutine: Any) -> Any:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
+        running = False
+    else:
+        running = True
+    if not running:  # outside the except block: its RuntimeError must not become every failure's __context__
         return asyncio.run(coroutine)
     box: dict[str, Any] = {}
 
@@ -369,5 +375,5 @@ def _unknown_symbols_message(exchange: str, unknown: list[str], markets: dict[st
     hints = []
     for symbol in unknown:
         close = difflib.get_close_matches(symbol, list(markets), n=3)
-        hints.append(f"{symbol} (did you mean {', '.join(close)}?)" if close else symbol)
+        hints.append(f"{shown(symbol)} (did you mean {', '.join(close)}?)" if close else shown(symbol))
     return f"unknown symbol(s) on {exchange}: {'; '.join(hints)}. Use ccxt unified symbols such as 'BTC/USDT'"

@@ -38,8 +38,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zvt_crypto.contract.config import REDACTED, Config
+from zvt_crypto.contract.config import Config
 from zvt_crypto.contract.errors import ConfigError, ZvtCryptoError
+from zvt_crypto.contract.redaction import REDACTED
 
 SCHEDULE_SECTION = "schedule"
 JOBS_SECTION = "jobs"

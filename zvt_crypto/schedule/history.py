@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from zvt_crypto.contract.redaction import redact_text, redact_value
 from zvt_crypto.contract.store import Store
 from zvt_crypto.contract.timeutil import now_ms
 from zvt_crypto.domain.jobs import JobRun
@@ -83,12 +84,13 @@ def start_run(store: Store, job: str, run_id: str, reason: str) -> datetime:
 
 def finish_run(store: Store, run_id: str, status: str, totals: RunTotals, error: str | None = None) -> None:
     text = error if error is not None else ("\n".join(totals.errors) or None)
+    text = redact_text(text) if text else text  # the history outlives the run: no credential of a URL in it
     if text and len(text) > MAX_ERROR_CHARS:
         text = text[: MAX_ERROR_CHARS - 20] + " … (truncated)"
     with store.begin() as connection:
         connection.execute(
             update(JobRun.__table__).where(JobRun.__table__.c.run_id == run_id).values(
-                status=status, ended_timestamp=now_ms(), error=text, detail=totals.detail or None,
+                status=status, ended_timestamp=now_ms(), error=text, detail=redact_value(totals.detail) or None,
                 **totals.counters())
         )
 

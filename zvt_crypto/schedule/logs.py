@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
+from zvt_crypto.contract.redaction import redact_text
+
 LOG_FILE = "schedule.log"
 MAX_BYTES = 10 * 1024 * 1024
 BACKUPS = 5
@@ -59,11 +61,14 @@ class JsonFormatter(logging.Formatter):
         entry.update({key: value for key, value in record.__dict__.items() if key not in _STANDARD})
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        return redact_text(json.dumps(entry, default=str, ensure_ascii=False))
 
 
 class UtcFormatter(logging.Formatter):
     converter = staticmethod(lambda seconds: datetime.fromtimestamp(seconds, UTC).timetuple())  # type: ignore
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_text(super().format(record))
 
 
 TEXT_FORMAT = "%(asctime)sZ %(levelname)-7s [%(job)s %(run_id)s] %(name)s: %(message)s"
@@ -76,7 +81,7 @@ def setup_logging(home: Path, fmt: str = "text", level: str = "INFO", *, console
     path.parent.mkdir(parents=True, exist_ok=True)
     root = logging.getLogger()
     for handler in list(root.handlers):
-        if getattr(handler, "_zvt_schedule", False):
+        if getattr(handler, "_zvt_schedule", False) or getattr(handler, "_zvt_cli", False):
             root.removeHandler(handler)
             handler.close()
     file_handler = RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
@@ -92,4 +97,6 @@ def setup_logging(home: Path, fmt: str = "text", level: str = "INFO", *, console
         root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations checked at every start: not news
+    # ccxt's debug lines dump every request's headers (API keys among them) and whole response bodies
+    logging.getLogger("ccxt").setLevel(max(logging.INFO, root.level))
     return path

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from zvt_crypto.contract.config import Config
+from zvt_crypto.contract.redaction import redact_text
 from zvt_crypto.contract.schema import Schema
 from zvt_crypto.contract.store import Store
 from zvt_crypto.schedule.alerts import Alerter
@@ -157,7 +158,8 @@ class JobRunner:
         except Exception as exc:
             log.exception("run of %s failed", job.name)
             status, error = "failed", f"{type(exc).__name__}: {exc}"
-        outcome = RunOutcome(run.run_id, job.name, status, totals, error or ("\n".join(totals.errors) or None))
+        error = error or ("\n".join(totals.errors) or None)
+        outcome = RunOutcome(run.run_id, job.name, status, totals, redact_text(error) if error else None)
         finish_run(self.store, run.run_id, status, totals, outcome.error)
         log.info("%s", outcome)
         if status != "abandoned":

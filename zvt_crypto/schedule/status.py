@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from zvt_crypto.contract.redaction import redact_text
 from zvt_crypto.contract.store import Store
 from zvt_crypto.contract.timeutil import iso, now_ms, to_ms
 from zvt_crypto.domain.jobs import SchedulerJob
@@ -127,7 +128,8 @@ def schedule_status(store: Store, schedule: Schedule) -> list[JobStatus]:
             last_run=iso(to_ms(last["started_timestamp"])) if last else None,
             last_success=iso(to_ms(success["ended_timestamp"] or success["started_timestamp"])) if success else None,
             consecutive_failures=health.consecutive_failures,
-            last_error=last["error"] if last and last["status"] != "ok" else None,
+            # redacted again when shown: rows written before redaction existed may hold a URL's credentials
+            last_error=redact_text(last["error"]) if last and last["status"] != "ok" and last["error"] else None,
             lags=job_lags(store, job, symbols),
         ))
     return out

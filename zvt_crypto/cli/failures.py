@@ -1,0 +1,114 @@
+"""What the CLI says when something fails: one line naming what failed and what to do, and log warnings on stderr
+without tracebacks (unless ``--debug``), secrets redacted in both."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+from typing import Any
+
+from zvt_crypto.contract.errors import ZvtCryptoError
+from zvt_crypto.contract.redaction import redact_text
+
+#: modules of the optional PostgreSQL extra
+_POSTGRES_MODULES = ("psycopg", "psycopg2", "adbc_driver_postgresql")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    seen = {id(exc)}
+    while (exc.__cause__ or exc.__context__) is not None and id(exc.__cause__ or exc.__context__) not in seen:
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+        seen.add(id(exc))
+    return exc
+
+
+def _is_dns_failure(exc: BaseException) -> bool:
+    return isinstance(exc, socket.gaierror) or "DNS" in type(exc).__name__ or "Name or service not known" in str(exc)
+
+
+def _venue_failure(exc: Any, ccxt: Any) -> str:
+    message = _first_line(exc)
+    cause = _root_cause(exc)
+    if isinstance(exc, ccxt.NetworkError):
+        if _is_dns_failure(cause):
+            return (f"{message}: the venue's host name does not resolve; check the urls in [exchanges.<id>.ccxt] "
+                    "of your config and this machine's DNS, then run again")
+        reason = f" ({_first_line(cause)})" if cause is not exc else ""
+        return (f"{message}{reason}: the venue did not answer; check your network, its status page and the urls "
+                "or proxy in [exchanges.<id>.ccxt], then run again (a rerun resumes after the stored data)")
+    if isinstance(exc, ccxt.AuthenticationError):
+        return (f"{message}: the venue refused the credentials; check ZVT_CRYPTO_<EXCHANGE>_API_KEY / _SECRET "
+                "(or the config file)")
+    return f"{message}: the venue refused the request; check the symbol and options, then run again"
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line for ``error: …``: what failed and the next step."""
+    if isinstance(exc, ZvtCryptoError):
+        return str(exc)
+    ccxt = sys.modules.get("ccxt")
+    if ccxt is not None and isinstance(exc, ccxt.BaseError):
+        return _venue_failure(exc, ccxt)
+    if isinstance(exc, ImportError) and (exc.name or "").split(".")[0] in _POSTGRES_MODULES:
+        return f'{_first_line(exc)}: PostgreSQL needs the optional drivers; pip install "zvt-crypto[postgres]"'
+    if isinstance(exc, ImportError):
+        return f"{_first_line(exc)}: a dependency is missing; reinstall zvt-crypto (pip install zvt-crypto)"
+    if isinstance(exc, EOFError):
+        return (f"the input ended too early ({_first_line(exc)}): a truncated or partly downloaded file? "
+                "Download it again")
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror}:{where}; check the path and its permissions"
+    return (f"{type(exc).__name__}: {_first_line(exc)} — unexpected; run again with --debug for the traceback and "
+            "report it")
+
+
+class _RedactingFormatter(logging.Formatter):
+    """``warning: message`` lines; the exception of a record as its one-line description unless ``debug``."""
+
+    def __init__(self, debug: bool) -> None:
+        super().__init__()
+        self.debug = debug
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = f"{record.levelname.lower()}: {record.getMessage()}"
+        if record.exc_info and record.exc_info[1] is not None:
+            text += "\n" + self.formatException(record.exc_info) if self.debug else (
+                f" ({describe_failure(record.exc_info[1])})")
+        return redact_text(text)
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to the ``sys.stderr`` of the moment (a test runner swaps it per invocation)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+def log_warnings_to_stderr(debug: bool) -> None:
+    """Show warnings (and errors) the library logs as ``warning: …`` lines on stderr, secrets redacted and without
+    tracebacks unless ``debug``. Replaces the handler an earlier call installed; ``schedule`` replaces it with its
+    own (see :func:`zvt_crypto.schedule.logs.setup_logging`)."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_zvt_cli", False):
+            root.removeHandler(handler)
+    handler = _StderrHandler()
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(_RedactingFormatter(debug))
+    handler._zvt_cli = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
