@@ -4,7 +4,6 @@ without tracebacks (unless ``--debug``), secrets redacted in both."""
 from __future__ import annotations
 
 import logging
-import socket
 import sys
 from typing import Any
 
@@ -20,32 +19,11 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _root_cause(exc: BaseException) -> BaseException:
-    seen = {id(exc)}
-    while (exc.__cause__ or exc.__context__) is not None and id(exc.__cause__ or exc.__context__) not in seen:
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
-        seen.add(id(exc))
-    return exc
+def _venue_failure(exc: Any) -> str:
+    from zvt_crypto.recorders.resilience import venue_failure_advice
 
-
-def _is_dns_failure(exc: BaseException) -> bool:
-    return isinstance(exc, socket.gaierror) or "DNS" in type(exc).__name__ or "Name or service not known" in str(exc)
-
-
-def _venue_failure(exc: Any, ccxt: Any) -> str:
-    message = _first_line(exc)
-    cause = _root_cause(exc)
-    if isinstance(exc, ccxt.NetworkError):
-        if _is_dns_failure(cause):
-            return (f"{message}: the venue's host name does not resolve; check the urls in [exchanges.<id>.ccxt] "
-                    "of your config and this machine's DNS, then run again")
-        reason = f" ({_first_line(cause)})" if cause is not exc else ""
-        return (f"{message}{reason}: the venue did not answer; check your network, its status page and the urls "
-                "or proxy in [exchanges.<id>.ccxt], then run again (a rerun resumes after the stored data)")
-    if isinstance(exc, ccxt.AuthenticationError):
-        return (f"{message}: the venue refused the credentials; check ZVT_CRYPTO_<EXCHANGE>_API_KEY / _SECRET "
-                "(or the config file)")
-    return f"{message}: the venue refused the request; check the symbol and options, then run again"
+    exchange = getattr(exc, "exchange_id", None) or "the venue"
+    return f"{_first_line(exc)}: {venue_failure_advice(exchange, exc)}"
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -54,7 +32,7 @@ def describe_failure(exc: BaseException) -> str:
         return str(exc)
     ccxt = sys.modules.get("ccxt")
     if ccxt is not None and isinstance(exc, ccxt.BaseError):
-        return _venue_failure(exc, ccxt)
+        return _venue_failure(exc)
     if isinstance(exc, ImportError) and (exc.name or "").split(".")[0] in _POSTGRES_MODULES:
         return f'{_first_line(exc)}: PostgreSQL needs the optional drivers; pip install "zvt-crypto[postgres]"'
     if isinstance(exc, ImportError):

@@ -5,6 +5,8 @@ Every error says what failed and what to do next; the CLI prints the message and
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 
 class ZvtCryptoError(Exception):
     """Base class of every error zvt_crypto raises on purpose."""
@@ -33,3 +35,14 @@ class ImportFormatError(ZvtCryptoError, ValueError):
 class NoUsableDataError(ZvtCryptoError):
     """A computation had stored data to work on but produced no usable value (no bars, all NaN); the message
     names what is missing and the command that records it."""
+
+
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and the exceptions it was raised from or during (``__cause__``, else ``__context__``), outermost
+    first, each once: ccxt wraps aiohttp's error, which wraps the socket's."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__

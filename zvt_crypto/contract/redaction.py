@@ -17,6 +17,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from zvt_crypto.contract.errors import exception_chain
+
 REDACTED = "***"
 
 # scheme://userinfo@ — RFC 3986 userinfo holds no "/", "?", "#" or "@" (they must be percent-encoded).
@@ -81,15 +83,11 @@ def redact_exception(exc: BaseException) -> BaseException:
 
     Used where an exception first leaves code that may put a URL in it (a ccxt client's HTTP call), so every later
     message, log line and stored error made from it is clean."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in exception_chain(exc):
         try:
             current.args = tuple(redact_value(arg) for arg in current.args)
         except (AttributeError, TypeError):  # an exception type with read-only args: leave it
             pass
-        current = current.__cause__ or current.__context__
     return exc
 
 

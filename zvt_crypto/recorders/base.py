@@ -25,7 +25,7 @@ from zvt_crypto.contract.schema import Schema
 from zvt_crypto.contract.store import Store, get_store
 from zvt_crypto.contract.text import shown
 from zvt_crypto.recorders.exchange import create_exchange, require
-from zvt_crypto.recorders.resilience import VenueClient, retryable, venue_client
+from zvt_crypto.recorders.resilience import VenueClient, retryable, venue_client, venue_failure_advice
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +269,7 @@ async def load_markets(context: RunContext, reload: bool = False) -> dict[str, A
         name = context.exchange.id
         raise VenueUnavailableError(
             f"{name}: could not load its markets ({type(exc).__name__}: {exc}); gave up after "
-            f"{context.client.stats.requests} request(s): {_outage_advice(name, exc)}") from exc
+            f"{context.client.stats.requests} request(s): {venue_failure_advice(name, exc)}") from exc
 
 
 def new_progress(show: bool) -> Any:
@@ -308,7 +308,7 @@ async def arecord_exchanges(schema: type[Schema], exchanges: Mapping[str, Sequen
             # the failed run's own summary: its requests and retries show how hard the venue was tried
             summary = recorder.last_summary or RecordSummary(schema.__name__, exchange)
             if transient:
-                error += f" — gave up after {summary.requests} request(s): {_outage_advice(exchange, cause)}"
+                error += f" — gave up after {summary.requests} request(s): {venue_failure_advice(exchange, cause)}"
             summary.results = [*summary.results, SymbolResult("(all)", error=redact_text(error))]
             return summary
 
@@ -318,18 +318,6 @@ async def arecord_exchanges(schema: type[Schema], exchanges: Mapping[str, Sequen
             if partial is not None:
                 partial.extend(r.last_summary for r in recorders.values() if r.last_summary is not None)
             raise
-
-
-def _outage_advice(exchange: str, exc: BaseException) -> str:
-    """What to do after a venue kept failing, by ccxt's kind of failure (a 429 is not an outage)."""
-    import ccxt
-
-    if isinstance(exc, (ccxt.DDoSProtection, ccxt.RateLimitExceeded)):
-        return (f"{exchange} kept refusing requests for their rate; lower [exchanges.{exchange}] "
-                "requests_per_minute (or wait for its ban to lift), then run again")
-    if isinstance(exc, ccxt.InvalidNonce):
-        return f"{exchange} refused the request's nonce or timestamp; check this machine's clock, then run again"
-    return f"{exchange} is down or unreachable; check its status page and your network, then run again"
 
 
 def record_exchanges(schema: type[Schema], exchanges: Mapping[str, Sequence[str] | None], *,

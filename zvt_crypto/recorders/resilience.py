@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
@@ -33,7 +34,7 @@ from typing import Any, TypeVar
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from zvt_crypto.contract.config import Config, check_client_settings
-from zvt_crypto.contract.errors import ZvtCryptoError
+from zvt_crypto.contract.errors import ZvtCryptoError, exception_chain
 from zvt_crypto.contract.timeutil import iso, now_ms
 
 log = logging.getLogger(__name__)
@@ -184,14 +185,7 @@ def _truncated(exc: BaseException) -> bool:
         from aiohttp import ClientPayloadError
     except ImportError:  # no async ccxt transport installed
         return False
-    seen: set[int] = set()
-    link: BaseException | None = exc
-    while link is not None and id(link) not in seen:
-        if isinstance(link, ClientPayloadError):
-            return True
-        seen.add(id(link))
-        link = link.__cause__ or link.__context__
-    return False
+    return any(isinstance(link, ClientPayloadError) for link in exception_chain(exc))
 
 
 def _answered_retry_after(exchange: Any, exc: BaseException) -> float | None:
@@ -401,3 +395,32 @@ def venue_client(exchange: Any, config: Config | None = None) -> VenueClient:
                         retry_after_max=settings.retry_after_max_seconds)
     breaker = CircuitBreaker(exchange.id, settings.breaker_threshold, settings.breaker_cooldown_seconds)
     return VenueClient(exchange, retry=retry, budget=budget, breaker=breaker)
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """The innermost exception of ``exc``'s chain (:func:`exception_chain`)."""
+    return list(exception_chain(exc))[-1]
+
+
+def venue_failure_advice(exchange: str, exc: BaseException) -> str:
+    """What to do after a venue kept failing, by the kind of failure: one wording for the recorders' summaries
+    and the CLI's error lines (a 429 is not an outage, a DNS failure is not the venue's)."""
+    import ccxt
+
+    cause = root_cause(exc)
+    where = f"the urls or proxy in [exchanges.{exchange}.ccxt]"
+    if isinstance(exc, (ccxt.DDoSProtection, ccxt.RateLimitExceeded)):
+        return (f"{exchange} kept refusing requests for their rate; lower [exchanges.{exchange}] "
+                "requests_per_minute (or wait for its ban to lift), then run again")
+    if isinstance(exc, ccxt.InvalidNonce):
+        return f"{exchange} refused the request's nonce or timestamp; check this machine's clock, then run again"
+    if isinstance(exc, ccxt.AuthenticationError):
+        return (f"{exchange} refused the credentials; check ZVT_CRYPTO_{exchange.upper()}_API_KEY / _SECRET "
+                "(or the config file)")
+    if isinstance(cause, socket.gaierror) or "Name or service not known" in str(cause):
+        return (f"{exchange}'s host name does not resolve; check {where} and this machine's DNS, then run again")
+    if isinstance(exc, ccxt.NetworkError) or retryable(exc):
+        reason = f": {type(cause).__name__}: {cause}" if cause is not exc and str(cause) else ""
+        return (f"{exchange} is down or unreachable (the venue did not answer{reason}); check its status page, your "
+                f"network and {where}, then run again (a rerun resumes after the stored data)")
+    return f"{exchange} refused the request; check the symbol and options, then run again"
