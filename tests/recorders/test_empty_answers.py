@@ -8,10 +8,12 @@ from typing import Any
 import ccxt
 import numpy as np
 import pandas as pd
+import pytest
 from sqlalchemy import text
 
 from zvt_crypto.contract.config import Config
 from zvt_crypto.contract.coverage import coverage
+from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.levels import DAY_MS
 from zvt_crypto.contract.store import Store
 from zvt_crypto.contract.timeutil import to_ms
@@ -220,3 +222,23 @@ def test_a_stray_future_bar_does_not_stall_resuming(sim: SimulatedExchange, sim_
     assert any("1 stored row" in note and "2029-01-01" in note and "zvt-crypto query Bar" in note
                for note in notes), notes
     assert stored_times(Bar, sim_store, BTC, "1m")[-2:] == [NOW + 29 * MINUTE, stray]
+
+
+def test_recheck_gaps_is_refused_where_there_is_no_gap_audit(sim_store: Store, sim_config: Config) -> None:
+    with pytest.raises(InvalidInputError, match="funding rates are not gap-audited; drop recheck_gaps"):
+        record(FundingRateRecorder, sim_store, sim_config, "binanceusdm", symbols=[PERP], recheck_gaps=True)
+
+
+def test_rows_dated_after_the_venue_clock_are_ignored_and_noted(sim_store: Store, sim_config: Config) -> None:
+    class SlowClockRecorder(BarsRecorder):
+        """The venue's clock two hours behind its data: its bars after that are dated in its future."""
+
+        async def venue_now(self, context: Any) -> int:
+            return NOW - 2 * HOUR
+
+    summary = record(SlowClockRecorder, sim_store, sim_config, symbols=["BTC/USDT"], level="1m",
+                     start=NOW - 3 * HOUR)
+    assert stored_times(Bar, sim_store, BTC, "1m")[-1] == NOW - 2 * HOUR - MINUTE  # the last closed bar
+    assert summary.total("changed") == 60
+    notes = summary.results[0].notes
+    assert any(note.startswith("binance sent 119 row(s) dated after its clock") for note in notes), notes

@@ -75,6 +75,7 @@ class BarsRecorder(PagedRecorder):
     capability = "fetchOHLCV"
     kind = "bars"
     price: ClassVar[str | None] = None  # "mark" / "index" in subclasses
+    audits_gaps = True
 
     def page_limit(self, context: RunContext) -> int:
         return venue_profile(context.exchange.id).ohlcv_limit

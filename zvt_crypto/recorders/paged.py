@@ -43,6 +43,7 @@ class Fetched:
     received: list[int] = field(default_factory=list)
     unserved_from: int | None = None
     later: bool = False
+    future_noted: bool = False
 
 
 class PagedRecorder(Recorder):
@@ -53,6 +54,8 @@ class PagedRecorder(Recorder):
     # its first row (``since=0``); a duration (ms) starts that long before the venue's now (venues that only
     # keep recent history, e.g. Binance's 30 days of open interest).
     default_lookback_ms: ClassVar[int | None] = None
+    # Whether ``after_range`` audits gaps (bars): only then does ``recheck_gaps=True`` mean something.
+    audits_gaps: ClassVar[bool] = False
     # Pages are written in batches: once this many rows are pending, or the oldest pending page is this old, and at
     # the end of the range (one transaction per write costs more than writing 1,000 rows). A batch is written whole
     # or not at all, in order, and pending pages are written before an error propagates; pages received but not
@@ -105,6 +108,8 @@ class PagedRecorder(Recorder):
                 )
         elif options.get("level") is not None:
             raise InvalidInputError(f"{self.kind} have no level; drop level={options['level']!r}")
+        if options.get("recheck_gaps") and not self.audits_gaps:
+            raise InvalidInputError(f"{self.kind} are not gap-audited; drop recheck_gaps (--recheck-gaps)")
         start = None if options.get("start") is None else to_ms(options["start"])
         if start is not None and self.leveled:
             start = options["level"].ceil(start)
@@ -221,8 +226,8 @@ class PagedRecorder(Recorder):
                     answer = await self.ask_again_if_empty(context, symbol, since, limit, answer)
                 last_length, longest = len(answer), max(longest, len(answer))
                 page = _clip(answer, since, until)
-                if len(page) < len(answer) and int(answer["timestamp"].max()) > until:
-                    fetched.later = True  # rows after the range (never stored: at most the still-open bar)
+                if len(page) < len(answer):  # rare: rows outside the range (the last page, a disordered one)
+                    await self._rows_after(context, answer, until, fetched, result)
                 if page.empty:
                     if paging != "window":
                         if answer.empty:  # forward: the venue has nothing more; latest: nothing newer
@@ -249,6 +254,22 @@ class PagedRecorder(Recorder):
             raise
         await flush(wait=True)
         return fetched
+
+    async def _rows_after(self, context: RunContext, answer: pd.DataFrame, until: int, fetched: Fetched,
+                          result: SymbolResult) -> None:
+        """Note what an answer has after the range (never stored): rows up to the venue's clock plus one level
+        (the still-open bar) show that it has data past the range; rows later than that are not data at all."""
+        stamps = answer["timestamp"].to_numpy()
+        after = stamps[stamps > until]
+        if not len(after):
+            return
+        horizon = await self.venue_now(context) + self.step_ms(context)
+        fetched.later = fetched.later or bool((after <= horizon).any())
+        future = int((after > horizon).sum())
+        if future and not fetched.future_noted:
+            fetched.future_noted = True
+            result.notes.append(f"{context.exchange.id} sent {future} row(s) dated after its clock (up to "
+                                f"{iso(int(after.max()))}); they were ignored")
 
     async def first_available(self, context: RunContext, symbol: str) -> int | None:
         """Where a first run without ``start`` begins: the venue's first row (``None``: it has none).
