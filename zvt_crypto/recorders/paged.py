@@ -359,9 +359,10 @@ class PagedRecorder(Recorder):
         unserved_from = await self.after_range(context, symbol, eid, result, end, unserved_from)
         if unserved_from is not None and self.leveled:  # an unleveled series (funding) may simply have ended
             result.notes.append(
-                f"{context.exchange.id} answered no {self.kind} from {iso(unserved_from)} to its last final time "
-                f"{iso(end)} (asked again): not recorded; `zvt-crypto coverage --start … --end {iso(end)}` shows the "
-                "hole, the next run asks again"
+                f"{context.exchange.id} answered no {self.kind} from {iso(unserved_from)} to {iso(end)} (asked "
+                f"again): not recorded, the next run asks again; `zvt-crypto coverage --schema {self.schema.__name__} "
+                f"--exchange {context.exchange.id} --symbol {symbol} --level {context.options['level']} "
+                f"--end {iso(end)}` shows the hole"
             )
         return result
 
