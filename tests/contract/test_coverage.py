@@ -80,3 +80,27 @@ def test_empty_store_and_unleveled_schema(sqlite_store: Store) -> None:
     assert "no data" in format_coverage([], "table")
     with pytest.raises(InvalidInputError, match="no level"):
         coverage(sqlite_store, FundingRate)
+
+
+def test_requested_range_counts_the_holes_at_its_ends(store: Store, bars: Callable[..., pd.DataFrame]) -> None:
+    _write_with_holes(store, bars)  # BTC 1m from 2024-01-01 00:00 to 01:59, holes at 00:10-00:14, 00:50, 01:58
+    minute = 60_000
+    t0 = 1_704_067_200_000
+    (row,) = coverage(store, entity_ids=["pair_binance_BTC-USDT"], level="1m", start=t0 - 5 * minute + 1,
+                      end=t0 + 129 * minute + 30_000)
+    assert (row.start, row.end) == (t0 - 4 * minute, t0 + 129 * minute)  # on the grid, inside the range
+    assert [(gap.start, gap.end, gap.missing) for gap in row.gaps] == [
+        (t0 - 4 * minute, t0 - minute, 4), (t0 + 10 * minute, t0 + 14 * minute, 5),
+        (t0 + 50 * minute, t0 + 50 * minute, 1), (t0 + 118 * minute, t0 + 118 * minute, 1),
+        (t0 + 120 * minute, t0 + 129 * minute, 10)]
+    assert (row.expected, row.missing, row.unexplained) == (134, 21, 21)
+    # only the rows inside the range count; the tail hole is known when a KnownGap covers it
+    store.write(KnownGap, pd.DataFrame([{
+        "schema_name": "Bar", "entity_id": "pair_binance_BTC-USDT", "level": "1m",
+        "start_timestamp": t0 + 120 * minute, "end_timestamp": t0 + 200 * minute, "reason": "halt"}]))
+    (inner,) = coverage(store, entity_ids=["pair_binance_BTC-USDT"], level="1m", start=t0 + 20 * minute,
+                        end=t0 + 129 * minute)
+    assert (inner.first, inner.rows) == (t0 + 20 * minute, 98)
+    assert [(gap.start, gap.known) for gap in inner.gaps] == [
+        (t0 + 50 * minute, False), (t0 + 118 * minute, False), (t0 + 120 * minute, True)]
+    assert json.loads(format_coverage([inner], "json"))[0]["end"] == "2024-01-01T02:09:00Z"

@@ -120,3 +120,21 @@ def test_ctrl_c_says_what_is_stored_and_a_rerun_resumes(sim: SimulatedExchange, 
         count, distinct = connection.execute(
             "SELECT count(*), count(DISTINCT timestamp) FROM bar WHERE level = '1m'").fetchone()
     assert count == distinct == expected  # no duplicate, no hole
+
+
+def test_recheck_gaps_and_coverage_of_a_range(cli, sim: SimulatedExchange) -> None:
+    sim.add_gap("2024-01-07T10:00:00Z", "2024-01-07T12:00:00Z", symbol="BTC/USDT")
+    assert cli(*BARS, "--symbol", "BTC/USDT").returncode == 0
+    report = json.loads(cli("coverage", "--exchange", "binance", "--level", "1h", "--format", "json").stdout)
+    assert [(gap["start"], gap["known"]) for gap in report[0]["gaps"]] == [("2024-01-07T10:00:00Z", True)]
+    sim.faults.clear()  # the venue now serves the outage's bars
+    result = cli(*BARS[:-3], "--symbol", "BTC/USDT", "--recheck-gaps", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "gaps 1 found / 1 filled / 0 confirmed empty" in result.stdout
+    ranged = json.loads(cli("coverage", "--exchange", "binance", "--level", "1h", "--start", "2024-01-06",
+                            "--end", "2024-01-07T23:00:00Z", "--format", "json").stdout)
+    assert [(row["rows"], row["expected"], row["missing"]) for row in ranged] == [(24, 48, 24)]
+    assert [(gap["start"], gap["end"], gap["missing"], gap["known"]) for gap in ranged[0]["gaps"]] == [
+        ("2024-01-06T00:00:00Z", "2024-01-06T23:00:00Z", 24, False)]  # never recorded: a hole of the range
+    refused = cli("record", "funding", "--exchange", "binanceusdm", "--symbol", "BTC/USDT:USDT", "--recheck-gaps")
+    assert refused.returncode == 2 and "No such option '--recheck-gaps'" in refused.stderr

@@ -116,6 +116,25 @@ def test_duplicate_and_out_of_order_rows(spot: ccxt.binance, sim: SimulatedExcha
     assert [t["timestamp"] for t in trades] == sorted(t["timestamp"] for t in trades)  # ccxt re-sorts
 
 
+def test_empty_answers_every_nth_request_scoped_by_symbol(spot: ccxt.binance, usdm: ccxt.binanceusdm,
+                                                          sim: SimulatedExchange) -> None:
+    sim.faults.add(Fault("empty", KLINES, symbol="BTC/USDT", count=None, skip=3, every=4))
+    answers = [len(spot.fetch_ohlcv("BTC/USDT", "1m", limit=5)) for _ in range(12)]
+    assert answers == [5, 5, 5, 0] * 3  # the 4th, 8th and 12th answers: HTTP 200 with []
+    assert [r.status for r in sim.requests[-12:]] == [200] * 12
+    assert len(spot.fetch_ohlcv("ETH/USDT", "1m", limit=5)) == 5  # another symbol is not hit
+    sim.faults.clear()
+    sim.faults.add(Fault("empty", "/fapi/v1/fundingRate"))
+    sim.faults.add(Fault("empty", "/futures/data/openInterestHist"))
+    assert usdm.fetch_funding_rate_history("BTC/USDT:USDT", limit=3) == []
+    assert usdm.fetch_open_interest_history("BTC/USDT:USDT", "1h", limit=3) == []
+    assert len(usdm.fetch_funding_rate_history("BTC/USDT:USDT", limit=3)) == 3
+    sim.faults.add(Fault("empty", "/api/v3/exchangeInfo"))  # not a list answer: left as it is
+    assert client(sim).load_markets()
+    with pytest.raises(ValueError, match="every"):
+        Fault("empty", KLINES, every=0)
+
+
 def test_faults_are_thread_safe(sim: SimulatedExchange) -> None:
     sim.faults.add(Fault("rate_limit", KLINES, count=5))
 

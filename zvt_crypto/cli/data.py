@@ -58,14 +58,20 @@ def export_bars_command(obj: Context, exchange: str, symbol: str, level: str, st
 @click.option("--symbol", "symbols", multiple=True, help="Only this symbol (needs --exchange); repeat for several.")
 @click.option("--level", help="Only this level.")
 @click.option("--schema", "schema_name", default="Bar", show_default=True, help="Leveled schema to audit.")
+@click.option("--start", help="Audit from here (ISO-8601, UTC): bars missing before the first stored one count.")
+@click.option("--end", help="Audit to here (ISO-8601, UTC): bars missing after the last stored one count.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.pass_obj
 @handle_errors
 def coverage_command(obj: Context, exchange: str | None, symbols: tuple[str, ...], level: str | None,
-                     schema_name: str, fmt: str) -> None:
+                     schema_name: str, start: str | None, end: str | None, fmt: str) -> None:
     """Per entity and level: first and last bar, row count, and every gap on the level's grid."""
     from zvt_crypto.contract.coverage import coverage, format_coverage
     from zvt_crypto.contract.schema import get_schema
+    from zvt_crypto.contract.timeutil import check_range, to_ms
 
-    rows = coverage(obj.store, get_schema(schema_name), exchange=exchange, symbols=list(symbols) or None, level=level)
+    start_ms, end_ms = (None if value is None else to_ms(value) for value in (start, end))
+    check_range(start_ms, end_ms)
+    rows = coverage(obj.store, get_schema(schema_name), exchange=exchange, symbols=list(symbols) or None, level=level,
+                    start=start_ms, end=end_ms)
     click.echo(format_coverage(rows, fmt), nl=False)

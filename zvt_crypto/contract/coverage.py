@@ -3,6 +3,10 @@
 For every entity and level: first and last timestamp, row count, the count the level's grid expects between
 them, and every gap (missing bars on the grid) — computed in SQL with a window function, so it scans the
 table once whatever its size. Gaps the venue confirmed empty (``KnownGap`` rows) are labelled ``known``.
+
+With a requested range (``start`` / ``end``) only the rows inside it count, and the bars missing at its ends are
+gaps too: a series recorded up to yesterday is not complete up to today's ``end`` (a run that stopped early left
+its end untouched, which the stored rows alone never show).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from zvt_crypto.contract.query import exchange_condition, resolve_entity_ids
 from zvt_crypto.contract.reader import in_values
 from zvt_crypto.contract.schema import Schema
 from zvt_crypto.contract.store import Store
-from zvt_crypto.contract.timeutil import iso
+from zvt_crypto.contract.timeutil import TimeLike, iso, to_ms
 
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement
@@ -47,10 +51,15 @@ class Coverage:
     last: int
     rows: int
     gaps: list[Gap] = field(default_factory=list)
+    # the requested range on the level's grid (``None``: from the first / to the last stored bar)
+    start: int | None = None
+    end: int | None = None
 
     @property
     def expected(self) -> int:
-        return (self.last - self.first) // Level.parse(self.level).ms + 1
+        first = self.first if self.start is None else min(self.start, self.first)
+        last = self.last if self.end is None else max(self.end, self.last)
+        return (last - first) // Level.parse(self.level).ms + 1
 
     @property
     def missing(self) -> int:
@@ -62,9 +71,11 @@ class Coverage:
         return sum(gap.missing for gap in self.gaps if not gap.known)
 
     def as_dict(self) -> dict[str, Any]:
+        requested = {} if self.start is None and self.end is None else {"start": iso(self.start), "end": iso(self.end)}
         return {
             "entity_id": self.entity_id,
             "level": self.level,
+            **requested,
             "first": iso(self.first),
             "last": iso(self.last),
             "rows": self.rows,
@@ -86,8 +97,11 @@ def coverage(
     symbols: Sequence[str] | None = None,
     entity_ids: Sequence[str] | None = None,
     level: Level | str | None = None,
+    start: TimeLike | None = None,
+    end: TimeLike | None = None,
 ) -> list[Coverage]:
-    """Coverage of ``schema`` (default ``Bar``) per entity and level, with every gap on the level's grid."""
+    """Coverage of ``schema`` (default ``Bar``) per entity and level, with every gap on the level's grid; with
+    ``start`` / ``end`` (inclusive) of the rows in that range, the bars missing at its ends included."""
     from zvt_crypto.domain import Bar, KnownGap
 
     schema = schema or Bar
@@ -102,8 +116,14 @@ def coverage(
         conditions.append(exchange_condition(table.c.entity_id, exchange))
     if level is not None:
         conditions.append(table.c.level == str(Level.parse(level)))
+    start_ms = None if start is None else to_ms(start)
+    end_ms = None if end is None else to_ms(end)
 
     stamp = type_coerce(table.c.timestamp, BigInteger)  # raw epoch ms, not datetimes
+    if start_ms is not None:
+        conditions.append(stamp >= start_ms)
+    if end_ms is not None:
+        conditions.append(stamp <= end_ms)
     summary = (
         select(table.c.entity_id, table.c.level, func.min(stamp), func.max(stamp), func.count())
         .where(*conditions)
@@ -113,7 +133,7 @@ def coverage(
     known_table = KnownGap.__table__
     with store.engine.connect() as connection:
         result = {
-            (entity, lvl): Coverage(entity, lvl, int(first), int(last), int(count))
+            (entity, lvl): _in_range(Coverage(entity, lvl, int(first), int(last), int(count)), start_ms, end_ms)
             for entity, lvl, first, last, count in connection.execute(summary)
         }
         # The window query scans every row: run it only on the series whose count says they have a hole (a
@@ -140,15 +160,38 @@ def coverage(
             .where(known_table.c.schema_name == schema.__name__)
         ).all()
     known: dict[tuple[str, str], list[tuple[int, int, str | None]]] = {}
-    for entity, lvl, start, end, reason in known_rows:
-        known.setdefault((entity, lvl), []).append((_ms(start), _ms(end), reason))
-    for entity, lvl, start, end, step in gap_rows:
-        start, end = int(start), int(end)
-        cover = next((k for k in known.get((entity, lvl), []) if k[0] <= start and end <= k[1]), None)
-        result[(entity, lvl)].gaps.append(
-            Gap(start, end, (end - start) // int(step) + 1, cover is not None, cover[2] if cover else None)
-        )
+    for entity, lvl, known_start, known_end, reason in known_rows:
+        known.setdefault((entity, lvl), []).append((_ms(known_start), _ms(known_end), reason))
+    edges = [(row.entity_id, row.level, lo, hi, Level.parse(row.level).ms)
+             for row in result.values() for lo, hi in _range_edges(row)]
+    for entity, lvl, gap_start, gap_end, step in [*gap_rows, *edges]:
+        gap_start, gap_end = int(gap_start), int(gap_end)
+        cover = next((k for k in known.get((entity, lvl), []) if k[0] <= gap_start and gap_end <= k[1]), None)
+        result[(entity, lvl)].gaps.append(Gap(gap_start, gap_end, (gap_end - gap_start) // int(step) + 1,
+                                              cover is not None, cover[2] if cover else None))
+    for row in result.values():
+        row.gaps.sort(key=lambda gap: gap.start)
     return list(result.values())
+
+
+def _in_range(row: Coverage, start_ms: int | None, end_ms: int | None) -> Coverage:
+    """``row`` with the requested range on its level's grid: the first bar opening at or after ``start``, the
+    last opening at or before ``end``."""
+    level = Level.parse(row.level)
+    row.start = None if start_ms is None else level.ceil(start_ms)
+    row.end = None if end_ms is None else level.floor(end_ms)
+    return row
+
+
+def _range_edges(row: Coverage) -> list[tuple[int, int]]:
+    """The holes between the requested range's ends and the first / last stored bar."""
+    step = Level.parse(row.level).ms
+    edges = []
+    if row.start is not None and row.start < row.first:
+        edges.append((row.start, row.first - step))
+    if row.end is not None and row.last < row.end:
+        edges.append((row.last + step, row.end))
+    return edges
 
 
 def _ms(value: Any) -> int:

@@ -119,7 +119,8 @@ class OpenInterest(_LeveledColumns, Schema):
 
 class KnownGap(Schema):
     """A range the venue confirmed empty (an outage, a trading halt): coverage reports it as known, and
-    recorders do not request it again. ``end_timestamp`` is inclusive (the last missing bar's open time)."""
+    recorders do not request it again unless asked to (``record … --recheck-gaps``). ``end_timestamp`` is
+    inclusive (the last missing bar's open time)."""
 
     __tablename__ = "known_gap"
     __kind__ = "gap"

@@ -5,9 +5,14 @@ pages written in batches, one transaction each). Specific to bars:
 
 * A bar is final once its period has closed by the venue's clock: the still-open bar is never stored.
 * Every page is checked: a junk 200 body turns into rows of ``None`` in ccxt — that is retried, never stored.
-* **Gap audit.** After the run the stored range is checked against the level's grid (``coverage``); each hole is
-  requested again; what the venue still does not return is stored as a :class:`KnownGap` (an outage it
-  confirms), so coverage shows it and later runs do not retry it forever.
+* **Gap audit.** After the run the stored range, up to the end of the requested range (the venue's last closed
+  bar), is checked against the level's grid (``coverage``); each hole is requested again. What the venue still
+  does not return is requested a second time, separately, and only what both answers left out is stored as a
+  :class:`KnownGap` — and only where the venue shows the outage: a stored bar after the hole, or an answer with
+  bars after it. One empty answer never turns real data into a permanent gap; an end of the range the venue
+  leaves unserved stays an unexplained hole (the summary names it, the next run asks again). Known gaps are not
+  requested again unless the run is asked to (``recheck_gaps=True``, ``record … --recheck-gaps``): then the venue
+  is asked for them like for holes, and those it now serves are filled and no longer known.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from zvt_crypto.contract.coverage import coverage
+from zvt_crypto.contract.coverage import Gap, coverage
 from zvt_crypto.contract.levels import Level
 from zvt_crypto.domain import Bar, IndexPriceBar, KnownGap, MarkPriceBar
 from zvt_crypto.recorders.base import RunContext, SymbolResult
@@ -70,6 +75,7 @@ class BarsRecorder(PagedRecorder):
     capability = "fetchOHLCV"
     kind = "bars"
     price: ClassVar[str | None] = None  # "mark" / "index" in subclasses
+    audits_gaps = True
 
     def page_limit(self, context: RunContext) -> int:
         return venue_profile(context.exchange.id).ohlcv_limit
@@ -102,30 +108,78 @@ class BarsRecorder(PagedRecorder):
             await asyncio.to_thread(set_listing_if_unknown, context.store, self.entity_of(context, symbol), first)
         return first
 
-    async def after_range(self, context: RunContext, symbol: str, eid: str, result: SymbolResult) -> None:
-        """Re-request every unexplained hole on the grid; store what the venue confirms empty as known gaps."""
+    async def after_range(self, context: RunContext, symbol: str, eid: str, result: SymbolResult, end: int,
+                          unserved_from: int | None) -> int | None:
+        """Re-request every unexplained hole on the grid up to ``end`` (and, with ``recheck_gaps``, every known
+        gap); store what the venue confirms empty as known gaps. Returns where the end of the range is still
+        unserved (an unconfirmed hole reaching ``end``), else ``None``."""
         level: Level = context.options["level"]
-        rows = await asyncio.to_thread(coverage, context.store, self.schema, entity_ids=[eid], level=level)
-        holes = [gap for row in rows for gap in row.gaps if not gap.known]
+        rows = await asyncio.to_thread(coverage, context.store, self.schema, entity_ids=[eid], level=level, end=end)
+        recheck = context.options.get("recheck_gaps")
+        start = context.options.get("start")
+        holes = [(gap, row.last) for row in rows for gap in row.gaps
+                 if not gap.known or (recheck and (start is None or gap.end >= start))]
         result.gaps_found += len(holes)
         confirmed: list[dict[str, Any]] = []
-        for gap in holes:
-            received = await self.fetch_range(context, symbol, gap.start, gap.end, result)
-            expected = np.arange(gap.start, gap.end + level.ms, level.ms, dtype=np.int64)
-            still_missing = np.setdiff1d(expected, np.asarray(received, dtype=np.int64))
+        unserved_from = None
+        for gap, last in holes:
+            still_missing, shown = await self._request_twice(context, symbol, gap, result)
             if len(still_missing) == 0:
                 result.gaps_filled += 1
-                continue
-            for run in np.split(still_missing, np.where(np.diff(still_missing) != level.ms)[0] + 1):
-                confirmed.append({
-                    "schema_name": self.schema.__name__, "entity_id": eid, "level": str(level),
-                    "start_timestamp": int(run[0]), "end_timestamp": int(run[-1]),
-                    "reason": f"{context.exchange.id} returned no {self.kind} for this range",
-                    "confirmed_timestamp": time.time_ns() // 1_000_000,
-                })
-        if confirmed:
-            await asyncio.to_thread(context.store.write, KnownGap, pd.DataFrame(confirmed))
+            elif gap.end < last or shown:  # the venue has bars after it: an outage it shows
+                confirmed += [self._known_gap(context, eid, run) for run in _runs(still_missing, level.ms)]
+            else:  # the end of the range, unserved: nothing shows an outage, so it stays a hole to ask again
+                unserved_from = int(still_missing[0])
+        rechecked = [gap for gap, _ in holes if gap.known]
+        if confirmed or rechecked:
+            await asyncio.to_thread(self._replace_known_gaps, context, eid, rechecked, confirmed)
             result.gaps_confirmed += len(confirmed)
+        return unserved_from
+
+    async def _request_twice(self, context: RunContext, symbol: str, gap: Gap,
+                             result: SymbolResult) -> tuple[np.ndarray, bool]:
+        """The hole's bars the venue did not return to two separate requests, and whether an answer had bars
+        after them (the venue skipped them)."""
+        step = context.options["level"].ms
+        missing = np.arange(gap.start, gap.end + step, step, dtype=np.int64)
+        shown = False
+        for _ in range(2):
+            fetched = await self.fetch_range(context, symbol, int(missing[0]), int(missing[-1]), result)
+            shown = shown or fetched.later
+            missing = np.setdiff1d(missing, np.asarray(fetched.received, dtype=np.int64))
+            if len(missing) == 0:
+                break
+        return missing, shown
+
+    def _known_gap(self, context: RunContext, eid: str, run: np.ndarray) -> dict[str, Any]:
+        return {
+            "schema_name": self.schema.__name__, "entity_id": eid, "level": str(context.options["level"]),
+            "start_timestamp": int(run[0]), "end_timestamp": int(run[-1]),
+            "reason": f"{context.exchange.id} returned no {self.kind} for this range",
+            "confirmed_timestamp": time.time_ns() // 1_000_000,
+        }
+
+    def _replace_known_gaps(self, context: RunContext, eid: str, rechecked: list[Gap],
+                            confirmed: list[dict[str, Any]]) -> None:
+        """Store the confirmed gaps, then drop the rechecked known gaps they do not restate (a rerun after a
+        failure in between only asks again)."""
+        if confirmed:
+            context.store.write(KnownGap, pd.DataFrame(confirmed))
+        kept = [row["start_timestamp"] for row in confirmed]
+        table = KnownGap.__table__
+        with context.store.begin() as connection:
+            for gap in rechecked:  # the known gaps covering each rechecked hole
+                connection.execute(table.delete().where(
+                    table.c.schema_name == self.schema.__name__, table.c.entity_id == eid,
+                    table.c.level == str(context.options["level"]),
+                    table.c.start_timestamp <= gap.start, table.c.end_timestamp >= gap.end,
+                    table.c.start_timestamp.not_in(kept),
+                ))
+
+
+def _runs(stamps: np.ndarray, step: int) -> list[np.ndarray]:
+    """Consecutive runs of grid times."""
+    return np.split(stamps, np.where(np.diff(stamps) != step)[0] + 1)
 
 
 class MarkPriceBarsRecorder(BarsRecorder):

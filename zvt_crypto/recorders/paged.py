@@ -4,12 +4,19 @@ One loop for all of them: choose the range (explicit ``start``, else resume afte
 venue's first row), request pages from ``since`` with the venue's page size, keep the rows inside the range,
 write whole pages in batches (one transaction each, see ``write_batch_rows``), move ``since`` past the last row,
 stop at the end of the range or when the venue has nothing more. Subclasses say how to fetch and parse one page.
+
+An empty answer is a claim, not the end of the data: venues send ``[]`` now and then (a cache, a restart) where
+they have rows. Before the end of the range it is asked again (``empty_answer_retries``), unless the previous
+answer was already shorter than the venue's pages (it said then that it had no more); a leveled range the venue
+still leaves unserved up to its last final time is left as a hole that the audit (bars) requests again and the
+summary names. No request is added on the happy path: full pages never end in an empty answer before the end.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -18,13 +25,25 @@ import pandas as pd
 from zvt_crypto.contract.errors import InvalidDataError, InvalidInputError
 from zvt_crypto.contract.ids import entity_id
 from zvt_crypto.contract.levels import Level
-from zvt_crypto.contract.timeutil import check_range, to_ms
+from zvt_crypto.contract.timeutil import check_range, iso, to_ms
 from zvt_crypto.recorders.base import Recorder, RunContext, SymbolResult
 from zvt_crypto.recorders.exchange import UnsupportedDataError
 from zvt_crypto.recorders.venues import OhlcvPaging
 
 #: No crypto market has a bar before the Bitcoin genesis block (2009-01-03 UTC): the first-bar search stops here.
 EARLIEST_BAR_MS = 1_230_940_800_000
+
+
+@dataclass
+class Fetched:
+    """What :meth:`PagedRecorder.fetch_range` got: the times received; ``unserved_from``: where the venue kept
+    answering empty before the end of the range (``None``: it did not); ``later``: an answer had rows after the
+    range (the venue has data past it, so what it skipped inside the range is an outage it shows)."""
+
+    received: list[int] = field(default_factory=list)
+    unserved_from: int | None = None
+    later: bool = False
+    future_noted: bool = False
 
 
 class PagedRecorder(Recorder):
@@ -35,12 +54,16 @@ class PagedRecorder(Recorder):
     # its first row (``since=0``); a duration (ms) starts that long before the venue's now (venues that only
     # keep recent history, e.g. Binance's 30 days of open interest).
     default_lookback_ms: ClassVar[int | None] = None
+    # Whether ``after_range`` audits gaps (bars): only then does ``recheck_gaps=True`` mean something.
+    audits_gaps: ClassVar[bool] = False
     # Pages are written in batches: once this many rows are pending, or the oldest pending page is this old, and at
     # the end of the range (one transaction per write costs more than writing 1,000 rows). A batch is written whole
     # or not at all, in order, and pending pages are written before an error propagates; pages received but not
     # written when the process dies are simply requested again by the next run (it resumes after the last stored).
     write_batch_rows: ClassVar[int] = 10_000
     write_batch_seconds: ClassVar[float] = 2.0
+    # An empty answer where rows are expected is asked again this many times before it is believed.
+    empty_answer_retries: ClassVar[int] = 1
 
     # -- subclass API --------------------------------------------------------------------------------------------
     def page_limit(self, context: RunContext) -> int:
@@ -59,8 +82,12 @@ class PagedRecorder(Recorder):
         """Levels the venue serves for this kind (``None``: no restriction known)."""
         return set((exchange.timeframes or {}).keys())
 
-    async def after_range(self, context: RunContext, symbol: str, eid: str, result: SymbolResult) -> None:
-        """Runs after the range was fetched (bars audit gaps here)."""
+    async def after_range(self, context: RunContext, symbol: str, eid: str, result: SymbolResult, end: int,
+                          unserved_from: int | None) -> int | None:
+        """Runs after the range ``[…, end]`` was fetched (bars audit gaps here); returns where the venue still
+        leaves the end of the range unserved (``unserved_from``: where the range's requests stopped at empty
+        answers; ``None``: nothing left)."""
+        return unserved_from
 
     def history_limit_ms(self, exchange: Any) -> int | None:
         """How far back from its now the venue serves this kind (``None``: no limit known). Binance refuses an
@@ -81,6 +108,8 @@ class PagedRecorder(Recorder):
                 )
         elif options.get("level") is not None:
             raise InvalidInputError(f"{self.kind} have no level; drop level={options['level']!r}")
+        if options.get("recheck_gaps") and not self.audits_gaps:
+            raise InvalidInputError(f"{self.kind} are not gap-audited; drop recheck_gaps (--recheck-gaps)")
         start = None if options.get("start") is None else to_ms(options["start"])
         if start is not None and self.leveled:
             start = options["level"].ceil(start)
@@ -101,14 +130,36 @@ class PagedRecorder(Recorder):
     def entity_of(self, context: RunContext, symbol: str) -> str:
         return entity_id(context.exchange.id, symbol)
 
-    async def last_stored(self, context: RunContext, eid: str) -> int | None:
+    async def last_stored(self, context: RunContext, eid: str, until: int | None = None) -> int | None:
+        """The newest stored time (not after ``until`` when given)."""
         level = context.options.get("level") if self.leveled else None
         stored = await asyncio.to_thread(
             self.schema.query_data, entity_ids=[eid], level=level, columns=[], order="-timestamp", limit=1,
-            store=context.store,
+            end_timestamp=until, store=context.store,
         )
         # len(), not .empty: an index-only frame (no columns) is "empty" to pandas even with a row
         return None if len(stored) == 0 else to_ms(stored.index.get_level_values("timestamp")[0])
+
+    async def resume_after(self, context: RunContext, symbol: str, eid: str, final: int,
+                           result: SymbolResult) -> int | None:
+        """The last stored time to resume after, ignoring stray rows dated after the venue's last final time
+        (an import from elsewhere, a clock gone wrong): resuming after one of them would record nothing ever
+        again. The strays are left in place and named in the run's notes."""
+        last = await self.last_stored(context, eid)
+        if last is None or last <= final:
+            return last  # the usual case: one query
+        strays = await asyncio.to_thread(
+            self.schema.query_data, entity_ids=[eid], level=context.options.get("level") if self.leveled else None,
+            columns=[], start_timestamp=final + 1, store=context.store,
+        )
+        level = f" --level {context.options['level']}" if self.leveled else ""
+        result.notes.append(
+            f"{len(strays)} stored row(s) dated after {context.exchange.id}'s last final time {iso(final)} (the "
+            f"latest {iso(last)}) are not resumed from; inspect them with `zvt-crypto query {self.schema.__name__} "
+            f"--exchange {context.exchange.id} --symbol {symbol}{level} --start {iso(final + 1)}` and delete them "
+            f"from the {self.schema.__tablename__} table if they are wrong"
+        )
+        return await self.last_stored(context, eid, until=final)
 
     async def write_page(self, context: RunContext, frame: pd.DataFrame, eid: str) -> int:
         frame = frame.assign(entity_id=eid)  # times stay epoch ms, which the writer stores as they are
@@ -129,16 +180,28 @@ class PagedRecorder(Recorder):
                 changed += await self.write_page(context, page, eid)
             return changed
 
+    async def ask_again_if_empty(self, context: RunContext, symbol: str, since: int, limit: int,
+                                 page: pd.DataFrame) -> pd.DataFrame:
+        """``page``, or if it is empty the first non-empty answer of up to ``empty_answer_retries`` more requests."""
+        for _ in range(self.empty_answer_retries):
+            if not page.empty:
+                break
+            page = await self.fetch_page(context, symbol, since, limit)
+        return page
+
     async def fetch_range(self, context: RunContext, symbol: str, since: int, until: int,
-                          result: SymbolResult) -> list[int]:
+                          result: SymbolResult) -> Fetched:
         """Request ``[since, until]`` page by page and write the pages in batches (``write_batch_rows``), each batch
-        in the background while the next pages are fetched; returns the times received."""
+        in the background while the next pages are fetched; returns the times received and how the range ended."""
         eid = self.entity_of(context, symbol)
         limit = self.page_limit(context)
-        received: list[int] = []
+        paging = self.paging(context)
+        fetched = Fetched()
+        received = fetched.received
         pending: list[pd.DataFrame] = []
         pending_rows, pending_since = 0, 0.0
         writing: asyncio.Task[int] | None = None  # the batch being written while the next pages are fetched
+        longest, last_length = 0, 0  # answer lengths: one shorter than the longest said "no more rows"
 
         async def flush(wait: bool = False) -> None:
             """Write the pending pages in the background, after the batch before them; ``wait``: and finish."""
@@ -166,11 +229,18 @@ class PagedRecorder(Recorder):
 
         try:
             while since <= until:
-                page = await self.fetch_page(context, symbol, since, limit)
-                page = _clip(page, since, until)
+                answer = await self.fetch_page(context, symbol, since, limit)
+                if answer.empty and paging != "window" and not 0 < last_length < longest:
+                    answer = await self.ask_again_if_empty(context, symbol, since, limit, answer)
+                last_length, longest = len(answer), max(longest, len(answer))
+                page = _clip(answer, since, until)
+                if len(page) < len(answer):  # rare: rows outside the range (the last page, a disordered one)
+                    await self._rows_after(context, answer, until, fetched, result)
                 if page.empty:
-                    if self.paging(context) != "window":
-                        break  # forward: the venue has nothing more; latest: nothing newer than it served
+                    if paging != "window":
+                        if answer.empty:  # forward: the venue has nothing more; latest: nothing newer
+                            fetched.unserved_from = since
+                        break
                     since += limit * self.step_ms(context)  # only an empty window (before a listing, an outage)
                     continue
                 result.rows += len(page)
@@ -191,7 +261,23 @@ class PagedRecorder(Recorder):
                 exc.add_note(f"(writing the pages received before it failed as well: {error!r})")
             raise
         await flush(wait=True)
-        return received
+        return fetched
+
+    async def _rows_after(self, context: RunContext, answer: pd.DataFrame, until: int, fetched: Fetched,
+                          result: SymbolResult) -> None:
+        """Note what an answer has after the range (never stored): rows up to the venue's clock plus one level
+        (the still-open bar) show that it has data past the range; rows later than that are not data at all."""
+        stamps = answer["timestamp"].to_numpy()
+        after = stamps[stamps > until]
+        if not len(after):
+            return
+        horizon = await self.venue_now(context) + self.step_ms(context)
+        fetched.later = fetched.later or bool((after <= horizon).any())
+        future = int((after > horizon).sum())
+        if future and not fetched.future_noted:
+            fetched.future_noted = True
+            result.notes.append(f"{context.exchange.id} sent {future} row(s) dated after its clock (up to "
+                                f"{iso(int(after.max()))}); they were ignored")
 
     async def first_available(self, context: RunContext, symbol: str) -> int | None:
         """Where a first run without ``start`` begins: the venue's first row (``None``: it has none).
@@ -205,7 +291,9 @@ class PagedRecorder(Recorder):
         paging = self.paging(context)
         if paging == "window" and self.leveled:
             return await self.search_first(context, symbol)
-        page = await self.fetch_page(context, symbol, 0, 1 if paging == "forward" else self.page_limit(context))
+        limit = 1 if paging == "forward" else self.page_limit(context)
+        page = await self.fetch_page(context, symbol, 0, limit)
+        page = await self.ask_again_if_empty(context, symbol, 0, limit, page)  # one empty answer skipped symbols
         return None if page.empty else int(page["timestamp"].min())
 
     async def search_first(self, context: RunContext, symbol: str) -> int | None:
@@ -222,7 +310,8 @@ class PagedRecorder(Recorder):
         floor = level.ceil(EARLIEST_BAR_MS)
 
         async def probe(at: int) -> int | None:
-            page = await self.fetch_page(context, symbol, at, limit)
+            page = await self.ask_again_if_empty(context, symbol, at, limit,
+                                                 await self.fetch_page(context, symbol, at, limit))
             stamps = page["timestamp"][page["timestamp"] >= at]
             return None if stamps.empty else int(stamps.min())
 
@@ -252,14 +341,18 @@ class PagedRecorder(Recorder):
     async def record_symbol(self, context: RunContext, symbol: str) -> SymbolResult:
         result = self.new_result(context, symbol)
         eid = self.entity_of(context, symbol)
-        end = self.last_final(context, await self.venue_now(context))
-        if context.options["end"] is not None:
-            end = min(end, context.options["end"])
+        final = self.last_final(context, await self.venue_now(context))
+        end = final if context.options["end"] is None else min(final, context.options["end"])
         start = context.options["start"]
         if start is None:
-            last = await self.last_stored(context, eid)
+            last = await self.resume_after(context, symbol, eid, final, result)
             start = last + self.step_ms(context) if last is not None else await self.first_available(context, symbol)
-            if start is not None and self.leveled:
+            if start is None:
+                result.notes.append(
+                    f"{context.exchange.id} answered no {self.kind} for it (asked {1 + self.empty_answer_retries} "
+                    "times): nothing recorded; run again later, or pass --start if it should have data"
+                )
+            elif self.leveled:
                 start = context.options["level"].ceil(start)
         # Fix: a resume after a pause longer than the venue's history (or an explicit start before it) asked for
         # a startTime the venue refuses, and the symbol failed on every later run: start at the oldest it serves.
@@ -268,9 +361,17 @@ class PagedRecorder(Recorder):
             oldest = await self.venue_now(context) - limit
             if start < oldest:
                 start = context.options["level"].ceil(oldest) if self.leveled else oldest
+        unserved_from = None
         if start is not None and start <= end:
-            await self.fetch_range(context, symbol, start, end, result)
-        await self.after_range(context, symbol, eid, result)
+            unserved_from = (await self.fetch_range(context, symbol, start, end, result)).unserved_from
+        unserved_from = await self.after_range(context, symbol, eid, result, end, unserved_from)
+        if unserved_from is not None and self.leveled:  # an unleveled series (funding) may simply have ended
+            result.notes.append(
+                f"{context.exchange.id} answered no {self.kind} from {iso(unserved_from)} to {iso(end)} (asked "
+                f"again): not recorded, the next run asks again; `zvt-crypto coverage --schema {self.schema.__name__} "
+                f"--exchange {context.exchange.id} --symbol {symbol} --level {context.options['level']} "
+                f"--end {iso(end)}` shows the hole"
+            )
         return result
 
 

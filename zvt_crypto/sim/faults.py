@@ -19,6 +19,7 @@ Examples (``sim`` is a running :class:`~zvt_crypto.sim.server.SimulatedExchange`
     sim.faults.add(Fault("truncate", "/api/v3/klines"))                      # 200, body cut off half-way, closed
     sim.faults.add(Fault("duplicate", "/api/v3/klines", rows=5))             # first 5 rows of the page twice
     sim.faults.add(Fault("shuffle", "/api/v3/klines", symbol="BTC/USDT"))    # rows of the page out of order
+    sim.faults.add(Fault("empty", "/api/v3/klines", count=None, every=4))    # every 4th answer: 200 []
     sim.faults.add_gap(Gap("2024-01-05T10:00Z", "2024-01-05T10:17Z", symbol="BTC/USDT"))  # 17-minute outage
 """
 
@@ -31,7 +32,8 @@ from typing import Any
 
 from zvt_crypto.contract.timeutil import TimeLike, to_ms
 
-FAULT_KINDS = ("rate_limit", "server_error", "slow", "drop", "junk", "duplicate", "shuffle", "truncate")
+FAULT_KINDS = ("rate_limit", "server_error", "slow", "drop", "junk", "duplicate", "shuffle", "truncate",
+               "empty")
 _BODIES = ("html", "empty", "json")
 
 
@@ -51,6 +53,11 @@ class Fault:
     * ``shuffle``: the rows of a list answer come in a deterministic scrambled order.
     * ``truncate``: the normal answer's headers (``Content-Length`` of the whole body), half of the body, then the
       connection is closed → async ccxt: ``ExchangeError`` caused by aiohttp's ``ClientPayloadError``.
+    * ``empty``: HTTP 200 with an empty JSON list instead of a list answer (an answer that is not a list, such as
+      an error or ``exchangeInfo``, is left as it is) → ccxt returns ``[]``, as if the venue had no rows.
+
+    ``every``: after ``skip``, only every ``every``-th matching request is hit (the 1st, ``every + 1``-th …), so
+    ``Fault("empty", path, count=None, skip=3, every=4)`` empties the 4th, 8th, 12th … answer.
 
     ``symbol`` is a ccxt symbol (``"BTC/USDT"`` matches spot only, ``"BTC/USDT:USDT"`` the perpetual only) or a
     Binance id (``"BTCUSDT"``, both venues).
@@ -68,6 +75,7 @@ class Fault:
     msg: str = "Internal error; unable to process your request. Please try again."
     delay: float = 1.0
     rows: int = 3
+    every: int = 1
     hits: int = field(default=0, init=False)
     seen: int = field(default=0, init=False)
 
@@ -76,6 +84,8 @@ class Fault:
             raise ValueError(f"unknown fault kind {self.kind!r}; use one of {', '.join(FAULT_KINDS)}")
         if self.body not in _BODIES:
             raise ValueError(f"fault body must be one of {', '.join(_BODIES)}")
+        if self.every < 1:
+            raise ValueError("fault every must be at least 1")
         if self.status is None:
             self.status = {"rate_limit": 429, "server_error": 503}.get(self.kind, 200)
 
@@ -154,7 +164,7 @@ class FaultPlan:
                 if not fault.matches(path, market_id, market_symbol):
                     continue
                 fault.seen += 1
-                if fault.seen <= fault.skip:
+                if fault.seen <= fault.skip or (fault.seen - fault.skip - 1) % fault.every:
                     continue
                 fault.hits += 1
                 fired[fault.kind] = fault

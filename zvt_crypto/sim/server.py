@@ -397,7 +397,7 @@ class SimulatedExchange:
         else:
             status, payload = self._payload(path, params, now)
             if isinstance(payload, list):
-                payload = _disorder(payload, fired.get("duplicate"), "shuffle" in fired)
+                payload = [] if "empty" in fired else _disorder(payload, fired.get("duplicate"), "shuffle" in fired)
             body, ctype = json.dumps(payload, separators=(",", ":")), _JSON
         record.status = status
         if "truncate" in fired:  # a connection lost mid-answer: the announced length is never reached
