@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import lzma
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +34,7 @@ from zvt_crypto.contract.ids import check_exchange_id, check_symbol, entity_id
 from zvt_crypto.contract.levels import Level
 from zvt_crypto.contract.store import Store, get_store
 from zvt_crypto.contract.timeutil import to_datetime
+from zvt_crypto.contract.writer import OnConflict
 
 FORMATS: tuple[str, ...] = ("csv", "binance", "parquet", "feather", "json")
 BAR_COLUMNS: tuple[str, ...] = ("timestamp", "open", "high", "low", "close", "volume")
@@ -65,24 +68,41 @@ _EXTENSIONS = {
 }
 _COMPRESSION = (".gz", ".bz2", ".xz", ".zst")
 _DELIMITERS = (",", ";", "\t", "|")
-_READ_ERRORS = (ValueError, OSError, UnicodeDecodeError, pa.ArrowException, pd.errors.ParserError)
+# EOFError / zlib.error / LZMAError: a compressed file cut short or corrupt. Fix: EOFError escaped, and click
+# reads an EOFError as the user's Ctrl-D, so a truncated .csv.gz printed only "Aborted!".
+_READ_ERRORS = (ValueError, OSError, UnicodeDecodeError, pa.ArrowException, pd.errors.ParserError, EOFError,
+                zlib.error, lzma.LZMAError)
 
 # Epoch magnitude → unit: below 1e11 seconds (until year 5138), below 1e14 ms, below 1e17 µs, else ns.
 _S_MAX, _MS_MAX, _US_MAX = 1e11, 1e14, 1e17
+_NS_MAX = 9.2e18  # int64 nanoseconds end in 2262
 
 
 @dataclass(frozen=True)
 class ImportResult:
-    """What an import did: ``rows`` bars read (after dropping exact duplicates), ``changed`` inserted or
-    updated; ``first`` / ``last`` are the open times (UTC) of the earliest and latest imported bar."""
+    """What an import did: ``rows`` bars read (after dropping exact duplicates), of which ``inserted`` were new and
+    ``updated`` replaced stored bars with other values; ``kept`` stored bars differed from the file and were kept
+    (``on_conflict="skip"``). ``first`` / ``last`` are the open times (UTC) of the earliest and latest bar read."""
 
     entity_id: str
     level: str
     files: int
     rows: int
-    changed: int
+    inserted: int
+    updated: int
+    kept: int
     first: datetime | None
     last: datetime | None
+
+    @property
+    def changed(self) -> int:
+        """Bars inserted or updated."""
+        return self.inserted + self.updated
+
+    @property
+    def unchanged(self) -> int:
+        """Bars read that were stored already (with the same values, or kept)."""
+        return self.rows - self.changed
 
 
 # -- format detection ------------------------------------------------------------------------------------------
@@ -353,10 +373,13 @@ def _epoch(values: pd.Series) -> pd.Series:
             ints // 1_000_000,
         ).astype("datetime64[ms]")
     elif present.any():
-        floats = values.to_numpy(dtype="float64", na_value=np.nan)[present]
+        floats = values.to_numpy(dtype="float64", na_value=np.nan)
         magnitude = np.abs(floats)
+        # Fix: inf and numbers beyond int64 nanoseconds (1e308) were cast to int64 (undefined: garbage or NaT);
+        # they are unreadable times, reported as such below
+        present = present & np.isfinite(floats) & (magnitude < _NS_MAX)
         scale = np.select([magnitude < _S_MAX, magnitude < _MS_MAX, magnitude < _US_MAX], [1e3, 1.0, 1e-3], 1e-6)
-        out[present] = np.round(floats * scale).astype("int64").astype("datetime64[ms]")
+        out[present] = np.round(floats[present] * scale[present]).astype("int64").astype("datetime64[ms]")
     return pd.Series(out).dt.tz_localize("UTC")
 
 
@@ -447,12 +470,16 @@ def import_bars(
     level: Level | str,
     kind: str | None = None,
     fmt: str | None = None,
+    on_conflict: OnConflict = "update",
+    now_ms: int | None = None,
 ) -> ImportResult:
     """Read bar files (or folders of them) and upsert them as ``Bar`` rows of one market and level.
 
     All files are read and checked before anything is written, and the write is all-or-nothing; importing
     the same files again changes nothing. The pair / perp row is created when the store does not know it.
-    ``kind`` (``'pair'`` or ``'perp'``) overrides the type implied by ``symbol``.
+    ``kind`` (``'pair'`` or ``'perp'``) overrides the type implied by ``symbol``. A bar stored with other values
+    is replaced (``on_conflict="update"``), kept (``"skip"``), or refuses the whole import (``"error"``).
+    Bars that open after the bar open by ``now_ms`` (default: the wall clock) are refused.
 
     >>> import_bars(store, "BTCUSDT-1h-2024-01.zip",
     ...             exchange="binance", symbol="BTC/USDT", level="1h")  # doctest: +SKIP
@@ -487,8 +514,8 @@ def import_bars(
     _check_spacing(times_ms, level, source)
 
     frame.insert(0, "entity_id", eid)
-    result = store.write(Bar, frame, level=level)
+    result = store.write(Bar, frame, level=level, on_conflict=on_conflict, now_ms=now_ms)
     first_ms, last_ms = int(times_ms[0]), int(times_ms[-1])
     _ensure_entity(store, exchange, symbol, kind, eid, first_ms)
-    return ImportResult(eid, str(level), len(files), result.rows, result.changed, to_datetime(first_ms),
-                        to_datetime(last_ms))
+    return ImportResult(eid, str(level), len(files), result.rows, result.inserted, result.updated, result.kept,
+                        to_datetime(first_ms), to_datetime(last_ms))
