@@ -10,7 +10,7 @@ Every write path (import, recorders, factors, backtests) goes through here, so t
   before Bitcoin is valid;
 * numbers are finite, and sane: prices at most ``MAX_PRICE``, every other number within ±``MAX_NUMBER``;
 * bars (``closed``) do not open after the bar that is open now, by the clock passed as ``now_ms``
-  (the wall clock by default; the recorders and the simulator pass the venue's).
+  (the wall clock by default; a recorder may pass the venue's, a test its own).
 """
 
 from __future__ import annotations
@@ -169,7 +169,7 @@ def validate_frame(schema: type[Schema], frame: pd.DataFrame, *, now_ms: int | N
     """Raise :class:`InvalidDataError` if any row of the (normalised) ``frame`` is unfit for ``schema``.
 
     ``now_ms`` is the clock bars are checked against (they must not open after the bar open at ``now_ms``);
-    the wall clock by default. Recorders pass the venue's clock, tests and the simulator their own."""
+    the wall clock by default."""
     problems: list[tuple[str, np.ndarray]] = []
     missing = [name for name in _required_columns(schema) if name not in frame]
     if missing:
