@@ -488,8 +488,12 @@ def test_import_on_conflict_skip_and_error(sqlite_store: Store, tmp_path: Path,
     first, second = _conflicting(tmp_path, klines)
     import_bars(sqlite_store, first, exchange="binance", symbol="BTC/USDT", level="1h")
     before = _dump(sqlite_store)
-    with pytest.raises(InvalidDataError, match=r"Bar: 2 of 15 rows differ from the stored rows"):
+    with pytest.raises(InvalidDataError, match=r"Bar: 2 of 15 rows differ from the stored rows") as info:
         import_bars(sqlite_store, second, exchange="binance", symbol="BTC/USDT", level="1h", on_conflict="error")
+    volumes = pd.read_csv(first, header=None)[5]
+    assert str(info.value).endswith(  # the bars that differ, and how
+        f"First: 2024-01-01 02:00:00+00:00 volume {volumes[2]} stored, {volumes[2] + 1.0} in the file; "
+        f"2024-01-01 03:00:00+00:00 volume {volumes[3]} stored, {volumes[3] + 1.0} in the file")
     assert _dump(sqlite_store) == before  # not even the five new bars
     kept = import_bars(sqlite_store, second, exchange="binance", symbol="BTC/USDT", level="1h", on_conflict="skip")
     assert (kept.inserted, kept.updated, kept.kept) == (5, 0, 2)

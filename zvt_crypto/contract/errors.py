@@ -28,3 +28,7 @@ class StoreError(ZvtCryptoError):
 
 class ImportFormatError(ZvtCryptoError, ValueError):
     """A file given to ``import`` cannot be read as bars."""
+
+
+class ConflictError(InvalidDataError):
+    """Rows differ from stored rows with the same key and the write was asked not to replace them."""

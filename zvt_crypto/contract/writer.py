@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from pandas.api.types import is_integer_dtype
 from sqlalchemy import JSON, BigInteger, Boolean, Float, String
 
-from zvt_crypto.contract.errors import InvalidDataError, InvalidInputError, StoreError
+from zvt_crypto.contract.errors import ConflictError, InvalidDataError, InvalidInputError, StoreError
 from zvt_crypto.contract.levels import Level
 from zvt_crypto.contract.schema import Schema, UtcMillis
 from zvt_crypto.contract.timeutil import series_to_ms
@@ -303,7 +303,7 @@ def _apply(
         updated = run(upsert)
     if on_conflict == "error" and updated:
         # raised inside the transaction: it rolls back, the new rows with it
-        raise InvalidDataError(
+        raise ConflictError(
             f"{schema.__name__}: {updated} of {rows} rows differ from the stored rows with the same key; nothing was "
             "written (on conflict: error). Use on conflict 'update' to replace the stored rows or 'skip' to keep them"
         )

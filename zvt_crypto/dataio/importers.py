@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from zvt_crypto.contract.errors import ImportFormatError, InvalidInputError
+from zvt_crypto.contract.errors import ConflictError, ImportFormatError, InvalidInputError
 from zvt_crypto.contract.ids import check_exchange_id, check_symbol, entity_id
 from zvt_crypto.contract.levels import Level
 from zvt_crypto.contract.store import Store, get_store
@@ -461,6 +461,30 @@ def _ensure_entity(store: Store, exchange: str, symbol: str, kind: str, eid: str
         store.write(schema, existing.assign(list_timestamp=pd.Timestamp(earliest_ms, unit="ms", tz="UTC")))
 
 
+def _first_conflicts(store: Store, eid: str, level: Level, frame: pd.DataFrame, shown: int = 3) -> str:
+    """The first bars of ``frame`` whose stored values differ, e.g. ``first: 2024-01-01 02:00:00+00:00 volume
+    4.5 stored, 5.5 in the file``: what a refused import (``on_conflict="error"``) must let the user check."""
+    from zvt_crypto.domain import Bar
+
+    times = frame["timestamp"]
+    stored = Bar.query_data(entity_ids=[eid], level=level, start_timestamp=times.min(), end_timestamp=times.max(),
+                            store=store)
+    stored = stored.reset_index(level="entity_id", drop=True)
+    imported = frame.drop(columns="entity_id").set_index("timestamp")
+    both = imported.merge(stored, left_index=True, right_index=True, suffixes=("", "_stored"))
+    found: list[str] = []
+    for stamp, row in both.iterrows():
+        differing = [
+            f"{name} {row[name + '_stored']} stored, {row[name]} in the file" for name in imported.columns
+            if not (pd.isna(row[name]) and pd.isna(row[name + "_stored"])) and row[name] != row[name + "_stored"]
+        ]
+        if differing:
+            found.append(f"{stamp} {', '.join(differing)}")
+        if len(found) == shown:
+            break
+    return f"First: {'; '.join(found)}" if found else ""
+
+
 def import_bars(
     store: Store | str,
     paths: str | Path | Iterable[str | Path],
@@ -514,7 +538,10 @@ def import_bars(
     _check_spacing(times_ms, level, source)
 
     frame.insert(0, "entity_id", eid)
-    result = store.write(Bar, frame, level=level, on_conflict=on_conflict, now_ms=now_ms)
+    try:
+        result = store.write(Bar, frame, level=level, on_conflict=on_conflict, now_ms=now_ms)
+    except ConflictError as exc:
+        raise ConflictError(f"{exc}. {_first_conflicts(store, eid, level, frame)}") from None
     first_ms, last_ms = int(times_ms[0]), int(times_ms[-1])
     _ensure_entity(store, exchange, symbol, kind, eid, first_ms)
     return ImportResult(eid, str(level), len(files), result.rows, result.inserted, result.updated, result.kept,
