@@ -501,6 +501,23 @@ def test_import_on_conflict_skip_and_error(sqlite_store: Store, tmp_path: Path,
     assert stored["volume"].tolist()[:10] == pd.read_csv(first, header=None)[5].tolist()
 
 
+def test_conflict_with_an_empty_stored_value_is_named(sqlite_store: Store, tmp_path: Path,
+                                                     klines: Callable[..., pd.DataFrame]) -> None:
+    """Bars stored without trade counts, then a Binance file with them: the missing stored value is shown
+    (found by the adversarial test: comparing with a missing value raised a bare TypeError)."""
+    frame = klines("2024-01-01", 3, step_ms=3_600_000)
+    generic = tmp_path / "generic.csv"
+    frame[["open_time", "open", "high", "low", "close", "volume"]].to_csv(generic, index=False)
+    binance = tmp_path / "binance.csv"
+    frame.to_csv(binance, header=False, index=False)
+    import_bars(sqlite_store, generic, exchange="binance", symbol="BTC/USDT", level="1h")
+    with pytest.raises(InvalidDataError, match=r"3 of 3 rows differ") as info:
+        import_bars(sqlite_store, binance, exchange="binance", symbol="BTC/USDT", level="1h", on_conflict="error")
+    first_count = frame["number_of_trades"][0]
+    assert f"First: 2024-01-01 00:00:00+00:00 quote_volume nan stored, {frame['quote_asset_volume'][0]} in the " \
+           f"file, trade_count <NA> stored, {first_count} in the file;" in str(info.value)
+
+
 def test_future_bars_are_refused(sqlite_store: Store, tmp_path: Path, klines: Callable[..., pd.DataFrame]) -> None:
     """Fix: one bar dated 2029 was imported, and recording then resumed after it (issue 11, item 5)."""
     frame = klines("2024-01-01", 10)

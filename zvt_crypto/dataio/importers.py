@@ -474,15 +474,20 @@ def _first_conflicts(store: Store, eid: str, level: Level, frame: pd.DataFrame, 
     both = imported.merge(stored, left_index=True, right_index=True, suffixes=("", "_stored"))
     found: list[str] = []
     for stamp, row in both.iterrows():
-        differing = [
-            f"{name} {row[name + '_stored']} stored, {row[name]} in the file" for name in imported.columns
-            if not (pd.isna(row[name]) and pd.isna(row[name + "_stored"])) and row[name] != row[name + "_stored"]
-        ]
+        differing = [f"{name} {row[name + '_stored']} stored, {row[name]} in the file" for name in imported.columns
+                     if not _same(row[name], row[name + "_stored"])]
         if differing:
             found.append(f"{stamp} {', '.join(differing)}")
         if len(found) == shown:
             break
     return f"First: {'; '.join(found)}" if found else ""
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal values, or both missing (NaN, None and pd.NA alike)."""
+    if pd.isna(a) or pd.isna(b):
+        return bool(pd.isna(a) and pd.isna(b))
+    return bool(a == b)
 
 
 def import_bars(
