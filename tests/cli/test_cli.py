@@ -86,9 +86,9 @@ def test_export_then_import_round_trip(demo_home: Path, tmp_path: Path) -> None:
 
     other = tmp_path / "other_home"
     imported = run(other, "import", str(out), "--exchange", "binance", "--symbol", "ETH/USDT", "--level", "1h").stdout
-    assert "imported 167 1h bars" in imported and "167 new or changed" in imported
+    assert "imported 167 1h bars" in imported and "167 new, 0 stored bar(s) changed, 0 already stored" in imported
     again = run(other, "import", str(out), "--exchange", "binance", "--symbol", "ETH/USDT", "--level", "1h").stdout
-    assert "0 new or changed" in again
+    assert "0 new, 0 stored bar(s) changed, 167 already stored" in again
     round_trip = tmp_path / "round_trip.parquet"
     run(other, "export", "bars", "--exchange", "binance", "--symbol", "ETH/USDT", "--level", "1h",
         "--out", str(round_trip))

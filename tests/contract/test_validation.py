@@ -10,9 +10,18 @@ import pytest
 
 from zvt_crypto.contract.errors import InvalidDataError, InvalidInputError
 from zvt_crypto.contract.schema import schema_registry
-from zvt_crypto.contract.validation import CHECKS, EARLIEST_MS, LATEST_MS, MAX_SHOWN, validate_frame
+from zvt_crypto.contract.validation import (
+    CHECKS,
+    CLOCKED_CHECKS,
+    EARLIEST_MS,
+    LATEST_MS,
+    MAX_PRICE,
+    MAX_SHOWN,
+    SECONDS_BELOW,
+    validate_frame,
+)
 from zvt_crypto.contract.writer import normalize_frame, to_arrow
-from zvt_crypto.domain import Bar, CryptoPair, KnownGap, OrderBookSnapshot, Trade
+from zvt_crypto.domain import Bar, CryptoPair, FundingRate, IndexPriceBar, KnownGap, OrderBookSnapshot, Trade
 
 BarsFactory = Callable[..., pd.DataFrame]
 JAN1 = 1_704_067_200_000
@@ -30,7 +39,7 @@ def rejection(frame: pd.DataFrame, schema: type = Bar) -> str:
 
 def test_every_declared_validator_exists() -> None:
     for schema in schema_registry().values():
-        assert set(schema.__validators__) <= set(CHECKS), schema.__name__
+        assert set(schema.__validators__) <= {*CHECKS, *CLOCKED_CHECKS}, schema.__name__
 
 
 def test_valid_bars_pass(bars: BarsFactory) -> None:
@@ -39,8 +48,12 @@ def test_valid_bars_pass(bars: BarsFactory) -> None:
 
 
 def test_bounds() -> None:
-    assert pd.Timestamp(EARLIEST_MS, unit="ms") == pd.Timestamp("2009-01-03")
+    assert pd.Timestamp(EARLIEST_MS, unit="ms") == pd.Timestamp("1700-01-01")
     assert pd.Timestamp(LATEST_MS, unit="ms") == pd.Timestamp("2100-01-01")
+    # the importer reads numbers below the same magnitude as epoch seconds
+    from zvt_crypto.dataio.importers import _S_MAX
+
+    assert SECONDS_BELOW == _S_MAX
 
 
 @pytest.mark.parametrize(
@@ -52,8 +65,9 @@ def test_bounds() -> None:
         ("quote_volume", -0.5, "negative quote_volume"),
         ("trade_count", -1, "negative trade_count"),
         ("timestamp", JAN1 + 1, "timestamp not aligned to its level's grid"),
-        ("timestamp", 1_704_067_200,
-         "timestamp before 2009-01-03, the first crypto data (epoch seconds instead of ms?)"),
+        ("timestamp", 1_704_067_200, "timestamp looks like epoch seconds (|value| < 1e11), not ms"),
+        ("timestamp", -1_704_067_200, "timestamp looks like epoch seconds (|value| < 1e11), not ms"),
+        ("timestamp", EARLIEST_MS - 86_400_000, "timestamp before 1700 (not a market time: wrong unit?)"),
         ("timestamp", JAN1 * 1000, "timestamp after 2100 (microseconds instead of ms?)"),
         ("open", np.nan, "open is empty (NaN/None)"),
         ("entity_id", None, "entity_id is empty (NaN/None)"),
@@ -69,6 +83,96 @@ def test_single_bad_row(bars: BarsFactory, column: str, value: object, reason: s
     message = rejection(frame)
     assert f"Bar: 1 of 10 rows rejected ({reason}: 1)" in message
     assert "nothing was written" in message
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf])
+@pytest.mark.parametrize("column", ["open", "high", "low", "close", "volume", "quote_volume"])
+def test_infinite_numbers_rejected(bars: BarsFactory, column: str, value: float) -> None:
+    frame = normalized_bars(bars)
+    frame.loc[6, column] = value
+    assert f"1 of 10 rows rejected ({column} is infinite: 1)" in rejection(frame)
+
+
+@pytest.mark.parametrize(("column", "value", "reason"), [
+    ("high", 1e308, "high above 1e+15, not a price (a unit or parsing error?)"),
+    ("close", MAX_PRICE * 1.01, "close above 1e+15, not a price (a unit or parsing error?)"),
+    ("volume", 1e308, "volume beyond ±1e+100, not a real quantity"),
+    ("quote_volume", -1e200, "quote_volume beyond ±1e+100, not a real quantity"),
+])
+def test_absurd_magnitudes_rejected(bars: BarsFactory, column: str, value: float, reason: str) -> None:
+    frame = normalized_bars(bars)
+    if column in ("high", "close"):  # keep the OHLC relation true: only the magnitude is wrong
+        frame.loc[6, ["open", "high", "close"]] = value
+    else:
+        frame.loc[6, column] = value
+    message = rejection(frame)
+    assert "1 of 10 rows rejected" in message and f"{reason}: 1" in message
+
+
+def test_large_but_real_numbers_pass(bars: BarsFactory) -> None:
+    """BTC quoted in Vietnamese dong (~2.6e9) and a meme coin's weekly volume (~1e17 units) are real."""
+    frame = normalized_bars(bars)
+    frame[["open", "high", "low", "close"]] = frame[["open", "high", "low", "close"]] * 2.6e7
+    frame["volume"] = 1e17
+    frame["quote_volume"] = frame["volume"] * frame["close"]
+    validate_frame(Bar, frame)
+    validate_frame(Bar, normalized_bars(bars).assign(quote_volume=np.nan))  # an empty optional number is fine
+
+
+@pytest.mark.parametrize(("schema", "row", "reason"), [
+    (Trade, {"trade_id": "1", "price": np.inf, "amount": 1.0}, "price is infinite: 1"),
+    (Trade, {"trade_id": "1", "price": 1.0, "amount": np.inf}, "amount is infinite: 1"),
+    (FundingRate, {"funding_rate": -np.inf}, "funding_rate is infinite: 1"),
+    (FundingRate, {"funding_rate": 0.0001, "mark_price": 1e308}, "mark_price above 1e+15"),
+    (OrderBookSnapshot, {"depth": 1, "best_bid": np.inf, "bids": "[]", "asks": "[]"}, "best_bid is infinite: 1"),
+])
+def test_every_schema_rejects_non_finite_numbers(schema: type, row: dict[str, object], reason: str) -> None:
+    frame = normalize_frame(schema, pd.DataFrame([{"entity_id": "pair_binance_BTC-USDT", "timestamp": JAN1, **row}]))
+    assert reason in rejection(frame, schema)
+
+
+def test_pre_2009_times_in_ms_pass(bars: BarsFactory) -> None:
+    """Stock and FX history is older than Bitcoin: a 2004 time in ms is valid, only its magnitude matters."""
+    for start in ["2004-08-19", "1980-01-01", "1950-01-02"]:
+        frame = normalized_bars(bars, level="1d", start=pd.Timestamp(start, tz="UTC"))
+        validate_frame(Bar, frame)
+
+
+# -- the clock: bars that have not opened yet ---------------------------------------------------------------------
+@pytest.mark.parametrize("schema", [Bar, IndexPriceBar])
+def test_future_bars_rejected_by_the_clock(bars: BarsFactory, schema: type) -> None:
+    frame = normalized_bars(bars, n=10)  # 2024-01-01 00:00 … 09:00, 1h
+    if schema is not Bar:
+        frame = frame.drop(columns=["volume", "quote_volume", "trade_count"])
+    now = JAN1 + 5 * 3_600_000 + 59 * 60_000  # 05:59: the 05:00 bar is open, 06:00 … 09:00 have not begun
+    with pytest.raises(InvalidDataError) as info:
+        validate_frame(schema, frame, now_ms=now)
+    message = str(info.value)
+    assert "4 of 10 rows rejected (opens after the current bar by the clock (2024-01-01 05:59 UTC)" in message
+    assert "2024-01-01 06:00:00+00:00" in message  # the first offending row is shown
+    assert "drop the future rows or fix the file's times" in message
+    validate_frame(schema, frame.head(6), now_ms=now)  # up to the open bar: accepted
+    validate_frame(schema, frame, now_ms=JAN1 + 9 * 3_600_000)  # the clock is at the last bar's open
+
+
+def test_future_bars_rejected_by_wall_clock_by_default(bars: BarsFactory) -> None:
+    frame = normalized_bars(bars, n=3, start=pd.Timestamp("2029-01-01", tz="UTC"))
+    assert "3 of 3 rows rejected (opens after the current bar by the clock" in rejection(frame)
+    validate_frame(Bar, frame, now_ms=int(pd.Timestamp("2029-02-01", tz="UTC").value // 1_000_000))
+
+
+def test_future_check_is_per_level(bars: BarsFactory) -> None:
+    """At 2024-01-01 12:00 the 1d bar of 2024-01-01 is open (valid), the 1h bar of 13:00 has not begun."""
+    frame = pd.concat([normalized_bars(bars, n=1, level="1d"),
+                       normalized_bars(bars, n=1, level="1h", start=pd.Timestamp("2024-01-01 13:00", tz="UTC"))],
+                      ignore_index=True)
+    assert "1 of 2 rows rejected (opens after" in rejection_at(frame, JAN1 + 12 * 3_600_000)
+
+
+def rejection_at(frame: pd.DataFrame, now: int) -> str:
+    with pytest.raises(InvalidDataError) as info:
+        validate_frame(Bar, frame, now_ms=now)
+    return str(info.value)
 
 
 def test_price_not_positive(bars: BarsFactory) -> None:

@@ -43,7 +43,8 @@ def raw_table(store: Store, table: str) -> list[tuple[object, ...]]:
 def test_bar_round_trip(store: Store, bars: BarsFactory) -> None:
     frame = pd.concat([bars(BTC, n=48, seed=1), bars(ETH, n=48, seed=2)], ignore_index=True)
     result = store.write(Bar, frame)
-    assert result == WriteResult("Bar", rows=96, changed=96)
+    assert result == WriteResult("Bar", rows=96, inserted=96, updated=0)
+    assert result.changed == 96
     assert result.unchanged == 0
 
     out = read_bars(store)
@@ -109,7 +110,7 @@ def test_level_argument_and_aliases(store: Store, bars: BarsFactory) -> None:
 
 
 def test_empty_frame_writes_nothing(store: Store, bars: BarsFactory) -> None:
-    assert store.write(Bar, bars(n=0)) == WriteResult("Bar", 0, 0)
+    assert store.write(Bar, bars(n=0)) == WriteResult("Bar", 0, 0, 0)
     assert read_bars(store).empty
 
 
@@ -128,7 +129,7 @@ def test_rewrite_is_idempotent(store: Store, bars: BarsFactory) -> None:
     assert store.write(Bar, frame).changed == 100
     before = raw_table(store, "bar")
     again = store.write(Bar, frame)
-    assert again == WriteResult("Bar", rows=100, changed=0)
+    assert again == WriteResult("Bar", rows=100, inserted=0, updated=0)
     assert again.unchanged == 100
     assert raw_table(store, "bar") == before
     assert len(read_bars(store)) == 100
@@ -141,13 +142,82 @@ def test_upsert_of_open_bar(store: Store, bars: BarsFactory) -> None:
     last["close"] = last["high"]  # … closed higher
     last["volume"] = last["volume"] + 42.0
     result = store.write(Bar, pd.concat([frame.iloc[:-1], last]))
-    assert result == WriteResult("Bar", rows=10, changed=1)
+    assert result == WriteResult("Bar", rows=10, inserted=0, updated=1)
     out = read_bars(store)
     assert len(out) == 10
     row = out.loc[(BTC, last["timestamp"].iloc[0])]
     assert row["close"] == last["close"].iloc[0]
     assert row["volume"] == last["volume"].iloc[0]
     np.testing.assert_array_equal(out["close"].to_numpy()[:-1], frame["close"].to_numpy()[:-1])
+
+
+def _overlapping(bars: BarsFactory) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Six stored bars, and a batch of ten: the six (bars 1 and 2 with other values) and four new ones."""
+    frame = bars(n=10)
+    batch = frame.copy()
+    batch.loc[[1, 2], "volume"] = batch.loc[[1, 2], "volume"] + 1.0
+    return frame.head(6), batch
+
+
+def test_counts_new_and_changed_rows_separately(store: Store, bars: BarsFactory) -> None:
+    stored, batch = _overlapping(bars)
+    assert store.write(Bar, stored) == WriteResult("Bar", rows=6, inserted=6, updated=0)
+    result = store.write(Bar, batch)
+    assert result == WriteResult("Bar", rows=10, inserted=4, updated=2)
+    assert (result.changed, result.unchanged) == (6, 4)
+    assert read_bars(store)["volume"].tolist() == batch["volume"].tolist()
+
+
+def test_counts_of_batches_with_holes_and_several_entities(store: Store, bars: BarsFactory) -> None:
+    """Stored rows the batch does not hold are not counted; a two-entity batch is counted too."""
+    btc, eth = bars(BTC, n=10, seed=1), bars(ETH, n=10, seed=2)
+    store.write(Bar, pd.concat([btc, eth.head(4)]))
+    sparse = btc.iloc[[0, 3, 9]].assign(volume=[1.0, btc["volume"][3], 2.0])  # 7 stored rows in between
+    assert store.write(Bar, sparse) == WriteResult("Bar", rows=3, inserted=0, updated=2)
+    both = pd.concat([btc.iloc[[5]].assign(volume=3.0), eth], ignore_index=True)
+    assert store.write(Bar, both) == WriteResult("Bar", rows=11, inserted=6, updated=1)
+    assert len(read_bars(store)) == 20
+
+
+def test_on_conflict_skip_keeps_stored_rows(store: Store, bars: BarsFactory) -> None:
+    stored, batch = _overlapping(bars)
+    store.write(Bar, stored)
+    before = raw_table(store, "bar")
+    result = store.write(Bar, batch, on_conflict="skip")
+    assert result == WriteResult("Bar", rows=10, inserted=4, updated=0, kept=2)
+    after = raw_table(store, "bar")
+    assert after[:6] == before  # the stored rows, the two that differ included, are unchanged
+    assert len(after) == 10
+    assert read_bars(store)["volume"].tolist()[6:] == batch["volume"].tolist()[6:]
+
+
+def test_on_conflict_error_writes_nothing(store: Store, bars: BarsFactory) -> None:
+    stored, batch = _overlapping(bars)
+    store.write(Bar, stored)
+    before = raw_table(store, "bar")
+    with pytest.raises(InvalidDataError) as info:
+        store.write(Bar, batch, on_conflict="error")
+    assert str(info.value) == (
+        "Bar: 2 of 10 rows differ from the stored rows with the same key; nothing was written (on conflict: error). "
+        "Use on conflict 'update' to replace the stored rows or 'skip' to keep them")
+    assert raw_table(store, "bar") == before  # not even the four new rows
+    same = store.write(Bar, bars(n=10), on_conflict="error")  # equal stored rows are no conflict
+    assert same == WriteResult("Bar", rows=10, inserted=4, updated=0)
+
+
+def test_unknown_on_conflict_rejected(store: Store, bars: BarsFactory) -> None:
+    with pytest.raises(InvalidInputError, match="on_conflict must be one of update, skip, error"):
+        store.write(Bar, bars(n=2), on_conflict="replace")
+    assert read_bars(store).empty
+
+
+def test_future_bars_need_the_clock(store: Store, bars: BarsFactory) -> None:
+    """The writer checks bars against the clock it is given (the venue's, in the recorders)."""
+    frame = bars(n=5)  # 2024-01-01 00:00 … 04:00
+    with pytest.raises(InvalidDataError, match="1 of 5 rows rejected"):
+        store.write(Bar, frame, now_ms=int(frame["timestamp"].iloc[3].value // 1_000_000) + 1)
+    assert read_bars(store).empty
+    assert store.write(Bar, frame, now_ms=int(frame["timestamp"].iloc[4].value // 1_000_000)).inserted == 5
 
 
 def test_upsert_single_value_column(store: Store) -> None:
@@ -211,7 +281,7 @@ def _non_positive_price(frame: pd.DataFrame) -> pd.DataFrame:
         (_bad_ohlc, "low above min(open, close): 2"),
         (_unaligned, "timestamp not aligned to its level's grid: 2"),
         (_nan_required, "close is empty (NaN/None): 2"),
-        (_seconds, "timestamp before 2009-01-03, the first crypto data (epoch seconds instead of ms?): 2"),
+        (_seconds, "timestamp looks like epoch seconds (|value| < 1e11), not ms: 2"),
         (_microseconds, "timestamp after 2100 (microseconds instead of ms?): 2"),
         (_negative_volume, "negative volume: 2"),
         (_non_positive_price, "price not positive: 2"),
@@ -306,7 +376,7 @@ def test_exact_duplicates_dropped(store: Store, bars: BarsFactory) -> None:
     frame = bars(n=10)
     doubled = pd.concat([frame, frame.iloc[[1, 2, 2]]], ignore_index=True)
     result = store.write(Bar, doubled)
-    assert result == WriteResult("Bar", rows=10, changed=10)
+    assert result == WriteResult("Bar", rows=10, inserted=10, updated=0)
     assert len(read_bars(store)) == 10
 
 

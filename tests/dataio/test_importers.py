@@ -72,21 +72,47 @@ def test_import_eurusd_hourly(store: Store, backtesting_dir: Path) -> None:
     assert len(_stored(store, "oanda", "EUR/USD", "1h")) == 5000
 
 
-def test_goog_before_2009_is_rejected_whole(sqlite_store: Store, backtesting_dir: Path, tmp_path: Path) -> None:
-    """GOOG.csv is on the daily grid, but its first 1102 bars predate Bitcoin: validation rejects the batch."""
-    path = backtesting_dir / "GOOG.csv"
-    with pytest.raises(InvalidDataError, match=r"1102 of 2148 rows rejected \(timestamp before 2009"):
-        import_bars(sqlite_store, path, exchange="nasdaq", symbol="GOOG/USD", level="1d")
-    assert _stored(sqlite_store, "nasdaq", "GOOG/USD", "1d").empty
-    assert CryptoPair.query_data(store=sqlite_store).empty
+def _dump(store: Store) -> list[tuple[object, ...]]:
+    """Every bar and pair row exactly as stored, in key order."""
+    from sqlalchemy import text
 
-    expected = _pandas_csv(path).loc["2009-01-03":]
-    recent = tmp_path / "GOOG-since-2009.csv"
-    expected.rename(columns=str.title).to_csv(recent, date_format="%Y-%m-%d")  # same layout: ",Open,…,Volume"
-    result = import_bars(sqlite_store, recent, exchange="nasdaq", symbol="GOOG/USD", level="1d")
-    assert (result.rows, result.changed) == (len(expected), 1046)
-    stored = _stored(sqlite_store, "nasdaq", "GOOG/USD", "1d")
-    np.testing.assert_array_equal(stored[OHLCV].to_numpy(), expected[OHLCV].to_numpy(dtype=float))
+    with store.engine.connect() as connection:
+        return [tuple(row) for table in ("bar", "crypto_pair")
+                for row in connection.execute(text(f"SELECT * FROM {table} ORDER BY 1, 2, 3"))]
+
+
+@pytest.mark.parametrize("unit", ["ms", "s", "us"])
+def test_goog_imports_in_every_time_unit(backtesting_dir: Path, tmp_path: Path, unit: str) -> None:
+    """GOOG.csv (daily, 2004–2013) as shipped (ISO dates) and with epoch s / ms / µs times: the same stored rows.
+    Fix: times before 2009 in ms were rejected as "epoch seconds instead of ms?" — the unit is told by magnitude."""
+    path = backtesting_dir / "GOOG.csv"
+    expected = _pandas_csv(path)
+    stores = {name: Store(f"sqlite:///{tmp_path / name / 'zvt.db'}") for name in ("iso", unit)}
+    try:
+        result = import_bars(stores["iso"], path, exchange="nasdaq", symbol="GOOG/USD", level="1d")
+        assert (result.rows, result.inserted, result.first) == (2148, 2148, pd.Timestamp("2004-08-19", tz="UTC"))
+        stored = _stored(stores["iso"], "nasdaq", "GOOG/USD", "1d")
+        assert (stored.index.get_level_values("timestamp") == expected.index).all()
+        np.testing.assert_array_equal(stored[OHLCV].to_numpy(), expected[OHLCV].to_numpy(dtype=float))
+
+        epoch = tmp_path / f"GOOG-{unit}.csv"
+        scale = {"s": 1, "ms": 1_000, "us": 1_000_000}[unit]
+        seconds = expected.index.as_unit("s").asi8
+        expected.rename(columns=str.title).set_axis(seconds * scale).to_csv(epoch)  # the layout ",Open,…,Volume"
+        assert open(epoch).read().splitlines()[1].startswith(str(1_092_873_600 * scale))
+        import_bars(stores[unit], epoch, exchange="nasdaq", symbol="GOOG/USD", level="1d")
+        assert _dump(stores[unit]) == _dump(stores["iso"])
+    finally:
+        for store in stores.values():
+            store.dispose()
+
+
+def test_epoch_seconds_in_a_ms_column_are_still_refused(sqlite_store: Store) -> None:
+    """The check that times are not seconds stays, by magnitude: 1.09e9 read as ms would be 1970-01-13."""
+    frame = pd.DataFrame({"entity_id": "pair_nasdaq_GOOG-USD", "timestamp": [1_092_873_600, 1_092_960_000],
+                          "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1.0})
+    with pytest.raises(InvalidDataError, match=r"looks like epoch seconds \(\|value\| < 1e11\), not ms: 2"):
+        sqlite_store.write(Bar, frame, level="1d")
 
 
 def test_files_off_the_level_grid_are_rejected(sqlite_store: Store, backtesting_dir: Path) -> None:
@@ -232,6 +258,17 @@ def test_parse_times_text_and_mixed_units() -> None:
     assert parse_times(epochs).tolist() == [pd.Timestamp("2024-01-01", tz="UTC")] * 4
     assert str(parse_times(pd.Series([1_704_067_200.5])).dtype) == "datetime64[ms, UTC]"
     assert parse_times(pd.Series([1_704_067_200.5])).iloc[0] == pd.Timestamp("2024-01-01 00:00:00.5", tz="UTC")
+
+
+def test_infinite_and_overflowing_epoch_numbers_are_unreadable_times() -> None:
+    """Fix: inf and 1e308 were cast to int64 (undefined behaviour: NaT by luck, or a garbage time)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy warns when it casts inf to int64
+        with pytest.raises(ImportFormatError,
+                           match=r"has 3 empty or unreadable value\(s\), first '1e\+308' in data row 2"):
+            parse_times(pd.Series([1.7e12, 1e308, np.inf, -np.inf]))
 
 
 @pytest.mark.parametrize("sep", [";", "\t"])
@@ -421,6 +458,97 @@ def test_import_a_folder(sqlite_store: Store, tmp_path: Path, klines: Callable[.
     result = import_bars(sqlite_store, folder, exchange="binance", symbol="BTC/USDT", level="1h")
     assert (result.files, result.rows, result.changed) == (2, 48, 48)
     assert result.last == pd.Timestamp("2024-02-01 23:00", tz="UTC")
+
+
+# -- conflicts with stored bars ---------------------------------------------------------------------------------
+def _conflicting(tmp_path: Path, klines: Callable[..., pd.DataFrame]) -> tuple[Path, Path]:
+    """An hourly file of 10 bars stored first, and a second file: the same 10 with bars 2 and 3 changed, + 5 new."""
+    frame = klines("2024-01-01", 15, step_ms=3_600_000)
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    frame.head(10).to_csv(first, header=False, index=False)
+    changed = frame.copy()
+    changed.loc[[2, 3], "volume"] = changed.loc[[2, 3], "volume"] + 1.0
+    changed.to_csv(second, header=False, index=False)
+    return first, second
+
+
+def test_import_reports_new_and_changed_bars(sqlite_store: Store, tmp_path: Path,
+                                             klines: Callable[..., pd.DataFrame]) -> None:
+    """Fix: re-importing different values silently replaced stored bars ("1 new or changed")."""
+    first, second = _conflicting(tmp_path, klines)
+    import_bars(sqlite_store, first, exchange="binance", symbol="BTC/USDT", level="1h")
+    result = import_bars(sqlite_store, second, exchange="binance", symbol="BTC/USDT", level="1h")
+    assert (result.rows, result.inserted, result.updated, result.kept) == (15, 5, 2, 0)
+    stored = _stored(sqlite_store, "binance", "BTC/USDT", "1h")
+    assert stored["volume"].tolist() == pd.read_csv(second, header=None)[5].tolist()
+
+
+def test_import_on_conflict_skip_and_error(sqlite_store: Store, tmp_path: Path,
+                                           klines: Callable[..., pd.DataFrame]) -> None:
+    first, second = _conflicting(tmp_path, klines)
+    import_bars(sqlite_store, first, exchange="binance", symbol="BTC/USDT", level="1h")
+    before = _dump(sqlite_store)
+    with pytest.raises(InvalidDataError, match=r"Bar: 2 of 15 rows differ from the stored rows") as info:
+        import_bars(sqlite_store, second, exchange="binance", symbol="BTC/USDT", level="1h", on_conflict="error")
+    volumes = pd.read_csv(first, header=None)[5]
+    assert str(info.value).endswith(  # the bars that differ, and how
+        f"First: 2024-01-01 02:00:00+00:00 volume {volumes[2]} stored, {volumes[2] + 1.0} in the file; "
+        f"2024-01-01 03:00:00+00:00 volume {volumes[3]} stored, {volumes[3] + 1.0} in the file")
+    assert _dump(sqlite_store) == before  # not even the five new bars
+    kept = import_bars(sqlite_store, second, exchange="binance", symbol="BTC/USDT", level="1h", on_conflict="skip")
+    assert (kept.inserted, kept.updated, kept.kept) == (5, 0, 2)
+    stored = _stored(sqlite_store, "binance", "BTC/USDT", "1h")
+    assert stored["volume"].tolist()[:10] == pd.read_csv(first, header=None)[5].tolist()
+
+
+def test_conflict_with_an_empty_stored_value_is_named(sqlite_store: Store, tmp_path: Path,
+                                                     klines: Callable[..., pd.DataFrame]) -> None:
+    """Bars stored without trade counts, then a Binance file with them: the missing stored value is shown
+    (found by the adversarial test: comparing with a missing value raised a bare TypeError)."""
+    frame = klines("2024-01-01", 3, step_ms=3_600_000)
+    generic = tmp_path / "generic.csv"
+    frame[["open_time", "open", "high", "low", "close", "volume"]].to_csv(generic, index=False)
+    binance = tmp_path / "binance.csv"
+    frame.to_csv(binance, header=False, index=False)
+    import_bars(sqlite_store, generic, exchange="binance", symbol="BTC/USDT", level="1h")
+    with pytest.raises(InvalidDataError, match=r"3 of 3 rows differ") as info:
+        import_bars(sqlite_store, binance, exchange="binance", symbol="BTC/USDT", level="1h", on_conflict="error")
+    first_count = frame["number_of_trades"][0]
+    assert f"First: 2024-01-01 00:00:00+00:00 quote_volume nan stored, {frame['quote_asset_volume'][0]} in the " \
+           f"file, trade_count <NA> stored, {first_count} in the file;" in str(info.value)
+
+
+def test_future_bars_are_refused(sqlite_store: Store, tmp_path: Path, klines: Callable[..., pd.DataFrame]) -> None:
+    """Fix: one bar dated 2029 was imported, and recording then resumed after it (issue 11, item 5)."""
+    frame = klines("2024-01-01", 10)
+    frame.loc[9, "open_time"] = pd.Timestamp("2029-01-01", tz="UTC").value // 1_000_000
+    path = tmp_path / "stray.csv"
+    frame.to_csv(path, header=False, index=False)
+    future = r"1 of 10 rows rejected \(opens after the current bar by the clock"
+    with pytest.raises(InvalidDataError, match=future) as info:
+        import_bars(sqlite_store, path, exchange="binance", symbol="BTC/USDT", level="1m")
+    assert "2029-01-01 00:00:00+00:00" in str(info.value)
+    assert _stored(sqlite_store, "binance", "BTC/USDT", "1m").empty
+    # by a clock in the past, the last of ten ordinary bars has not opened either
+    with pytest.raises(InvalidDataError, match=r"1 of 10 rows rejected \(opens after .*2024-01-01 00:08 UTC"):
+        import_bars(sqlite_store, klines("2024-01-01", 10).pipe(_write_headerless, tmp_path / "ok.csv"),
+                    exchange="binance", symbol="BTC/USDT", level="1m", now_ms=1_704_067_200_000 + 8 * 60_000 + 59_999)
+
+
+def _write_headerless(frame: pd.DataFrame, path: Path) -> Path:
+    frame.to_csv(path, header=False, index=False)
+    return path
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "1e308", "Infinity"])
+def test_infinite_and_absurd_prices_are_refused(sqlite_store: Store, tmp_path: Path, value: str) -> None:
+    path = tmp_path / "inf.csv"
+    frame = _candles(5).astype({"high": object})
+    frame.loc[2, "high"] = value
+    frame.to_csv(path, index=False)
+    with pytest.raises(InvalidDataError, match=r"1 of 5 rows rejected \(high (is infinite|above 1e\+15)"):
+        import_bars(sqlite_store, path, exchange="binance", symbol="ETH/USDT", level="1h")
+    assert _stored(sqlite_store, "binance", "ETH/USDT", "1h").empty
 
 
 def test_one_bad_file_writes_nothing(sqlite_store: Store, tmp_path: Path) -> None:

@@ -83,8 +83,8 @@ def test_entities_are_unique_per_exchange_and_symbol() -> None:
 
 
 def test_validators() -> None:
-    assert Bar.__validators__ == ("aligned", "ohlc", "volume")
-    assert MarkPriceBar.__validators__ == IndexPriceBar.__validators__ == ("aligned", "ohlc")
+    assert Bar.__validators__ == ("aligned", "ohlc", "volume", "closed")
+    assert MarkPriceBar.__validators__ == IndexPriceBar.__validators__ == ("aligned", "ohlc", "closed")
     assert OpenInterest.__validators__ == ("aligned",)
     assert Trade.__validators__ == ("positive_price",)
     assert {schema.__validators__ for schema in ENTITY_SCHEMAS.values()} == {("entity",)}

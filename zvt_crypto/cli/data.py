@@ -15,17 +15,26 @@ from zvt_crypto.cli.app import Context, cli, handle_errors
 @click.option("--symbol", required=True, help="ccxt unified symbol, e.g. BTC/USDT or BTC/USDT:USDT.")
 @click.option("--level", required=True, help="Bar level of the files (1m … 1w).")
 @click.option("--kind", type=click.Choice(["pair", "perp"]), help="Entity kind (default: from the symbol).")
+@click.option("--on-conflict", type=click.Choice(["update", "skip", "error"]), default="update", show_default=True,
+              help="A bar stored with other values: replace it, keep it, or refuse the whole import.")
 @click.pass_obj
 @handle_errors
 def import_command(obj: Context, files: tuple[Path, ...], exchange: str, symbol: str, level: str,
-                   kind: str | None) -> None:
+                   kind: str | None, on_conflict: str) -> None:
     """Import OHLCV files: CSV/Parquet, Binance public-data klines, freqtrade json/feather. Re-importing is a no-op."""
     from zvt_crypto.dataio.importers import import_bars
 
-    result = import_bars(obj.store, list(files), exchange=exchange, symbol=symbol, level=level, kind=kind)
+    result = import_bars(obj.store, list(files), exchange=exchange, symbol=symbol, level=level, kind=kind,
+                         on_conflict=on_conflict)  # type: ignore[arg-type]
+    if on_conflict == "skip":
+        conflicts = f"{result.kept} stored bar(s) with other values kept"
+    else:
+        conflicts = f"{result.updated} stored bar(s) changed"
+        if result.updated:
+            conflicts += " (--on-conflict skip keeps them, error refuses the file)"
     click.echo(
         f"imported {result.rows} {level} bars of {symbol} on {exchange} from {result.files} file(s): "
-        f"{result.changed} new or changed, {result.rows - result.changed} already stored "
+        f"{result.inserted} new, {conflicts}, {result.rows - result.changed - result.kept} already stored "
         f"({result.first} → {result.last})"
     )
 

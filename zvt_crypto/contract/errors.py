@@ -37,6 +37,10 @@ class NoUsableDataError(ZvtCryptoError):
     names what is missing and the command that records it."""
 
 
+class ConflictError(InvalidDataError):
+    """Rows differ from stored rows with the same key and the write was asked not to replace them."""
+
+
 def exception_chain(exc: BaseException) -> Iterator[BaseException]:
     """``exc`` and the exceptions it was raised from or during (``__cause__``, else ``__context__``), outermost
     first, each once: ccxt wraps aiohttp's error, which wraps the socket's."""

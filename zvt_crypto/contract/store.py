@@ -48,7 +48,7 @@ class Store:
 
     >>> store = Store("sqlite:////tmp/zvt_crypto_doc.db")   # doctest: +SKIP
     >>> store.write(Bar, frame)                            # doctest: +SKIP
-    WriteResult(schema='Bar', rows=1440, changed=1440)
+    WriteResult(schema='Bar', rows=1440, inserted=1440, updated=0, kept=0)
     """
 
     def __init__(self, url: str | Config | None = None, *, echo: bool = False, create: bool = True) -> None:

@@ -1,8 +1,11 @@
 """The one write path: normalise → validate → upsert in a single transaction.
 
-``INSERT … ON CONFLICT (key) DO UPDATE … WHERE the row differs``: writing the same rows again changes
-nothing (not even a page of the file), a corrected row — a bar that was still open — is updated in place,
-and a batch that fails validation or the database leaves the table untouched.
+``INSERT … ON CONFLICT (key) DO NOTHING`` stores the new rows, then — only when some keys were already
+stored — ``INSERT … ON CONFLICT (key) DO UPDATE … WHERE the row differs`` updates the stored rows that differ:
+two statements so that new and changed rows are counted apart (a batch of new rows, what the recorders write,
+runs the first only). Writing the same rows again changes nothing (not even a page of the file), a corrected
+row — a bar that was still open — is updated in place (``on_conflict="update"``; ``"skip"`` keeps the stored
+row, ``"error"`` refuses the batch), and a batch that fails validation or the database leaves the table untouched.
 
 Rows travel as one Arrow table: on SQLite ADBC binds it to the prepared upsert in C (no Python tuple per
 row), on PostgreSQL ADBC ingests it with COPY into a temporary table and one ``INSERT … SELECT`` upserts it.
@@ -11,8 +14,9 @@ row), on PostgreSQL ADBC ingests it with COPY into a temporary table and one ``I
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -21,7 +25,7 @@ import pyarrow.compute as pc
 from pandas.api.types import is_integer_dtype
 from sqlalchemy import JSON, BigInteger, Boolean, Float, String
 
-from zvt_crypto.contract.errors import InvalidDataError, InvalidInputError, StoreError
+from zvt_crypto.contract.errors import ConflictError, InvalidDataError, InvalidInputError, StoreError
 from zvt_crypto.contract.levels import Level
 from zvt_crypto.contract.schema import Schema, UtcMillis
 from zvt_crypto.contract.timeutil import series_to_ms
@@ -31,13 +35,26 @@ if TYPE_CHECKING:
     from zvt_crypto.contract.store import Store
 
 
+OnConflict = Literal["update", "skip", "error"]
+ON_CONFLICT: tuple[str, ...] = ("update", "skip", "error")
+
+
 @dataclass(frozen=True)
 class WriteResult:
-    """What a write did: ``rows`` offered (after dropping exact duplicates), ``changed`` inserted or updated."""
+    """What a write did: ``rows`` offered (after dropping exact duplicates), of which ``inserted`` were new and
+    ``updated`` replaced a stored row with other values; ``kept`` stored rows differed from the batch and were
+    kept (``on_conflict="skip"``)."""
 
     schema: str
     rows: int
-    changed: int
+    inserted: int
+    updated: int = 0
+    kept: int = 0
+
+    @property
+    def changed(self) -> int:
+        """Rows inserted or updated."""
+        return self.inserted + self.updated
 
     @property
     def unchanged(self) -> int:
@@ -183,17 +200,25 @@ def to_arrow(schema: type[Schema], df: pd.DataFrame) -> pa.Table:
     return pa.table(arrays)
 
 
+def _insert_sql(schema: type[Schema], names: list[str], source: str) -> str:
+    """Insert the rows whose key is not stored yet; the others are left to :func:`_upsert_sql`."""
+    column_list = ", ".join(f'"{name}"' for name in names)
+    conflict = f"ON CONFLICT ({', '.join(schema.__key__)})"
+    return f"INSERT INTO {schema.__tablename__} ({column_list}) {source} {conflict} DO NOTHING"
+
+
 def _upsert_sql(
     schema: type[Schema], names: list[str], source: str, dialect: str, insert_only: frozenset[str] = frozenset()
-) -> str:
-    """The upsert statement; ``insert_only`` columns (defaults the caller did not send) are not updated."""
+) -> str | None:
+    """The upsert statement, ``None`` when the rows have no value to update (key-only rows); ``insert_only``
+    columns (defaults the caller did not send) are not updated."""
     table = schema.__tablename__
     key = list(schema.__key__)
     values = [name for name in names if name not in key and name not in insert_only]
     column_list = ", ".join(f'"{name}"' for name in names)
     conflict = f"ON CONFLICT ({', '.join(key)})"
     if not values:
-        return f"INSERT INTO {table} ({column_list}) {source} {conflict} DO NOTHING"
+        return None
     assignments = ", ".join(f'"{name}" = excluded."{name}"' for name in values)
     json_columns = {c.name for c in schema.__table__.columns if isinstance(c.type, JSON)}
 
@@ -218,56 +243,144 @@ def write_frame(
     *,
     level: Level | str | None = None,
     validate: bool = True,
+    on_conflict: OnConflict = "update",
+    now_ms: int | None = None,
 ) -> WriteResult:
     """Upsert ``frame`` into ``schema``'s table. All or nothing: a bad row or a database error writes nothing.
 
     ``frame`` may be indexed ``(entity_id, timestamp)`` as ``query_data`` returns it; times may be
-    datetimes (naive ones are taken as UTC) or epoch milliseconds.
+    datetimes (naive ones are taken as UTC) or epoch milliseconds. A row whose key is stored with other values
+    replaces it (``on_conflict="update"``), is dropped (``"skip"``: counted as ``kept``), or refuses the whole
+    batch (``"error"``: :class:`InvalidDataError`, nothing written). ``now_ms`` is the clock bars are validated
+    against (default: the wall clock).
     """
+    if on_conflict not in ON_CONFLICT:
+        raise InvalidInputError(f"on_conflict must be one of {', '.join(ON_CONFLICT)}, not {on_conflict!r}")
     df = normalize_frame(schema, frame, level)
     sent = {*frame.columns, *(name for name in frame.index.names if name), *(["level"] if level is not None else [])}
     insert_only = frozenset(name for name in df.columns if name not in sent)
     if df.empty:
         return WriteResult(schema.__name__, 0, 0)
     if validate:
-        validate_frame(schema, df)
+        validate_frame(schema, df, now_ms=now_ms)
     table = to_arrow(schema, df)
     names = list(df.columns)
     try:
         if store.is_sqlite:
-            changed = _write_sqlite(store, schema, table, names, insert_only)
+            inserted, updated, kept = _write_sqlite(store, schema, table, names, insert_only, on_conflict,
+                                                    _range_count(schema, df))
         else:
-            changed = _write_postgresql(store, schema, table, names, insert_only)
+            inserted, updated, kept = _write_postgresql(store, schema, table, names, insert_only, on_conflict)
     except (InvalidDataError, InvalidInputError):
         raise
     except Exception as exc:
         raise StoreError(f"writing {len(df)} {schema.__name__} rows failed, nothing was written: {exc}") from exc
-    return WriteResult(schema.__name__, len(df), changed)
+    return WriteResult(schema.__name__, len(df), inserted, updated, kept)
+
+
+def _apply(
+    cursor: Any, run: Callable[[str], int], schema: type[Schema], rows: int, insert: str, upsert: str | None,
+    on_conflict: OnConflict, split: Callable[[str], tuple[int, int]] | None = None,
+) -> tuple[int, int, int]:
+    """(inserted, updated, kept) of the batch, inside the caller's transaction. ``run`` executes a statement over
+    the batch and returns how many rows it changed; ``split``, when the backend can, runs the upsert once and
+    returns (inserted, updated) — else new rows are inserted first and the upsert runs for the stored ones."""
+    if upsert is None:  # key-only rows: nothing to update, nothing can differ
+        return run(insert), 0, 0
+    if split is not None and on_conflict != "skip":
+        inserted, updated = split(upsert)
+    else:
+        inserted = run(insert)
+        if inserted == rows:  # every row was new
+            return inserted, 0, 0
+        if on_conflict == "skip":
+            # count the stored rows that differ, then undo: the stored rows stay as they are
+            cursor.execute("SAVEPOINT zvt_count_conflicts")
+            kept = run(upsert)
+            cursor.execute("ROLLBACK TO SAVEPOINT zvt_count_conflicts")
+            cursor.execute("RELEASE SAVEPOINT zvt_count_conflicts")
+            return inserted, 0, kept
+        updated = run(upsert)
+    if on_conflict == "error" and updated:
+        # raised inside the transaction: it rolls back, the new rows with it
+        raise ConflictError(
+            f"{schema.__name__}: {updated} of {rows} rows differ from the stored rows with the same key; nothing was "
+            "written (on conflict: error). Use on conflict 'update' to replace the stored rows or 'skip' to keep them"
+        )
+    return inserted, updated, 0
+
+
+def _range_count(schema: type[Schema], df: pd.DataFrame) -> tuple[str, list[Any]] | None:
+    """``SELECT count(*)`` of the stored rows in the batch's key range, when the batch is one entity (and level)
+    with increasing times — what recorders and imports write. The count before and after one upsert tells the
+    inserted rows from the updated ones without a second pass over the batch (rows of the range the batch does
+    not hold are in both counts)."""
+    key = list(schema.__key__)
+    if not _key_strictly_increasing(df, key):
+        return None
+    *prefix, last = key
+    where = " AND ".join([*(f'"{name}" = ?' for name in prefix), f'"{last}" BETWEEN ? AND ?'])
+    params = [*(df[name].iloc[0] for name in prefix), int(df[last].iloc[0]), int(df[last].iloc[-1])]
+    return f"SELECT count(*) FROM {schema.__tablename__} WHERE {where}", [
+        value.item() if isinstance(value, np.generic) else value for value in params
+    ]
 
 
 def _write_sqlite(
-    store: "Store", schema: type[Schema], table: pa.Table, names: list[str], insert_only: frozenset[str]
-) -> int:
-    sql = _upsert_sql(schema, names, f"VALUES ({', '.join('?' * len(names))})", "sqlite", insert_only)
+    store: "Store", schema: type[Schema], table: pa.Table, names: list[str], insert_only: frozenset[str],
+    on_conflict: OnConflict, range_count: tuple[str, list[Any]] | None,
+) -> tuple[int, int, int]:
+    values = f"VALUES ({', '.join('?' * len(names))})"
+    insert = _insert_sql(schema, names, values)
+    upsert = _upsert_sql(schema, names, values, "sqlite", insert_only)
     with store.adbc_transaction() as cursor:
-        cursor.execute("SELECT total_changes()")
-        before = cursor.fetchone()[0]
-        cursor.executemany(sql, table)  # ADBC binds the Arrow table to the prepared statement, in C
-        cursor.execute("SELECT total_changes()")
-        return int(cursor.fetchone()[0] - before)
+
+        def run(sql: str) -> int:
+            cursor.execute("SELECT total_changes()")
+            before = cursor.fetchone()[0]
+            cursor.executemany(sql, table)  # ADBC binds the Arrow table to the prepared statement, in C
+            cursor.execute("SELECT total_changes()")
+            return int(cursor.fetchone()[0] - before)
+
+        def stored() -> int:
+            cursor.execute(*range_count)  # type: ignore[misc]
+            return int(cursor.fetchone()[0])
+
+        def split(sql: str) -> tuple[int, int]:
+            before = stored()
+            changed = run(sql)
+            inserted = stored() - before if before else changed  # the write lock is ours: no one else inserts
+            return inserted, changed - inserted
+
+        return _apply(cursor, run, schema, table.num_rows, insert, upsert, on_conflict,
+                      split if range_count is not None else None)
 
 
 def _write_postgresql(
-    store: "Store", schema: type[Schema], table: pa.Table, names: list[str], insert_only: frozenset[str]
-) -> int:
+    store: "Store", schema: type[Schema], table: pa.Table, names: list[str], insert_only: frozenset[str],
+    on_conflict: OnConflict,
+) -> tuple[int, int, int]:
     stage = f"zvt_stage_{schema.__tablename__}"
     json_columns = {c.name for c in schema.__table__.columns if isinstance(c.type, JSON)}
     select_list = ", ".join(f'CAST("{n}" AS JSON)' if n in json_columns else f'"{n}"' for n in names)
-    sql = _upsert_sql(schema, names, f"SELECT {select_list} FROM {stage}", "postgresql", insert_only)
+    source = f"SELECT {select_list} FROM {stage}"
+    insert = _insert_sql(schema, names, source)
+    upsert = _upsert_sql(schema, names, source, "postgresql", insert_only)
     with store.adbc_transaction() as cursor:
+
+        def run(sql: str) -> int:
+            cursor.execute(f"WITH written AS ({sql} RETURNING 1) SELECT count(*) FROM written")
+            return int(cursor.fetchone()[0])
+
+        def split(sql: str) -> tuple[int, int]:
+            # a row version created by this INSERT has no deleting transaction (xmax 0); an updated one has
+            cursor.execute(f"WITH written AS ({sql} RETURNING (xmax = 0) AS new) "
+                           "SELECT count(*) FILTER (WHERE new), count(*) FILTER (WHERE NOT new) FROM written")
+            inserted, updated = cursor.fetchone()
+            return int(inserted), int(updated)
+
         cursor.execute(f"DROP TABLE IF EXISTS {stage}")
         cursor.adbc_ingest(stage, table, mode="create", temporary=True)  # COPY, in C
-        cursor.execute(f"WITH upserted AS ({sql} RETURNING 1) SELECT count(*) FROM upserted")
-        changed = cursor.fetchone()[0]
+        counts = _apply(cursor, run, schema, table.num_rows, insert, upsert, on_conflict, split)
         cursor.execute(f"DROP TABLE {stage}")
-        return int(changed)
+        return counts

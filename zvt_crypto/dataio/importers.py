@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import lzma
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,12 +29,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from zvt_crypto.contract.errors import ImportFormatError, InvalidInputError
+from zvt_crypto.contract.errors import ConflictError, ImportFormatError, InvalidInputError
 from zvt_crypto.contract.ids import check_exchange_id, check_symbol, entity_id
 from zvt_crypto.contract.levels import Level
 from zvt_crypto.contract.store import Store, get_store
 from zvt_crypto.contract.text import shown
 from zvt_crypto.contract.timeutil import to_datetime
+from zvt_crypto.contract.writer import OnConflict
 
 FORMATS: tuple[str, ...] = ("csv", "binance", "parquet", "feather", "json")
 BAR_COLUMNS: tuple[str, ...] = ("timestamp", "open", "high", "low", "close", "volume")
@@ -66,25 +69,41 @@ _EXTENSIONS = {
 }
 _COMPRESSION = (".gz", ".bz2", ".xz", ".zst")
 _DELIMITERS = (",", ";", "\t", "|")
-# EOFError: a truncated .gz/.bz2/.xz (otherwise click turns it into a bare "Aborted!")
-_READ_ERRORS = (ValueError, OSError, EOFError, UnicodeDecodeError, pa.ArrowException, pd.errors.ParserError)
+# EOFError / zlib.error / LZMAError: a compressed file cut short or corrupt. Fix: EOFError escaped, and click
+# reads an EOFError as the user's Ctrl-D, so a truncated .csv.gz printed only "Aborted!".
+_READ_ERRORS = (ValueError, OSError, UnicodeDecodeError, pa.ArrowException, pd.errors.ParserError, EOFError,
+                zlib.error, lzma.LZMAError)
 
 # Epoch magnitude → unit: below 1e11 seconds (until year 5138), below 1e14 ms, below 1e17 µs, else ns.
 _S_MAX, _MS_MAX, _US_MAX = 1e11, 1e14, 1e17
+_NS_MAX = 9.2e18  # int64 nanoseconds end in 2262
 
 
 @dataclass(frozen=True)
 class ImportResult:
-    """What an import did: ``rows`` bars read (after dropping exact duplicates), ``changed`` inserted or
-    updated; ``first`` / ``last`` are the open times (UTC) of the earliest and latest imported bar."""
+    """What an import did: ``rows`` bars read (after dropping exact duplicates), of which ``inserted`` were new and
+    ``updated`` replaced stored bars with other values; ``kept`` stored bars differed from the file and were kept
+    (``on_conflict="skip"``). ``first`` / ``last`` are the open times (UTC) of the earliest and latest bar read."""
 
     entity_id: str
     level: str
     files: int
     rows: int
-    changed: int
+    inserted: int
+    updated: int
+    kept: int
     first: datetime | None
     last: datetime | None
+
+    @property
+    def changed(self) -> int:
+        """Bars inserted or updated."""
+        return self.inserted + self.updated
+
+    @property
+    def unchanged(self) -> int:
+        """Bars read that were stored already (with the same values, or kept)."""
+        return self.rows - self.changed
 
 
 # -- format detection ------------------------------------------------------------------------------------------
@@ -360,10 +379,13 @@ def _epoch(values: pd.Series) -> pd.Series:
             ints // 1_000_000,
         ).astype("datetime64[ms]")
     elif present.any():
-        floats = values.to_numpy(dtype="float64", na_value=np.nan)[present]
+        floats = values.to_numpy(dtype="float64", na_value=np.nan)
         magnitude = np.abs(floats)
+        # Fix: inf and numbers beyond int64 nanoseconds (1e308) were cast to int64 (undefined: garbage or NaT);
+        # they are unreadable times, reported as such below
+        present = present & np.isfinite(floats) & (magnitude < _NS_MAX)
         scale = np.select([magnitude < _S_MAX, magnitude < _MS_MAX, magnitude < _US_MAX], [1e3, 1.0, 1e-3], 1e-6)
-        out[present] = np.round(floats * scale).astype("int64").astype("datetime64[ms]")
+        out[present] = np.round(floats[present] * scale[present]).astype("int64").astype("datetime64[ms]")
     return pd.Series(out).dt.tz_localize("UTC")
 
 
@@ -445,6 +467,35 @@ def _ensure_entity(store: Store, exchange: str, symbol: str, kind: str, eid: str
         store.write(schema, existing.assign(list_timestamp=pd.Timestamp(earliest_ms, unit="ms", tz="UTC")))
 
 
+def _first_conflicts(store: Store, eid: str, level: Level, frame: pd.DataFrame, shown: int = 3) -> str:
+    """The first bars of ``frame`` whose stored values differ, e.g. ``first: 2024-01-01 02:00:00+00:00 volume
+    4.5 stored, 5.5 in the file``: what a refused import (``on_conflict="error"``) must let the user check."""
+    from zvt_crypto.domain import Bar
+
+    times = frame["timestamp"]
+    stored = Bar.query_data(entity_ids=[eid], level=level, start_timestamp=times.min(), end_timestamp=times.max(),
+                            store=store)
+    stored = stored.reset_index(level="entity_id", drop=True)
+    imported = frame.drop(columns="entity_id").set_index("timestamp")
+    both = imported.merge(stored, left_index=True, right_index=True, suffixes=("", "_stored"))
+    found: list[str] = []
+    for stamp, row in both.iterrows():
+        differing = [f"{name} {row[name + '_stored']} stored, {row[name]} in the file" for name in imported.columns
+                     if not _same(row[name], row[name + "_stored"])]
+        if differing:
+            found.append(f"{stamp} {', '.join(differing)}")
+        if len(found) == shown:
+            break
+    return f"First: {'; '.join(found)}" if found else ""
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal values, or both missing (NaN, None and pd.NA alike)."""
+    if pd.isna(a) or pd.isna(b):
+        return bool(pd.isna(a) and pd.isna(b))
+    return bool(a == b)
+
+
 def import_bars(
     store: Store | str,
     paths: str | Path | Iterable[str | Path],
@@ -454,12 +505,16 @@ def import_bars(
     level: Level | str,
     kind: str | None = None,
     fmt: str | None = None,
+    on_conflict: OnConflict = "update",
+    now_ms: int | None = None,
 ) -> ImportResult:
     """Read bar files (or folders of them) and upsert them as ``Bar`` rows of one market and level.
 
     All files are read and checked before anything is written, and the write is all-or-nothing; importing
     the same files again changes nothing. The pair / perp row is created when the store does not know it.
-    ``kind`` (``'pair'`` or ``'perp'``) overrides the type implied by ``symbol``.
+    ``kind`` (``'pair'`` or ``'perp'``) overrides the type implied by ``symbol``. A bar stored with other values
+    is replaced (``on_conflict="update"``), kept (``"skip"``), or refuses the whole import (``"error"``).
+    Bars that open after the bar open by ``now_ms`` (default: the wall clock) are refused.
 
     >>> import_bars(store, "BTCUSDT-1h-2024-01.zip",
     ...             exchange="binance", symbol="BTC/USDT", level="1h")  # doctest: +SKIP
@@ -494,8 +549,11 @@ def import_bars(
     _check_spacing(times_ms, level, source)
 
     frame.insert(0, "entity_id", eid)
-    result = store.write(Bar, frame, level=level)
+    try:
+        result = store.write(Bar, frame, level=level, on_conflict=on_conflict, now_ms=now_ms)
+    except ConflictError as exc:
+        raise ConflictError(f"{exc}. {_first_conflicts(store, eid, level, frame)}") from None
     first_ms, last_ms = int(times_ms[0]), int(times_ms[-1])
     _ensure_entity(store, exchange, symbol, kind, eid, first_ms)
-    return ImportResult(eid, str(level), len(files), result.rows, result.changed, to_datetime(first_ms),
-                        to_datetime(last_ms))
+    return ImportResult(eid, str(level), len(files), result.rows, result.inserted, result.updated, result.kept,
+                        to_datetime(first_ms), to_datetime(last_ms))

@@ -52,7 +52,7 @@ class Bar(_OhlcColumns, Schema):
     """
 
     __tablename__ = "bar"
-    __validators__ = ("aligned", "ohlc", "volume")
+    __validators__ = ("aligned", "ohlc", "volume", "closed")
 
     volume: Mapped[float] = mapped_column(Float)
     quote_volume: Mapped[float | None] = mapped_column(Float)
@@ -63,14 +63,14 @@ class MarkPriceBar(_OhlcColumns, Schema):
     """Mark-price bars of perps (the price used for margin and liquidation)."""
 
     __tablename__ = "mark_price_bar"
-    __validators__ = ("aligned", "ohlc")
+    __validators__ = ("aligned", "ohlc", "closed")
 
 
 class IndexPriceBar(_OhlcColumns, Schema):
     """Index-price bars of perps (the venue's spot index the mark price tracks)."""
 
     __tablename__ = "index_price_bar"
-    __validators__ = ("aligned", "ohlc")
+    __validators__ = ("aligned", "ohlc", "closed")
 
 
 class Trade(_SeriesColumns, Schema):
