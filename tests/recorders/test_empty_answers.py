@@ -147,10 +147,11 @@ def test_tail_the_venue_did_not_serve_is_reported_and_covered(sim: SimulatedExch
     summary = record(BarsRecorder, sim_store, sim_config, symbols=["BTC/USDT"], level="1m", start=start)
     result = summary.results[0]
     assert result.changed == 1000
-    assert result.notes == [
-        "binance answered no bars from 2024-01-06T16:40:00Z to 2024-01-07T23:59:00Z (asked again): not recorded, the "
-        "next run asks again; `zvt-crypto coverage --schema Bar --exchange binance --symbol BTC/USDT --level 1m "
-        "--end 2024-01-07T23:59:00Z` shows the hole"]
+    assert summary.failed == [result]  # never exit 0 with less than the venue has
+    assert result.error == (
+        "binance answered no bars from 2024-01-06T16:40:00Z to 2024-01-07T23:59:00Z (asked again): not recorded; run "
+        "again later (it asks again), `zvt-crypto coverage --schema Bar --exchange binance --symbol BTC/USDT --level "
+        "1m --end 2024-01-07T23:59:00Z` shows the hole")
     assert KnownGap.query_data(store=sim_store).empty  # an unconfirmed tail is not an outage
     (row,) = coverage(sim_store, entity_ids=[BTC], level="1m", start=start, end=NOW - MINUTE)
     assert [(gap.start, gap.end, gap.missing, gap.known) for gap in row.gaps] == [
@@ -158,7 +159,7 @@ def test_tail_the_venue_did_not_serve_is_reported_and_covered(sim: SimulatedExch
     assert (row.expected, row.missing, row.unexplained) == (2880, 1880, 1880)
     sim.faults.clear()
     again = record(BarsRecorder, sim_store, sim_config, symbols=["BTC/USDT"], level="1m")  # the rerun fills it
-    assert again.total("changed") == 1880 and not again.results[0].notes
+    assert again.total("changed") == 1880 and not again.failed and not again.results[0].notes
     assert not coverage(sim_store, entity_ids=[BTC], level="1m", start=start, end=NOW - MINUTE)[0].gaps
 
 

@@ -366,12 +366,21 @@ class PagedRecorder(Recorder):
             unserved_from = (await self.fetch_range(context, symbol, start, end, result)).unserved_from
         unserved_from = await self.after_range(context, symbol, eid, result, end, unserved_from)
         if unserved_from is not None and self.leveled:  # an unleveled series (funding) may simply have ended
-            result.notes.append(
+            # A failure, not a note, on a trading market: the grid says these bars exist (the period closed) and
+            # the venue confirmed no outage after them, so exiting 0 would store less than the venue has. A market
+            # the venue says is not trading (ccxt ``active`` false: halted, delisted) may simply have no more bars.
+            market = (getattr(context.exchange, "markets", None) or {}).get(symbol) or {}
+            trading = market.get("active") is not False
+            message = (
                 f"{context.exchange.id} answered no {self.kind} from {iso(unserved_from)} to {iso(end)} (asked "
-                f"again): not recorded, the next run asks again; `zvt-crypto coverage --schema {self.schema.__name__} "
-                f"--exchange {context.exchange.id} --symbol {symbol} --level {context.options['level']} "
-                f"--end {iso(end)}` shows the hole"
+                f"again): not recorded; run again later (it asks again), `zvt-crypto coverage --schema "
+                f"{self.schema.__name__} --exchange {context.exchange.id} --symbol {symbol} --level "
+                f"{context.options['level']} --end {iso(end)}` shows the hole"
             )
+            if trading:
+                result.error = message
+            else:
+                result.notes.append(f"{message} (the venue says the market is not trading)")
         return result
 
 

@@ -149,10 +149,13 @@ class TradesRecorder(Recorder):
 
     async def _fetch_page(self, context: RunContext, symbol: str, args: tuple[Any, ...], profile: VenueProfile,
                           result: SymbolResult) -> list[dict[str, Any]]:
-        """One forward page (``fetch_trades(symbol, *args)``). On a venue with consecutive trade ids a page that
-        misses ids (it does not start at the ``fromId`` asked for, or has a hole) is asked again; ids still
-        missing from the second answer are ids the venue does not serve, and the summary says so."""
+        """One forward page (``fetch_trades(symbol, *args)``); an empty answer is asked again once. On a venue
+        with consecutive trade ids a page that misses ids (it does not start at the ``fromId`` asked for, or has a
+        hole) is asked again; ids still missing from the second answer are ids the venue does not serve, and the
+        summary says so."""
         trades = await context.client.call("fetch_trades", symbol, *args, check=check_trades)
+        if not trades:  # a claim to verify, not the end: a venue's hiccup answers [] too (one more request)
+            trades = await context.client.call("fetch_trades", symbol, *args, check=check_trades)
         from_id = args[2].get("fromId") if len(args) > 2 else None
         if not profile.trades_from_id or id_hole(trades, from_id) is None:
             return trades
