@@ -380,7 +380,8 @@ class PagedRecorder(Recorder):
             if trading:
                 result.error = message
             else:
-                result.notes.append(f"{message} (the venue says the market is not trading)")
+                result.notes.append(f"not trading on {context.exchange.id} (halted or delisted): no {self.kind} "
+                                    f"served from {iso(unserved_from)} to {iso(end)}")
         return result
 
 
