@@ -22,8 +22,9 @@ def _first_line(exc: BaseException) -> str:
 def _venue_failure(exc: Any) -> str:
     from zvt_crypto.recorders.resilience import venue_failure_advice
 
-    exchange = getattr(exc, "exchange_id", None) or "the venue"
-    return f"{_first_line(exc)}: {venue_failure_advice(exchange, exc)}"
+    first_word = str(exc).split(" ", 1)[0]  # ccxt's messages start with the exchange id
+    exchange_id = first_word if first_word in sys.modules["ccxt"].exchanges else None
+    return f"{_first_line(exc)}: {venue_failure_advice(exchange_id, exc)}"
 
 
 def describe_failure(exc: BaseException) -> str:

@@ -10,7 +10,7 @@ pages written in batches, one transaction each). Specific to bars:
   does not return is requested a second time, separately, and only what both answers left out is stored as a
   :class:`KnownGap` — and only where the venue shows the outage: a stored bar after the hole, or an answer with
   bars after it. One empty answer never turns real data into a permanent gap; an end of the range the venue
-  leaves unserved stays an unexplained hole (the summary names it, the next run asks again). Known gaps are not
+  leaves unserved stays an unexplained hole and fails the symbol (the next run asks again). Known gaps are not
   requested again unless the run is asked to (``recheck_gaps=True``, ``record … --recheck-gaps``): then the venue
   is asked for them like for holes, and those it now serves are filled and no longer known.
 """

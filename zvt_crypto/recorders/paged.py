@@ -8,8 +8,9 @@ stop at the end of the range or when the venue has nothing more. Subclasses say 
 An empty answer is a claim, not the end of the data: venues send ``[]`` now and then (a cache, a restart) where
 they have rows. Before the end of the range it is asked again (``empty_answer_retries``), unless the previous
 answer was already shorter than the venue's pages (it said then that it had no more); a leveled range the venue
-still leaves unserved up to its last final time is left as a hole that the audit (bars) requests again and the
-summary names. No request is added on the happy path: full pages never end in an empty answer before the end.
+still leaves unserved up to its last final time (after the bars' audit asked again) fails the symbol, unless the
+venue says the market is not trading. No request is added on the happy path: full pages never end in an empty
+answer before the end.
 """
 
 from __future__ import annotations
@@ -370,18 +371,16 @@ class PagedRecorder(Recorder):
             # the venue confirmed no outage after them, so exiting 0 would store less than the venue has. A market
             # the venue says is not trading (ccxt ``active`` false: halted, delisted) may simply have no more bars.
             market = (getattr(context.exchange, "markets", None) or {}).get(symbol) or {}
-            trading = market.get("active") is not False
-            message = (
-                f"{context.exchange.id} answered no {self.kind} from {iso(unserved_from)} to {iso(end)} (asked "
-                f"again): not recorded; run again later (it asks again), `zvt-crypto coverage --schema "
-                f"{self.schema.__name__} --exchange {context.exchange.id} --symbol {symbol} --level "
-                f"{context.options['level']} --end {iso(end)}` shows the hole"
-            )
-            if trading:
-                result.error = message
-            else:
+            if market.get("active") is False:
                 result.notes.append(f"not trading on {context.exchange.id} (halted or delisted): no {self.kind} "
                                     f"served from {iso(unserved_from)} to {iso(end)}")
+            else:
+                result.error = (
+                    f"{context.exchange.id} answered no {self.kind} from {iso(unserved_from)} to {iso(end)} (asked "
+                    f"again): not recorded; run again later (it asks again), `zvt-crypto coverage --schema "
+                    f"{self.schema.__name__} --exchange {context.exchange.id} --symbol {symbol} --level "
+                    f"{context.options['level']} --end {iso(end)}` shows the hole"
+                )
         return result
 
 

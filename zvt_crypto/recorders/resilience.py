@@ -402,20 +402,22 @@ def root_cause(exc: BaseException) -> BaseException:
     return list(exception_chain(exc))[-1]
 
 
-def venue_failure_advice(exchange: str, exc: BaseException) -> str:
+def venue_failure_advice(exchange_id: str | None, exc: BaseException) -> str:
     """What to do after a venue kept failing, by the kind of failure: one wording for the recorders' summaries
-    and the CLI's error lines (a 429 is not an outage, a DNS failure is not the venue's)."""
+    and the CLI's error lines (a 429 is not an outage, a DNS failure is not the venue's). ``exchange_id``:
+    ``None`` when unknown (the advice then names the config section generically)."""
     import ccxt
 
     cause = root_cause(exc)
-    where = f"the urls or proxy in [exchanges.{exchange}.ccxt]"
+    exchange, section = (exchange_id, exchange_id) if exchange_id else ("the venue", "<id>")
+    where = f"the urls or proxy in [exchanges.{section}.ccxt]"
     if isinstance(exc, (ccxt.DDoSProtection, ccxt.RateLimitExceeded)):
-        return (f"{exchange} kept refusing requests for their rate; lower [exchanges.{exchange}] "
+        return (f"{exchange} kept refusing requests for their rate; lower [exchanges.{section}] "
                 "requests_per_minute (or wait for its ban to lift), then run again")
     if isinstance(exc, ccxt.InvalidNonce):
         return f"{exchange} refused the request's nonce or timestamp; check this machine's clock, then run again"
     if isinstance(exc, ccxt.AuthenticationError):
-        return (f"{exchange} refused the credentials; check ZVT_CRYPTO_{exchange.upper()}_API_KEY / _SECRET "
+        return (f"{exchange} refused the credentials; check ZVT_CRYPTO_{section.upper()}_API_KEY / _SECRET "
                 "(or the config file)")
     if isinstance(cause, socket.gaierror) or "Name or service not known" in str(cause):
         return (f"{exchange}'s host name does not resolve; check {where} and this machine's DNS, then run again")

@@ -157,9 +157,9 @@ class TradesRecorder(Recorder):
         if not trades:  # a claim to verify, not the end: a venue's hiccup answers [] too (one more request)
             trades = await context.client.call("fetch_trades", symbol, *args, check=check_trades)
         from_id = args[2].get("fromId") if len(args) > 2 else None
-        if not profile.trades_from_id or id_hole(trades, from_id) is None:
+        hole = id_hole(trades, from_id) if profile.trades_from_id else None
+        if hole is None:
             return trades
-        hole = id_hole(trades, from_id)
         log.warning("%s %s: trades %s…%s missing from a page; asking again", context.exchange.id, symbol, *hole)
         trades = await context.client.call("fetch_trades", symbol, *args, check=check_trades)
         hole = id_hole(trades, from_id)
