@@ -253,3 +253,11 @@ def test_check_range() -> None:
     check_range(None, JAN1)
     with pytest.raises(InvalidInputError, match="is after end"):
         check_range(JAN1 + 1, JAN1)
+
+
+def test_an_invalid_symbol_is_shown_escaped_and_cut() -> None:
+    """User input in an error cannot flood the terminal or forge a log line."""
+    with pytest.raises(InvalidInputError) as info:
+        check_symbol("X" * 5000 + "\nINFO forged line")
+    message = str(info.value)
+    assert "\n" not in message and "5,017 characters" in message and len(message) < 300

@@ -15,6 +15,7 @@ from zvt_crypto.schedule.config import (
     ENV_WEBHOOK_SECRET,
     AfterStep,
     JobSpec,
+    ScheduleSettings,
     Universe,
     load_schedule,
     parse_schedule,
@@ -92,6 +93,14 @@ def test_webhook_secret_from_env_and_never_shown() -> None:
     assert settings.webhook_secret == "from-env"
     assert "from-env" not in repr(settings) and "from-env" not in str(settings)
     assert "webhook_secret='***'" in repr(settings)
+
+
+def test_webhook_url_path_is_never_shown() -> None:
+    """A Slack or Discord webhook's path is its token: reprs show the host only."""
+    settings = ScheduleSettings(webhook_url="https://user:pw@hooks.example.com/services/T0/B0/token-in-path",
+                                webhook_secret="s")
+    assert "token-in-path" not in repr(settings) and "pw" not in repr(settings)
+    assert "webhook_url='https://hooks.example.com/…'" in repr(settings)
 
 
 def test_load_config_accepts_the_sections(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ import re
 from typing import Literal
 
 from zvt_crypto.contract.errors import InvalidInputError
+from zvt_crypto.contract.text import shown
 
 EntityType = Literal["asset", "pair", "perp"]
 ENTITY_TYPES: tuple[str, ...] = ("asset", "pair", "perp")
@@ -61,7 +62,7 @@ def safe_symbol(symbol: str) -> str:
             try:
                 out.extend(f"~{byte:02X}" for byte in char.encode("utf-8"))
             except UnicodeEncodeError:  # a lone surrogate: no ccxt symbol has one
-                raise InvalidInputError(f"invalid symbol {symbol!r}: it is not valid Unicode text") from None
+                raise InvalidInputError(f"invalid symbol {shown(symbol)}: it is not valid Unicode text") from None
     return "".join(out)
 
 
@@ -108,7 +109,7 @@ def entity_type_of_symbol(symbol: str) -> EntityType:
 def check_exchange_id(exchange: str) -> str:
     if not exchange or not _EXCHANGE.match(exchange):
         raise InvalidInputError(
-            f"invalid exchange id {exchange!r}: use the lower-case ccxt id such as 'binance' or 'binanceusdm'"
+            f"invalid exchange id {shown(exchange)}: use the lower-case ccxt id such as 'binance' or 'binanceusdm'"
         )
     return exchange
 
@@ -118,7 +119,7 @@ def check_symbol(symbol: str, entity_type: str | None = None) -> str:
     needs_slash = entity_type != "asset"
     if not symbol or symbol != symbol.strip() or (needs_slash and "/" not in symbol):
         raise InvalidInputError(
-            f"invalid symbol {symbol!r}: use the ccxt unified form such as 'BTC/USDT' (spot) "
+            f"invalid symbol {shown(symbol)}: use the ccxt unified form such as 'BTC/USDT' (spot) "
             "or 'BTC/USDT:USDT' (perpetual)"
         )
     return symbol
@@ -139,7 +140,7 @@ def entity_id(exchange: str, symbol: str, entity_type: EntityType | None = None)
         raise InvalidInputError(f"unknown entity type {kind!r}; use one of {', '.join(ENTITY_TYPES)}")
     value = f"{kind}_{exchange}_{safe_symbol(symbol)}"
     if len(value) > ENTITY_ID_LENGTH:
-        raise InvalidInputError(f"symbol {symbol!r} is too long: its entity id would exceed "
+        raise InvalidInputError(f"symbol {shown(symbol)} is too long: its entity id would exceed "
                                 f"{ENTITY_ID_LENGTH} characters")
     return value
 
@@ -149,7 +150,8 @@ def parse_entity_id(value: str) -> tuple[str, str, str]:
     parts = value.split("_", 2)
     if len(parts) != 3 or parts[0] not in ENTITY_TYPES or not _EXCHANGE.match(parts[1]) or not parts[2]:
         raise InvalidInputError(
-            f"invalid entity id {value!r}: expected '{{type}}_{{exchange}}_{{symbol}}' such as 'pair_binance_BTC-USDT'"
+            f"invalid entity id {shown(value)}: expected '{{type}}_{{exchange}}_{{symbol}}' such as "
+            "'pair_binance_BTC-USDT'"
         )
     return parts[0], parts[1], parts[2]
 
@@ -164,7 +166,8 @@ def symbol_of(value: str) -> str:
     try:
         return unsafe_symbol(safe)
     except ValueError as exc:
-        raise InvalidInputError(f"invalid entity id {value!r}: its symbol part {safe!r} is malformed: {exc}") from None
+        raise InvalidInputError(
+            f"invalid entity id {shown(value)}: its symbol part {shown(safe)} is malformed: {exc}") from None
 
 
 def row_id(entity: str, timestamp_ms: int, level: str | None = None) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from zvt_crypto.contract.errors import exception_chain
 
@@ -65,6 +66,17 @@ def redact_text(text: str) -> str:
 def redact_query(text: str) -> str:
     """``text`` with the values of secret-looking URL query parameters (``signature=``, ``apikey=`` …) replaced."""
     return _SECRET_PARAM.sub(lambda match: match.group("lead") + REDACTED, text)
+
+
+def url_origin(url: str) -> str:
+    """Scheme and host of ``url`` only, for URLs whose path is the secret (Slack or Discord webhooks).
+
+    >>> url_origin("https://u:pw@hooks.example.com:8443/services/T0/B0/XYZ")
+    'https://hooks.example.com:8443/…'
+    """
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}/…"
 
 
 def redact_value(value: Any) -> Any:

@@ -16,8 +16,8 @@ import urllib.error
 import urllib.request
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
+from zvt_crypto.contract.redaction import url_origin
 from zvt_crypto.schedule.config import ScheduleSettings
 from zvt_crypto.schedule.history import host_name
 
@@ -35,12 +35,6 @@ def verify(secret: str, body: bytes, header: str | None) -> bool:
     return header is not None and hmac.compare_digest(sign(secret, body), header)
 
 
-def _where(url: str) -> str:
-    """Scheme and host only: webhook paths often carry a token (Slack, Discord)."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}/…"
-
-
 def send_webhook(url: str, secret: str, payload: dict[str, Any], timeout: float = 5.0) -> bool:
     """POST ``payload`` as JSON, signed; True on a 2xx answer. Failures are logged, never raised."""
     body = json.dumps(payload, sort_keys=True, default=str).encode()
@@ -52,9 +46,9 @@ def send_webhook(url: str, secret: str, payload: dict[str, Any], timeout: float 
             response.read()
             return 200 <= response.status < 300
     except urllib.error.HTTPError as exc:
-        log.warning("webhook %s answered %s to the %s alert", _where(url), exc.code, payload.get("event"))
+        log.warning("webhook %s answered %s to the %s alert", url_origin(url), exc.code, payload.get("event"))
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
-        log.warning("webhook %s unreachable for the %s alert: %s", _where(url), payload.get("event"), exc)
+        log.warning("webhook %s unreachable for the %s alert: %s", url_origin(url), payload.get("event"), exc)
     return False
 
 

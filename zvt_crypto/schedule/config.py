@@ -40,7 +40,7 @@ from typing import Any
 
 from zvt_crypto.contract.config import Config
 from zvt_crypto.contract.errors import ConfigError, ZvtCryptoError
-from zvt_crypto.contract.redaction import REDACTED
+from zvt_crypto.contract.redaction import REDACTED, url_origin
 
 SCHEDULE_SECTION = "schedule"
 JOBS_SECTION = "jobs"
@@ -149,10 +149,11 @@ class ScheduleSettings:
     max_concurrent_jobs: int = 4
 
     def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__dataclass_fields__
-                           if name != "webhook_secret")
-        secret = REDACTED if self.webhook_secret else None
-        return f"ScheduleSettings({fields}, webhook_secret={secret!r})"
+        # a webhook's path is often its token (Slack, Discord): only the host is shown
+        shown = {"webhook_url": url_origin(self.webhook_url) if self.webhook_url else None,
+                 "webhook_secret": REDACTED if self.webhook_secret else None}
+        fields = ", ".join(f"{name}={shown.get(name, getattr(self, name))!r}" for name in self.__dataclass_fields__)
+        return f"ScheduleSettings({fields})"
 
     __str__ = __repr__
 
