@@ -11,7 +11,7 @@ import pytest
 
 from zvt_crypto.contract import registry as registry_module
 from zvt_crypto.contract.errors import InvalidInputError
-from zvt_crypto.contract.registry import RECORDERS_GROUP, PluginRegistry, recorder_for
+from zvt_crypto.contract.registry import RECORDERS_GROUP, STEPS_GROUP, PluginRegistry, recorder_for
 from zvt_crypto.domain import Bar
 
 GROUP = "zvt_crypto.tests"
@@ -42,14 +42,15 @@ def no_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_register_and_get(monkeypatch: pytest.MonkeyPatch) -> None:
     no_entry_points(monkeypatch)
     plugins: PluginRegistry[Any] = PluginRegistry(GROUP, "widget")
-    first, second = object(), object()
+    first, second = json.dumps, logging.getLogger  # defined by two different modules
     assert plugins.register("a", first) is first
     plugins.register("b", second)
     assert plugins.get("a") is first
     assert plugins.names() == ["a", "b"]
     assert plugins.items() == {"a": first, "b": second}
     plugins.register("a", first)  # the same object again is fine
-    with pytest.raises(InvalidInputError, match="a widget named 'a' is already registered"):
+    with pytest.raises(InvalidInputError, match=r"a widget named 'a' is already registered \(by json\); "
+                                                "logging must pick another name"):
         plugins.register("a", second)
     plugins.register("a", second, replace=True)
     assert plugins.get("a") is second
@@ -82,7 +83,7 @@ def test_entry_points_load_and_a_broken_one_is_recorded(
 
     monkeypatch.setattr(registry_module, "entry_points", fake_entry_points)
     plugins: PluginRegistry[Any] = PluginRegistry(GROUP, "widget")
-    mine = object()
+    mine = logging.getLogger
     plugins.register("explicit", mine)  # registered by code: an entry point of the same name does not replace it
 
     with caplog.at_level(logging.WARNING, logger=registry_module.__name__):
@@ -91,11 +92,12 @@ def test_entry_points_load_and_a_broken_one_is_recorded(
     assert plugins.get("explicit") is mine
     assert "module_only" not in plugins.names()
     assert plugins.names() == ["dumps", "explicit"]
-    assert set(plugins.load_errors) == {"broken"}
+    assert set(plugins.load_errors) == {"broken", "explicit"}  # two plugins (json, logging) claim "explicit"
+    assert "already registered (by logging)" in plugins.load_errors["explicit"]
     assert "ModuleNotFoundError" in plugins.load_errors["broken"]
     assert "zvt_crypto_no_such_module" in plugins.load_errors["broken"]
     assert any("broken" in record.getMessage() for record in caplog.records)
-    with pytest.raises(InvalidInputError, match="failed to load: broken"):
+    with pytest.raises(InvalidInputError, match="failed to load: broken, explicit"):
         plugins.get("broken")
     assert asked == [GROUP]  # entry points are read once
 
@@ -129,3 +131,97 @@ def test_module_registries_exist() -> None:
     assert registry_module.recorders.group == "zvt_crypto.recorders"
     assert registry_module.factors.group == "zvt_crypto.factors"
     assert registry_module.strategies.group == "zvt_crypto.strategies"
+
+    assert registry_module.STEPS_GROUP == "zvt_crypto.steps"
+
+
+def made_in(module: str, **attributes: Any) -> type:
+    """A class whose defining module is ``module`` (``zvt_crypto.…``: a built-in; anything else: a plugin)."""
+    return type("Made", (), {"__module__": module, **attributes})
+
+
+def test_one_replace_policy(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A name belongs to the first module; the same module may redefine it; a plugin beats a built-in whichever
+    registers first (logged); two plugins (or two built-ins) claiming one name is an error naming both."""
+    no_entry_points(monkeypatch)
+    for builtin_first in (True, False):
+        plugins: PluginRegistry[Any] = PluginRegistry(GROUP, "widget")
+        builtin, plugin = made_in("zvt_crypto.builtin_widgets"), made_in("acme.widgets")
+        with caplog.at_level(logging.INFO, logger=registry_module.__name__):
+            for one in ((builtin, plugin) if builtin_first else (plugin, builtin)):
+                plugins.register("w", one)
+        assert plugins.get("w") is plugin
+        assert "widget 'w': the plugin from acme.widgets overrides the built-in from zvt_crypto.builtin_widgets" \
+            in caplog.text
+        caplog.clear()
+
+    plugins = PluginRegistry(GROUP, "widget")
+    first, again = made_in("acme.widgets"), made_in("acme.widgets")
+    plugins.register("w", first)
+    plugins.register("w", again)  # a reload or a re-run notebook cell
+    assert plugins.get("w") is again
+    with pytest.raises(InvalidInputError, match=r"'w' is already registered \(by acme.widgets\); "
+                                                "other.widgets must pick another name"):
+        plugins.register("w", made_in("other.widgets"))
+    plugins.register("b", made_in("zvt_crypto.one"))
+    with pytest.raises(InvalidInputError, match=r"'b' is already registered \(by zvt_crypto.one\)"):
+        plugins.register("b", made_in("zvt_crypto.two"))
+    plugins.register("w", made_in("other.widgets"), replace=True)  # said explicitly
+
+
+def venue_recorder(module: str, exchanges: tuple[str, ...] = ()) -> type:
+    return made_in(module, exchanges=exchanges,
+                   supports=classmethod(lambda cls, exchange: not cls.exchanges or exchange in cls.exchanges))
+
+
+def test_recorder_precedence(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A recorder that names the venue beats the generic one; between two that name it a plugin beats the
+    built-in (logged); two plugins for one venue are an error; the generic one still serves other venues."""
+    import zvt_crypto.recorders  # noqa: F401 - defined before the registry is swapped (see above)
+
+    no_entry_points(monkeypatch)
+    recorders: PluginRegistry[Any] = PluginRegistry(RECORDERS_GROUP, "recorder")
+    monkeypatch.setattr(registry_module, "recorders", recorders)
+    generic = recorders.register("Bar:ccxt", venue_recorder("zvt_crypto.recorders.bars"))
+    generic_plugin = recorders.register("Bar:acme", venue_recorder("acme.recorders"))
+    assert recorder_for(Bar, "okx") is generic_plugin  # a plugin beats the built-in at the same level
+    recorders.unregister("Bar:acme")
+    assert recorder_for(Bar, "binance") is generic
+
+    builtin_binance = recorders.register("Bar:ccxt:binance", venue_recorder("zvt_crypto.recorders.v", ("binance",)))
+    assert recorder_for(Bar, "binance") is builtin_binance
+    assert recorder_for(Bar, "okx") is generic
+    plugin_binance = recorders.register("Bar:acme:binance", venue_recorder("acme.recorders", ("binance",)))
+    with caplog.at_level(logging.INFO, logger=registry_module.__name__):
+        assert recorder_for(Bar, "binance") is plugin_binance
+    assert "recording Bar from binance with the plugin acme.recorders.Made instead of the built-in" in caplog.text
+    assert recorder_for(Bar, "okx") is generic
+
+    recorders.register("Bar:other:binance,bybit", venue_recorder("other.recorders", ("binance", "bybit")))
+    with pytest.raises(InvalidInputError, match=r"2 plugins record Bar from 'binance' \(acme.recorders.Made, "
+                                                r"other.recorders.Made\); uninstall all but one"):
+        recorder_for(Bar, "binance")
+
+
+def test_builtin_entries_load_when_the_installed_metadata_lacks_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An editable install made before setup.cfg declared an entry still loads the package's own entries; an
+    entry the metadata has is loaded from there (once)."""
+    declared = [EntryPoint(name="dumps", value="json:dumps", group=GROUP)]
+    monkeypatch.setattr(registry_module, "entry_points", lambda group: declared if group == GROUP else [])
+    plugins: PluginRegistry[Any] = PluginRegistry(GROUP, "widget",
+                                                  builtins={"dumps": "json:loads", "getLogger": "logging:getLogger"})
+    assert plugins.items() == {"dumps": json.dumps, "getLogger": logging.getLogger}
+
+
+def test_setup_cfg_declares_the_builtin_steps() -> None:
+    """The fallback list in schedule/steps.py repeats setup.cfg's ``zvt_crypto.steps`` group: the two agree."""
+    import configparser
+    from pathlib import Path
+
+    from zvt_crypto.schedule.steps import BUILTIN_STEPS
+
+    setup = configparser.ConfigParser()
+    setup.read(Path(__file__).parents[2] / "setup.cfg")
+    lines = setup["options.entry_points"][STEPS_GROUP].strip().splitlines()
+    declared = dict(tuple(part.strip() for part in line.split("=", 1)) for line in lines)
+    assert declared == BUILTIN_STEPS == {"paper": "zvt_crypto.trader.paper_step"}

@@ -30,9 +30,13 @@ def cli(sim: SimulatedExchange, tmp_path: Path):
     environment = {key: value for key, value in os.environ.items() if not key.startswith("ZVT_CRYPTO_")}
     environment["ZVT_CRYPTO_HOME"] = str(tmp_path / "home")
 
-    def run(*args: str) -> subprocess.CompletedProcess:
+    def run(*args: str, path: Path | None = None) -> subprocess.CompletedProcess:
+        """``path``: a directory put first on the child's PYTHONPATH (where a test installs a plugin)."""
+        env = environment
+        if path is not None:
+            env = {**environment, "PYTHONPATH": os.pathsep.join(filter(None, [str(path), env.get("PYTHONPATH")]))}
         return subprocess.run([sys.executable, "-m", "zvt_crypto", "--config", str(config), *args],
-                              capture_output=True, text=True, env=environment, timeout=120)
+                              capture_output=True, text=True, env=env, timeout=120)
 
     return run
 
@@ -46,6 +50,48 @@ def test_record_bars_then_coverage(cli, sim: SimulatedExchange) -> None:
     report = json.loads(cli("coverage", "--exchange", "binance", "--level", "1h", "--format", "json").stdout)
     assert [(row["entity_id"], row["rows"], row["first"], row["last"], row["gaps"]) for row in report] == [
         ("pair_binance_BTC-USDT", 24, "2024-01-07T00:00:00Z", "2024-01-07T23:00:00Z", [])]
+
+
+PLUGIN = '''
+from zvt_crypto.recorders.bars import BarsRecorder
+
+
+class BinanceBars(BarsRecorder):
+    provider = "testplugin"
+    exchanges = ("binance",)
+
+    async def record_symbol(self, context, symbol):
+        result = await super().record_symbol(context, symbol)
+        result.notes.append("recorded by the zvt_crypto_testplugin recorder")
+        return result
+'''
+
+
+def install_plugin(site: Path) -> Path:
+    """A distribution on disk as pip leaves it: a module and its dist-info naming it in the recorders group."""
+    site.mkdir()
+    (site / "zvt_crypto_testplugin.py").write_text(PLUGIN)
+    info = site / "zvt_crypto_testplugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: zvt-crypto-testplugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[zvt_crypto.recorders]\nbinance = zvt_crypto_testplugin\n")
+    return site
+
+
+def test_a_plugin_recorder_for_the_venue_wins(cli, sim: SimulatedExchange, tmp_path: Path) -> None:
+    """A recorder that names binance, installed by entry point, records binance instead of the built-in generic
+    one; uninstalled, the built-in records again."""
+    site = install_plugin(tmp_path / "site")
+    result = cli(*BARS, "--symbol", "BTC/USDT", path=site)
+    assert result.returncode == 0, result.stderr
+    assert "Bar from binance: 1 symbol(s), 24 rows written (24 received)" in result.stdout
+    assert "BTC/USDT: recorded by the zvt_crypto_testplugin recorder" in result.stdout
+    assert sim.count("/api/v3/klines") >= 1
+
+    result = cli(*BARS, "--symbol", "ETH/USDT")  # the plugin not on the path
+    assert result.returncode == 0, result.stderr
+    assert "Bar from binance: 1 symbol(s), 24 rows written (24 received)" in result.stdout
+    assert "testplugin" not in result.stdout
 
 
 def test_unknown_symbol(cli) -> None:

@@ -180,12 +180,14 @@ def test_after_steps_are_a_registry() -> None:
     try:
         job = parse(JOB + 'every = "1m"\nafter = [{ echo = "hi" }]').jobs[0]
         assert job.after[0].describe() == "echo hi"
-        with pytest.raises(ValueError, match="already registered"):
-            register_step("echo", Echo())
+        register_step("echo", Echo())  # the same module again (a reload): replaced
+        other = type("Other", (Echo,), {"__module__": "acme.steps"})
+        with pytest.raises(ValueError, match=r"'echo' is already registered \(by tests.schedule.test_config\)"):
+            register_step("echo", other())  # another module claiming the name: an error
     finally:
         from zvt_crypto.schedule import steps
 
-        steps._steps.pop("echo")
+        steps._steps.unregister("echo")
 
 
 def test_grid_trigger_fires_on_bar_closes_plus_delay() -> None:

@@ -67,7 +67,7 @@ class Factor:
         if cls.__dict__.get("name"):
             if len(cls.outputs) > len(VALUE_COLUMNS):
                 raise TypeError(f"{cls.__name__}: at most {len(VALUE_COLUMNS)} outputs, got {len(cls.outputs)}")
-            factor_registry.register(cls.name, cls, replace=True)
+            factor_registry.register(cls.name, cls)
 
     def __init__(self, **params: Any) -> None:
         self.p: dict[str, Any] = resolve_params(self.name, self.params, params, kind="factor")

@@ -102,14 +102,25 @@ class Recorder:
     # the kind exists for derivatives only (funding, open interest, mark / index prices): a spot symbol is refused
     contracts_only: ClassVar[bool] = False
 
+    #: the venues (ccxt ids) this recorder is written for; empty: generic, every ccxt exchange. Naming a venue
+    #: makes it win over the generic recorder there (``contract.registry.recorder_for`` has the whole rule)
+    exchanges: ClassVar[tuple[str, ...]] = ()
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if "schema" in cls.__dict__:
-            recorders.register(f"{cls.schema.__name__}:{cls.provider}", cls, replace=True)
+        # a subclass that declares its schema, provider or venues is a recorder of its own (registered as
+        # "<Schema>:<provider>[:<venues>]", so a venue-specific one never replaces the generic one)
+        declares = {"schema", "provider", "exchanges"} & set(cls.__dict__)
+        if declares and getattr(cls, "schema", None) is not None:
+            venues = f":{','.join(cls.exchanges)}" if cls.exchanges else ""
+            recorders.register(f"{cls.schema.__name__}:{cls.provider}{venues}", cls)
 
     @classmethod
     def supports(cls, exchange_id: str) -> bool:
-        """Generic ccxt recorders support every ccxt exchange; the ``has`` flag is checked on the client."""
+        """A venue-specific recorder supports its venues; a generic ccxt recorder every ccxt exchange (the ``has``
+        flag is checked on the client)."""
+        if cls.exchanges:
+            return exchange_id in cls.exchanges
         import ccxt
 
         return exchange_id in ccxt.exchanges

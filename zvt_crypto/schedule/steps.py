@@ -2,17 +2,19 @@
 
 Why a registry: the paper trader (and later others) adds its own kind — ``register_step("paper", PaperStep())`` —
 without the scheduler knowing it; an ``after`` entry whose kind nobody registered is a config error that lists
-the kinds that exist.
+the kinds that exist. Kinds other than ``factor`` are modules named in the ``zvt_crypto.steps`` entry-point group
+(the paper trader's included, declared in ``setup.cfg`` as a third party would), imported the first time a kind is
+looked up: importing the scheduler does not import the trader.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from zvt_crypto.contract.errors import ConfigError, ZvtCryptoError
+from zvt_crypto.contract.registry import STEPS_GROUP, PluginRegistry
 
 if TYPE_CHECKING:
     from zvt_crypto.contract.config import Config
@@ -51,22 +53,20 @@ class StepKind(Protocol):
     def run(self, context: StepContext, step: AfterStep) -> StepResult: ...
 
 
-_steps: dict[str, StepKind] = {}
-_lock = threading.Lock()
+# The package's own entries of the steps group, for an install whose metadata predates the group (setup.cfg
+# declares the same; ``pip install -e .`` brings the metadata up to date).
+BUILTIN_STEPS = {"paper": "zvt_crypto.trader.paper_step"}
+_steps: PluginRegistry[StepKind] = PluginRegistry(STEPS_GROUP, "after-step kind", builtins=BUILTIN_STEPS)
 
 
 def register_step(kind: str, step: StepKind, *, replace: bool = False) -> StepKind:
-    """Make ``kind = "..."`` usable in ``after`` entries."""
-    with _lock:
-        if kind in _steps and _steps[kind] is not step and not replace:
-            raise ValueError(f"an after-step kind {kind!r} is already registered")
-        _steps[kind] = step
-    return step
+    """Make ``kind = "..."`` usable in ``after`` entries (the registries' one replace policy applies)."""
+    return _steps.register(kind, step, replace=replace)
 
 
 def step_kinds() -> dict[str, StepKind]:
-    with _lock:
-        return dict(_steps)
+    """Every kind, the entry-point group's loaded on first use."""
+    return _steps.items()
 
 
 def get_step(kind: str) -> StepKind:
@@ -132,7 +132,3 @@ class FactorStep:
 
 
 register_step("factor", FactorStep())
-
-# The paper trader's kind: imported here, after the registry exists, so parsing a config knows it. No cycle:
-# paper_step needs only the names above; it imports the paper trader itself inside the step's methods.
-import zvt_crypto.trader.paper_step  # noqa: E402, F401 - registers "paper"

@@ -16,7 +16,8 @@ levels) and reported as skipped otherwise. Whether a named account exists can on
 (the config is validated without opening the store): an unknown one fails the step with a message that says how
 to create it, after the other accounts were stepped.
 
-Registered by :mod:`zvt_crypto.schedule.steps` (an import at its end), so config parsing knows the kind.
+Registered through the ``zvt_crypto.steps`` entry-point group (``setup.cfg``): the step registry imports this
+module the first time a kind is looked up.
 """
 
 from __future__ import annotations

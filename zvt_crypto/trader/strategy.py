@@ -200,7 +200,7 @@ class Strategy:
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("name"):
             cls.param_defaults()  # a bad declaration fails at definition time
-            strategy_registry.register(cls.name, cls, replace=True)
+            strategy_registry.register(cls.name, cls)
 
     @classmethod
     def param_defaults(cls) -> dict[str, Any]:
