@@ -1,0 +1,70 @@
+"""The package's layers hold: no module imports from a layer above its own (docs/architecture.md).
+
+Walks every import in the package (top level and deferred into functions alike) with ``ast``. The core's few
+domain-aware modules are the known exceptions (issue 12, item 1): the list may only shrink.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import zvt_crypto
+
+PACKAGE = Path(zvt_crypto.__file__).parent
+# lower number = lower layer; packages of one layer do not import each other
+LAYERS = {
+    "contract": 0,
+    "domain": 1,
+    "recorders": 2, "dataio": 2, "factors": 2, "sim": 2,
+    "schedule": 3,
+    "trader": 4,
+    "cli": 5, "ui": 5, "demo": 5, "__main__": 5,
+}
+# (importing module, imported package): domain-aware pieces still in the core, to move a layer up
+KNOWN_EXCEPTIONS = {
+    ("contract/coverage.py", "domain"),
+    ("contract/migrations/env.py", "domain"),
+    ("contract/query.py", "domain"),
+    ("contract/schema.py", "domain"),
+    ("contract/registry.py", "recorders"),
+}
+# same-layer imports that are part of the design
+ALLOWED_SIDEWAYS = {("__main__", "cli"), ("cli", "demo"), ("demo", "cli")}
+
+
+def imports() -> list[tuple[str, str, str]]:
+    """(module path, its package, the zvt_crypto package it imports) for every import in the package."""
+    out = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE).as_posix()
+        source = relative.split("/", 1)[0].removesuffix(".py")
+        if source == "__init__":
+            continue  # the root re-exports lazily; it is above every layer
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            out += [(relative, source, name.split(".")[1]) for name in names
+                    if name.startswith("zvt_crypto.") and name.split(".")[1] != source]
+    return out
+
+
+def test_every_package_has_a_layer() -> None:
+    packages = {path.name.removesuffix(".py") for path in PACKAGE.iterdir()
+                if (path.is_dir() and (path / "__init__.py").exists()) or path.suffix == ".py"} - {"__init__"}
+    assert packages <= set(LAYERS), f"give these a layer in LAYERS and docs/architecture.md: {packages - set(LAYERS)}"
+
+
+def test_no_import_from_a_higher_layer() -> None:
+    found = imports()
+    assert found, "no import found: the walk is broken"
+    upward = {(module, target) for module, source, target in found if LAYERS[target] > LAYERS[source]}
+    sideways = {(module, target) for module, source, target in found
+                if LAYERS[target] == LAYERS[source] and (source, target) not in ALLOWED_SIDEWAYS}
+    assert not (upward - KNOWN_EXCEPTIONS), f"imports from a higher layer: {sorted(upward - KNOWN_EXCEPTIONS)}"
+    assert not sideways, f"imports between packages of one layer: {sorted(sideways)}"
+    assert not (KNOWN_EXCEPTIONS - upward), f"fixed: drop from KNOWN_EXCEPTIONS {sorted(KNOWN_EXCEPTIONS - upward)}"
