@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from zvt_crypto.contract.timeutil import iso, iso_texts
 from zvt_crypto.trader.metrics import Annualisation, compute_metrics, dump_json, metrics_frame, to_jsonable
 from zvt_crypto.trader.params import describe_params
 
@@ -121,8 +122,8 @@ class BacktestResult:
             "exchange": self.exchange,
             "symbols": self.symbols,
             "level": self.level,
-            "start": _iso(self.start),
-            "end": _iso(self.end),
+            "start": iso(self.start),
+            "end": iso(self.end),
             "settings": self.settings,
             "engine": self.engine,
             "data_fingerprint": self.fingerprint,
@@ -133,7 +134,7 @@ class BacktestResult:
             "open_trades": _records(self.open_trades, JSON_TRADE_FIELDS),
         }
         if equity:
-            stamps = self.equity.index.strftime("%Y-%m-%dT%H:%M:%SZ")
+            stamps = iso_texts(self.equity.index)
             out["equity"] = [{"timestamp": t, "equity": _num(v)}
                              for t, v in zip(stamps, self.equity["equity"].to_numpy(), strict=True)]
         return out
@@ -337,12 +338,6 @@ def orders_frame(data: MarketData | None, orders: Sequence[Order]) -> pd.DataFra
     return frame[list(ORDER_FIELDS)]
 
 
-def _iso(value: Any) -> str | None:
-    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return pd.Timestamp(value).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _num(value: Any) -> Any:
     number = float(value)
     return number if math.isfinite(number) else None
@@ -354,7 +349,7 @@ def _records(frame: pd.DataFrame, fields: Sequence[str]) -> list[dict[str, Any]]
         record = {}
         for name, value in zip(fields, row, strict=True):
             if name in ("entry_time", "exit_time"):
-                record[name] = _iso(value)
+                record[name] = iso(value)
             elif isinstance(value, (float, np.floating)):
                 record[name] = _num(value)
             elif isinstance(value, np.integer):
