@@ -324,7 +324,7 @@ def window_metrics(result: BacktestResult, act: int) -> dict[str, Any]:
     traded there, so the run's fee / funding / turnover totals are the window's)."""
     if act == 0:
         return result.metrics
-    inputs = dict(result._metric_inputs or {})
+    inputs = result.metric_inputs
     equity = result.equity.iloc[act:]
     totals = {k: inputs[k] for k in ("traded_notional", "fees_paid", "funding_paid", "funding_received")
               if k in inputs}

@@ -69,10 +69,16 @@ class BacktestResult:
     def metrics(self) -> dict[str, Any]:
         """The metrics of :func:`~zvt_crypto.trader.metrics.compute_metrics` (computed on first use)."""
         if self._metrics is None:
-            inputs = self._metric_inputs or {}
+            inputs = self.metric_inputs
             self._metrics = compute_metrics(inputs.pop("equity"), self.trades, **inputs)
-            self._metric_inputs = None
         return self._metrics
+
+    @property
+    def metric_inputs(self) -> dict[str, Any]:
+        """A copy of what :attr:`metrics` is computed from besides the trades: ``equity`` and the run's totals
+        (``traded_notional``, ``fees_paid``, ``funding_paid``, ``funding_received``, ``benchmark`` …), for the
+        metrics of a part of the run; empty for a result read back from storage."""
+        return dict(self._metric_inputs or {})
 
     @property
     def orders(self) -> pd.DataFrame:

@@ -288,7 +288,7 @@ def walk_forward(strategy: str | type[Strategy], data: MarketData, grid: Grid, *
         act = w.test_start - 1 - read_from  # the close before the test window: decisions there fill inside it
         result = run_backtest(cls, data.window(read_from, w.test_stop), params=best, start=act,
                               check_lookahead=check_lookahead, **settings)
-        inputs = dict(result._metric_inputs or {})
+        inputs = result.metric_inputs
         for key in totals:
             totals[key] += float(inputs.get(key) or 0.0)
         metrics = window_metrics(result, act)
