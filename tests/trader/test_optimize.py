@@ -354,3 +354,15 @@ def test_walk_forward_anchored_steps_and_errors(walk_data: MarketData) -> None:
             "2024-01-25T23:00:00Z; asked train='30d', test='7d')") in str(info.value)
     with pytest.raises(InvalidInputError, match="test windows would overlap"):
         walk_forward("sma_cross", walk_data, grid, train=200, test=100, step=50, n_jobs=1)
+
+
+def test_window_metrics_do_not_depend_on_whether_the_run_metrics_were_read(walk_data: MarketData) -> None:
+    """The run's totals are public (``metric_inputs``) and reading ``metrics`` no longer consumes them: a window's
+    fees were 0 when the run's metrics had been read first."""
+    from zvt_crypto.trader.optimize import window_metrics
+
+    fresh = run_backtest(BuyEveryBar, walk_data, start=100, fee=0.001)
+    unread = window_metrics(fresh, 100)
+    read = run_backtest(BuyEveryBar, walk_data, start=100, fee=0.001)
+    assert read.metrics["fees_paid"] > 0 and read.metric_inputs["fees_paid"] == read.metrics["fees_paid"]
+    assert window_metrics(read, 100)["fees_paid"] == unread["fees_paid"] == read.metrics["fees_paid"]

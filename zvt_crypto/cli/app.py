@@ -34,7 +34,9 @@ class Context:
         """Read ``config_file`` instead (``--config`` given after a subcommand); ``--db-url``/``--home`` still
         apply. Only before the config or store was used: an opened store is never swapped under a command."""
         if self._store is not None:
-            raise RuntimeError("the store is open already; --config must come before it is used")
+            from zvt_crypto.contract.errors import ConfigError
+
+            raise ConfigError("the store is open already; --config must come before it is used")
         self._args = (config_file, *self._args[1:])
         self._config = None
 

@@ -86,6 +86,7 @@ def show(obj: Context, name: str, exchange: str, symbols: tuple[str, ...], level
     """Export stored results of factor NAME."""
     from zvt_crypto.contract.errors import InvalidInputError
     from zvt_crypto.contract.params import parse_params
+    from zvt_crypto.contract.timeutil import iso_texts
     from zvt_crypto.factors.base import make_factor
     from zvt_crypto.factors.engine import load_factor
 
@@ -95,7 +96,7 @@ def show(obj: Context, name: str, exchange: str, symbols: tuple[str, ...], level
     frame = load_factor(instance, exchange=exchange, symbols=list(symbols), level=level, start=start, end=end,
                         store=obj.store)
     table = frame.reset_index()
-    table["timestamp"] = table["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    table["timestamp"] = iso_texts(table["timestamp"])
     if len(symbols) == 1:
         table = table.drop(columns="entity_id")
     if out is None:

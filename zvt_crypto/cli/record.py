@@ -70,10 +70,10 @@ def _command(name: str, schema_name: str, leveled: bool, help_text: str) -> Call
         from zvt_crypto.contract.registry import recorder_for
         from zvt_crypto.contract.schema import get_schema
         from zvt_crypto.recorders.base import record_exchanges
-        from zvt_crypto.recorders.exchange import check_exchange_id
+        from zvt_crypto.recorders.exchange import check_ccxt_exchange
 
         for exchange in exchanges:
-            check_exchange_id(exchange)  # a typo gets "did you mean …", not "no recorder supports"
+            check_ccxt_exchange(exchange)  # a typo gets "did you mean …", not "no recorder supports"
         schema = get_schema(schema_name)
         options = {key: value for key, value in extra.items() if value is not None}
         if name != "markets":

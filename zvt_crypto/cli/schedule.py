@@ -78,6 +78,7 @@ def run(obj: Context) -> None:
 @handle_errors
 def list_jobs(obj: Context, fmt: str) -> None:
     """The configured jobs: what, when, the steps after, next run and last outcome."""
+    from zvt_crypto.contract.timeutil import iso
     from zvt_crypto.schedule.history import job_health
     from zvt_crypto.schedule.status import next_runs
 
@@ -91,11 +92,11 @@ def list_jobs(obj: Context, fmt: str) -> None:
         rows.append({
             "job": job.name, "enabled": job.enabled, "when": job.when(), "what": job.what(),
             "after": [step.describe() for step in job.after],
-            "next_run": nxt.isoformat().replace("+00:00", "Z") if nxt and job.enabled else None,
+            "next_run": iso(nxt) if nxt and job.enabled else None,
             "running": bool(health.last_run and health.last_run["status"] == "running"),
             "last_outcome": None if last is None else {
-                "status": last["status"], "started": _iso(last["started_timestamp"]),
-                "ended": _iso(last["ended_timestamp"]), "changed": last["changed"], "error": last["error"]},
+                "status": last["status"], "started": iso(last["started_timestamp"]),
+                "ended": iso(last["ended_timestamp"]), "changed": last["changed"], "error": last["error"]},
         })
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
@@ -188,13 +189,14 @@ def run_once(obj: Context, job_name: str, chain: bool) -> None:
 def history(obj: Context, job_name: str | None, limit: int, fmt: str) -> None:
     """The latest runs, newest first: status, duration, rows, requests, retries, gaps, error."""
     from zvt_crypto.contract.redaction import redact_value
+    from zvt_crypto.contract.timeutil import iso
     from zvt_crypto.schedule.history import recent_runs
 
     # redacted when shown too: rows written before redaction existed may hold a URL's credentials
     runs = [redact_value(run) for run in recent_runs(obj.store, job_name, limit)]
     if fmt == "json":
-        click.echo(json.dumps([{**run, "started_timestamp": _iso(run["started_timestamp"]),
-                                "ended_timestamp": _iso(run["ended_timestamp"])} for run in runs],
+        click.echo(json.dumps([{**run, "started_timestamp": iso(run["started_timestamp"]),
+                                "ended_timestamp": iso(run["ended_timestamp"])} for run in runs],
                               indent=2, default=str))
         return
     table = _table("started", "job", "reason", "status", "seconds", "written", "requests", "retries", "gaps",
@@ -203,13 +205,8 @@ def history(obj: Context, job_name: str | None, limit: int, fmt: str) -> None:
         seconds = ("-" if run["ended_timestamp"] is None
                    else f"{(run['ended_timestamp'] - run['started_timestamp']).total_seconds():.1f}")
         gaps = f"{run['gaps_found']}/{run['gaps_filled']}/{run['gaps_confirmed']}"
-        table.add_row(_iso(run["started_timestamp"]), run["job"], run["reason"], run["status"], seconds,
+        table.add_row(iso(run["started_timestamp"]), run["job"], run["reason"], run["status"], seconds,
                       str(run["changed"]), str(run["requests"]), str(run["retries"]), gaps,
                       (run["error"] or "-").splitlines()[0][:80])
     _print(table)
 
-
-def _iso(value: Any) -> str | None:
-    from zvt_crypto.contract.timeutil import iso, to_ms
-
-    return None if value is None else iso(to_ms(value))

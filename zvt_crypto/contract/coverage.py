@@ -161,7 +161,7 @@ def coverage(
         ).all()
     known: dict[tuple[str, str], list[tuple[int, int, str | None]]] = {}
     for entity, lvl, known_start, known_end, reason in known_rows:
-        known.setdefault((entity, lvl), []).append((_ms(known_start), _ms(known_end), reason))
+        known.setdefault((entity, lvl), []).append((to_ms(known_start), to_ms(known_end), reason))
     edges = [(row.entity_id, row.level, lo, hi, Level.parse(row.level).ms)
              for row in result.values() for lo, hi in _range_edges(row)]
     for entity, lvl, gap_start, gap_end, step in [*gap_rows, *edges]:
@@ -193,11 +193,6 @@ def _range_edges(row: Coverage) -> list[tuple[int, int]]:
         edges.append((row.last + step, row.end))
     return edges
 
-
-def _ms(value: Any) -> int:
-    from zvt_crypto.contract.timeutil import to_ms
-
-    return to_ms(value)
 
 
 def format_coverage(rows: list[Coverage], fmt: str) -> str:

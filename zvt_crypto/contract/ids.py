@@ -107,6 +107,8 @@ def entity_type_of_symbol(symbol: str) -> EntityType:
 
 
 def check_exchange_id(exchange: str) -> str:
+    """``exchange`` if it is written as a ccxt id (lower-case letters and digits); whether ccxt knows it is
+    :func:`zvt_crypto.recorders.exchange.check_ccxt_exchange`'s question."""
     if not exchange or not _EXCHANGE.match(exchange):
         raise InvalidInputError(
             f"invalid exchange id {shown(exchange)}: use the lower-case ccxt id such as 'binance' or 'binanceusdm'"

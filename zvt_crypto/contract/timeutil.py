@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import time
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias, overload
 
 import numpy as np
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 # pandas is imported inside the functions that need it: defining the schemas (zvt_crypto.domain) must not
 # pay for it (≈ 0.4 s), only reading or writing frames does.
 TimeLike: TypeAlias = "datetime | date | pd.Timestamp | str | int | float | np.integer | np.datetime64"
+ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # how every time is written for users and in JSON: UTC, to the second
 
 
 def now_ms() -> int:
@@ -78,11 +79,50 @@ def series_to_ms(values: pd.Series | pd.Index | np.ndarray) -> np.ndarray:
     return stamps.as_unit("ms").asi8.copy()
 
 
-def iso(ms: int | None) -> str | None:
-    """ISO-8601 UTC text of epoch ms, e.g. ``2024-01-01T00:00:00Z``."""
-    if ms is None:
+@overload
+def iso(value: None) -> None: ...
+@overload
+def iso(value: TimeLike) -> str: ...
+def iso(value: TimeLike | None) -> str | None:
+    """ISO-8601 UTC text to the second, e.g. ``2024-01-01T00:00:00Z``, of epoch ms or any time :func:`to_ms` reads;
+    ``None`` for a missing value (``None``, ``NaN``, ``NaT``).
+
+    >>> iso(1704067200000), iso(None)
+    ('2024-01-01T00:00:00Z', None)
+    """
+    if _missing(value):
         return None
-    return to_datetime(ms).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return to_datetime(to_ms(value)).strftime(ISO_FORMAT)  # type: ignore[arg-type]
+
+
+def iso_ms(value: TimeLike) -> str:
+    """:func:`iso` with milliseconds, for times whose sub-second part matters (trades).
+
+    >>> iso_ms(1704067200123)
+    '2024-01-01T00:00:00.123Z'
+    """
+    ms = to_ms(value)
+    return f"{to_datetime(ms - ms % 1000).strftime(ISO_FORMAT)[:-1]}.{ms % 1000:03d}Z"
+
+
+@overload
+def iso_texts(values: pd.Series) -> pd.Series: ...
+@overload
+def iso_texts(values: pd.DatetimeIndex) -> pd.Index: ...
+def iso_texts(values: pd.Series | pd.DatetimeIndex) -> pd.Series | pd.Index:
+    """Vectorised :func:`iso` of a datetime ``Series`` (same index) or ``DatetimeIndex``; naive values are UTC."""
+    import pandas as pd
+
+    if isinstance(values, pd.Series):
+        stamps = values.dt.tz_convert("UTC") if values.dt.tz is not None else values
+        return stamps.dt.strftime(ISO_FORMAT)
+    index = pd.DatetimeIndex(values)
+    return (index.tz_convert("UTC") if index.tz is not None else index).strftime(ISO_FORMAT)
+
+
+def _missing(value: object) -> bool:
+    # NaN and NaT are the only values unequal to themselves; this needs no pandas import for the common int case
+    return value is None or value != value
 
 
 def check_range(start_ms: int | None, end_ms: int | None) -> None:

@@ -16,7 +16,7 @@ from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.ids import entity_id
 from zvt_crypto.contract.levels import Level
 from zvt_crypto.contract.store import Store, get_store
-from zvt_crypto.contract.timeutil import TimeLike, iso, to_ms
+from zvt_crypto.contract.timeutil import TimeLike, iso, iso_texts, to_ms
 
 EXPORT_COLUMNS: tuple[str, ...] = ("timestamp", "open", "high", "low", "close", "volume")
 OPTIONAL_COLUMNS: tuple[str, ...] = ("quote_volume", "trade_count")
@@ -84,7 +84,7 @@ def export_bars(
     partial = out.with_name(f".{out.name}.partial")
     try:
         if fmt == "csv":
-            text = bars.assign(timestamp=bars["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+            text = bars.assign(timestamp=iso_texts(bars["timestamp"]))
             text.to_csv(partial, index=False, compression="gzip" if out.suffix.lower() == ".gz" else None)
         else:
             bars.to_parquet(partial, index=False)

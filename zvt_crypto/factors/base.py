@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
 
+from zvt_crypto.contract.errors import ZvtCryptoError
 from zvt_crypto.contract.levels import Level
 from zvt_crypto.contract.params import resolve_params
 from zvt_crypto.contract.registry import factors as factor_registry
@@ -45,6 +46,10 @@ if TYPE_CHECKING:
     from zvt_crypto.factors.indicators.spec import Indicator
 
 LONG, NEUTRAL, SHORT = 1, 0, -1
+
+
+class FactorOutputError(ZvtCryptoError):
+    """A factor's function returned a frame without the columns the factor declares as its outputs."""
 
 
 class Factor:
@@ -165,7 +170,7 @@ def per_entity(frame: pd.DataFrame, function: Callable[[pd.DataFrame], pd.DataFr
         values = function(block.droplevel("entity_id"))
         missing = [name for name in outputs if name not in values]
         if missing:
-            raise RuntimeError(f"factor function returned no column(s) {', '.join(missing)}")
+            raise FactorOutputError(f"factor function returned no column(s) {', '.join(missing)}")
         values = values[list(outputs)]
         values.index = pd.MultiIndex.from_arrays(
             [pd.Index([entity] * len(values), dtype=object), values.index], names=["entity_id", "timestamp"])

@@ -12,6 +12,7 @@ import pandas as pd
 from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.ids import check_exchange_id, entity_id, parse_entity_id, symbol_of
 from zvt_crypto.contract.levels import Level
+from zvt_crypto.contract.timeutil import series_to_ms
 from zvt_crypto.factors.base import Factor
 from zvt_crypto.factors.data import FactorInput
 
@@ -24,10 +25,10 @@ def align_events(events: pd.DataFrame, index: pd.MultiIndex, level: Level) -> pd
     event stamped at or before its close."""
     names = list(events.columns)
     right = events.reset_index()
-    right["_known"] = _ms(right["timestamp"])
+    right["_known"] = series_to_ms(right["timestamp"])
     right = right.drop(columns="timestamp").astype({"entity_id": object}).sort_values("_known")
     left = pd.DataFrame({"entity_id": index.get_level_values("entity_id").astype(object),
-                         "_known": _ms(index.get_level_values("timestamp")) + level.ms,
+                         "_known": series_to_ms(index.get_level_values("timestamp")) + level.ms,
                          "_row": np.arange(len(index))}).sort_values("_known")
     merged = pd.merge_asof(left, right, on="_known", by="entity_id", direction="backward").sort_values("_row")
     return pd.DataFrame(merged[names].to_numpy(dtype="float64"), index=index, columns=names)
@@ -65,7 +66,7 @@ class FundingCarry(Factor):
         rate = funding["funding_rate"]
         by_entity = rate.groupby(level="entity_id", observed=True, sort=False)
         mean = by_entity.transform(lambda r: r.rolling(self.p["window"]).mean())
-        interval = pd.Series(_ms(rate.index.get_level_values("timestamp")), index=rate.index).groupby(
+        interval = pd.Series(series_to_ms(rate.index.get_level_values("timestamp")), index=rate.index).groupby(
             level="entity_id", observed=True, sort=False).diff()
         per_year = _YEAR_MS / interval.groupby(level="entity_id", observed=True, sort=False).transform(
             lambda gaps: gaps.rolling(self.p["window"], min_periods=1).median())
@@ -192,7 +193,7 @@ class _PerUtcDay(Factor):
 
     @staticmethod
     def day_of(index: pd.MultiIndex) -> pd.Series:
-        times = _ms(index.get_level_values("timestamp"))
+        times = series_to_ms(index.get_level_values("timestamp"))
         return pd.Series(times - times % _DAY_MS, index=index)
 
 
@@ -244,6 +245,3 @@ class VolumeProfile(_PerUtcDay):
         return pd.DataFrame({"poc": poc, "poc_distance": bars["close"] / poc - 1.0,
                              "day_volume": volume.groupby(keys, sort=False).cumsum()}, index=bars.index)
 
-
-def _ms(times: pd.Series | pd.Index) -> np.ndarray:
-    return pd.DatetimeIndex(times).as_unit("ms").asi8

@@ -28,7 +28,7 @@ from zvt_crypto.contract.levels import Level
 from zvt_crypto.contract.query import resolve_entity_ids
 from zvt_crypto.contract.reader import in_values, read_frame
 from zvt_crypto.contract.store import Store, get_store
-from zvt_crypto.contract.timeutil import TimeLike, check_range, iso, to_ms
+from zvt_crypto.contract.timeutil import TimeLike, check_range, iso, series_to_ms, to_ms
 from zvt_crypto.domain.factors import VALUE_COLUMNS, FactorMeta, FactorValue
 from zvt_crypto.factors.base import Factor, make_factor
 from zvt_crypto.factors.data import OHLCV, FactorInput
@@ -269,7 +269,7 @@ def _read_main_bars(store: Store, ids: list[str], level: Level, out_from: dict[s
 
 def _trim_warmup(bars: pd.DataFrame, out_from: dict[str, int | None], warmup: int) -> tuple[pd.DataFrame, list[str]]:
     entity = bars.index.get_level_values("entity_id")
-    times = _ms(bars.index.get_level_values("timestamp"))
+    times = series_to_ms(bars.index.get_level_values("timestamp"))
     first = pd.Series(out_from, dtype="float64").reindex(pd.Index(entity)).fillna(-np.inf).to_numpy()
     before = times < first
     from_end = pd.Series(before.astype(np.int64)[::-1], index=entity[::-1]).groupby(level=0, sort=False).cumsum()
@@ -283,7 +283,7 @@ def _trim_warmup(bars: pd.DataFrame, out_from: dict[str, int | None], warmup: in
 def _earliest(bars: pd.DataFrame) -> int | None:
     if bars.empty:
         return None
-    return int(_ms(bars.index.get_level_values("timestamp")).min())
+    return int(series_to_ms(bars.index.get_level_values("timestamp")).min())
 
 
 def _rows_from(values: pd.DataFrame, out_from: dict[str, int | None]) -> pd.DataFrame:
@@ -292,7 +292,7 @@ def _rows_from(values: pd.DataFrame, out_from: dict[str, int | None]) -> pd.Data
         return values
     entity = values.index.get_level_values("entity_id")
     first = pd.Series(out_from, dtype="float64").reindex(pd.Index(entity)).fillna(-np.inf).to_numpy()
-    return values[_ms(values.index.get_level_values("timestamp")) >= first]
+    return values[series_to_ms(values.index.get_level_values("timestamp")) >= first]
 
 
 def _continue_sums(factor: Factor, values: pd.DataFrame, full: pd.DataFrame, last: pd.DataFrame,
@@ -397,6 +397,3 @@ def _empty(outputs: Sequence[str]) -> pd.DataFrame:
                                       names=["entity_id", "timestamp"])
     return pd.DataFrame({name: pd.Series(dtype="float64") for name in outputs}, index=index)
 
-
-def _ms(times: Any) -> np.ndarray:
-    return pd.DatetimeIndex(times).as_unit("ms").asi8

@@ -15,6 +15,7 @@ import pandas as pd
 
 from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.levels import Level
+from zvt_crypto.contract.timeutil import series_to_ms
 from zvt_crypto.factors.base import Factor
 from zvt_crypto.factors.data import FactorInput
 from zvt_crypto.factors.indicators.spec import converged
@@ -34,10 +35,10 @@ def align_higher(values: pd.DataFrame | pd.Series, higher: Level | str, index: p
         empty = pd.DataFrame(np.nan, index=index, columns=names)
         return empty[names[0]] if is_series else empty
     right = frame.reset_index()
-    right["_visible"] = _ms(right["timestamp"]) + high.ms
+    right["_visible"] = series_to_ms(right["timestamp"]) + high.ms
     right = right.drop(columns="timestamp").astype({"entity_id": object})
     left = pd.DataFrame({"entity_id": index.get_level_values("entity_id").astype(object),
-                         "_visible": _ms(index.get_level_values("timestamp")) + low.ms,
+                         "_visible": series_to_ms(index.get_level_values("timestamp")) + low.ms,
                          "_row": np.arange(len(index))})
     merged = pd.merge_asof(left.sort_values("_visible"), right.sort_values("_visible"), on="_visible",
                            by="entity_id", direction="backward")
@@ -88,6 +89,3 @@ class HigherTrend(Factor):
         aligned = align_higher(ema.rename("higher_ema"), higher, bars.index, data.level)
         return pd.DataFrame({"higher_ema": aligned, "distance": bars["close"] / aligned - 1.0})
 
-
-def _ms(times: pd.Series | pd.Index) -> np.ndarray:
-    return pd.DatetimeIndex(times).as_unit("ms").asi8

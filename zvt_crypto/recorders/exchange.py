@@ -23,7 +23,9 @@ class UnsupportedDataError(ZvtCryptoError):
     """The venue does not offer a data kind (its ccxt ``has`` flag is false)."""
 
 
-def check_exchange_id(exchange_id: str) -> str:
+def check_ccxt_exchange(exchange_id: str) -> str:
+    """``exchange_id`` if the installed ccxt has a client for it, else an error suggesting close ids (the form
+    alone is :func:`zvt_crypto.contract.ids.check_exchange_id`, which needs no ccxt)."""
     import ccxt
 
     if exchange_id not in ccxt.exchanges:
@@ -43,7 +45,7 @@ def create_exchange(exchange_id: str, config: Config, *, asynchronous: bool = Tr
     """A ccxt client (``ccxt.async_support`` by default) configured for ``exchange_id``.
 
     The caller closes an async client (``await exchange.close()``)."""
-    check_exchange_id(exchange_id)
+    check_ccxt_exchange(exchange_id)
     if asynchronous:
         import ccxt.async_support as ccxt_module
     else:

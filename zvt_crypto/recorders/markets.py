@@ -15,7 +15,7 @@ import pandas as pd
 from zvt_crypto.contract.ids import entity_id
 from zvt_crypto.contract.store import Store
 from zvt_crypto.domain import CryptoAsset, CryptoPair, CryptoPerp
-from zvt_crypto.recorders.base import Recorder, RecordSummary, SymbolResult, load_markets
+from zvt_crypto.recorders.base import Recorder, RecordSummary, SymbolResult, VenueUnavailableError, load_markets
 
 
 def entity_kind(market: dict[str, Any]) -> str | None:
@@ -178,7 +178,8 @@ class MarketsRecorder(Recorder):
         async with self.venue_run(exchange, options, label="markets") as (context, summary):
             markets = await load_markets(context, reload=True)
             if not markets:  # ccxt turns a junk 200 body into an empty dict instead of an error
-                raise RuntimeError(f"{exchange} returned no markets; the venue answered with an unexpected body")
+                raise VenueUnavailableError(
+                    f"{exchange} returned no markets; the venue answered with an unexpected body")
             recorded = [m for m in markets.values() if entity_kind(m)]
             mode = getattr(context.exchange, "precisionMode", None)
             changed = write_entities(self.store, exchange, recorded, mode)

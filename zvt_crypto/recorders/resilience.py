@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from zvt_crypto.contract.config import Config, check_client_settings
-from zvt_crypto.contract.errors import ZvtCryptoError, exception_chain
+from zvt_crypto.contract.errors import InvalidInputError, ZvtCryptoError, exception_chain
 from zvt_crypto.contract.timeutil import iso, now_ms
 
 log = logging.getLogger(__name__)
@@ -129,8 +129,8 @@ class RequestBudget:
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         if max_requests < 1 or period <= 0 or not 1 <= burst <= max_requests:
-            raise ValueError(f"a request budget needs max_requests >= 1, period > 0 and 1 <= burst <= max_requests, "
-                             f"not {max_requests}, {period}, {burst}")
+            raise InvalidInputError(f"a request budget needs max_requests >= 1, period > 0 and 1 <= burst <= "
+                                    f"max_requests, not {max_requests}, {period}, {burst}")
         self.max_requests, self.period, self.burst = max_requests, period, burst
         self.capacity = float(burst)
         self.rate = (max_requests - burst + 1) * (1 - self.MARGIN) / period

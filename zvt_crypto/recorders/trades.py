@@ -25,7 +25,7 @@ import pandas as pd
 
 from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.ids import entity_id
-from zvt_crypto.contract.timeutil import check_range, ms_to_index, to_ms
+from zvt_crypto.contract.timeutil import check_range, iso_ms, ms_to_index, to_ms
 from zvt_crypto.domain import OrderBookSnapshot, Trade
 from zvt_crypto.recorders.base import Recorder, RunContext, SymbolResult
 from zvt_crypto.recorders.venues import VenueProfile, venue_profile
@@ -182,8 +182,8 @@ class TradesRecorder(Recorder):
             oldest = min(int(trade["timestamp"]) for trade in trades)
             if oldest > lower:
                 result.notes.append(
-                    f"{context.exchange.id} serves only its latest {limit} trades (from {_iso(oldest)} here); "
-                    f"trades from {_iso(lower)} until then are not available from it. Record trades more often "
+                    f"{context.exchange.id} serves only its latest {limit} trades (from {iso_ms(oldest)} here); "
+                    f"trades from {iso_ms(lower)} until then are not available from it. Record trades more often "
                     "to keep them all")
 
     async def _record_until_windows(self, context: RunContext, symbol: str, eid: str, lower: int, end: int,
@@ -214,7 +214,7 @@ class TradesRecorder(Recorder):
                 next_until = (oldest // 1000 + 1) * 1000
                 if next_until >= until:  # a page's worth of trades in one second: step over it rather than loop
                     log.warning("%s %s: more than %d trades in the second before %s; some may be missing",
-                                context.exchange.id, symbol, limit, _iso(until))
+                                context.exchange.id, symbol, limit, iso_ms(until))
                     next_until = until - 1000
                 if next_until <= lo:
                     break
@@ -226,7 +226,7 @@ class TradesRecorder(Recorder):
                 frames = []
                 width = max(1000, (stop - oldest_seen) * UNTIL_TARGET_PAGES // UNTIL_MAX_PAGES // 1000 * 1000)
                 log.info("%s %s: more than %d trades from %s; narrowing the window to %d s",
-                         context.exchange.id, symbol, UNTIL_MAX_PAGES * limit, _iso(lo), width // 1000)
+                         context.exchange.id, symbol, UNTIL_MAX_PAGES * limit, iso_ms(lo), width // 1000)
                 continue
             count = await self._write(context, eid, frames, lo, stop, result)
             frames = []
@@ -255,10 +255,6 @@ class TradesRecorder(Recorder):
 
 def _ceil_s(ms: int) -> int:
     return -(-ms // 1000) * 1000
-
-
-def _iso(ms: int) -> str:
-    return pd.Timestamp(ms, unit="ms", tz="UTC").isoformat()
 
 
 class OrderBookRecorder(Recorder):

@@ -425,9 +425,9 @@ def _check(where: str, key: str, check: Any) -> Any:
 
 
 def _check_exchange(exchange: str) -> None:
-    from zvt_crypto.recorders.exchange import check_exchange_id
+    from zvt_crypto.recorders.exchange import check_ccxt_exchange
 
-    check_exchange_id(exchange)
+    check_ccxt_exchange(exchange)
 
 
 def _check_recorder(schema_name: str, exchange: str) -> None:

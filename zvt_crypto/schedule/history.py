@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 
 from zvt_crypto.contract.redaction import redact_text, redact_value
 from zvt_crypto.contract.store import Store
-from zvt_crypto.contract.timeutil import now_ms
+from zvt_crypto.contract.timeutil import iso, now_ms
 from zvt_crypto.domain.jobs import JobRun
 
 MAX_ERROR_CHARS = 4000
@@ -113,7 +113,7 @@ def reap_abandoned(store: Store, also: Mapping[str, int] | None = None) -> list[
                     update(table).where(table.c.run_id == run_id, table.c.status == "running").values(
                         status="abandoned",
                         error=f"process {pid} on {run_host} ended without finishing this run (killed or crashed); "
-                              f"noticed at {_iso(now_ms())}; the next run resumes after the last stored data")
+                              f"noticed at {iso(now_ms())}; the next run resumes after the last stored data")
                 )
     return dead
 
@@ -190,8 +190,3 @@ def recent_runs(store: Store, job: str | None = None, limit: int = 20) -> list[d
     with store.engine.connect() as connection:
         return [dict(row._mapping) for row in connection.execute(query)]
 
-
-def _iso(ms: int) -> str:
-    from zvt_crypto.contract.timeutil import iso
-
-    return iso(ms) or "?"

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from zvt_crypto.contract.config import Config
+from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.redaction import redact_text
 from zvt_crypto.contract.schema import Schema
 from zvt_crypto.contract.store import Store
@@ -173,8 +174,8 @@ class JobRunner:
             raise asyncio.CancelledError
         if job.steps_only:
             if upstream is None:
-                raise ValueError(f"job {job.name} only runs steps on what {job.after_job} recorded; run "
-                                 f"{job.after_job} (zvt-crypto schedule run-once {job.after_job}) to start it")
+                raise InvalidInputError(f"job {job.name} only runs steps on what {job.after_job} recorded; run "
+                                        f"{job.after_job} (zvt-crypto schedule run-once {job.after_job}) to start it")
             totals.detail["after_run"] = upstream.get("run_id")
             symbols: dict[str, list[str] | None] = dict(upstream_symbols(upstream))
             failed_before = upstream_failed(upstream)

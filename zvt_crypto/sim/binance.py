@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.sim.data import DAY_MS, FUNDING_MS, MINUTE_MS, Bars, MarketData, Trades
 from zvt_crypto.sim.faults import FaultPlan
 from zvt_crypto.sim.intervals import INTERVALS, OI_PERIODS, Interval
@@ -159,7 +160,7 @@ class BinanceApi:
         for market in markets:
             key = (market.venue, market.id)
             if key in self.data:
-                raise ValueError(f"market {market.symbol!r} is defined twice")
+                raise InvalidInputError(f"market {market.symbol!r} is defined twice")
             self.data[key] = MarketData(market, seed)
         spot = {"ping": self._ping, "time": self._time, "exchangeInfo": self._spot_exchange_info,
                 "klines": self._klines, "uiKlines": self._klines, "depth": self._depth,

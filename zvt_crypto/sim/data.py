@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.sim.intervals import DAY_MS, HOUR_MS, MINUTE_MS, Interval
 from zvt_crypto.sim.markets import Market
 
@@ -181,7 +182,7 @@ class MarketData:
 
     def __init__(self, market: Market, seed: int) -> None:
         if seed < 0:
-            raise ValueError("seed must be a non-negative integer")
+            raise InvalidInputError("seed must be a non-negative integer")
         self.market = market
         self.seed = seed
         spec = market.spec
@@ -219,7 +220,7 @@ class MarketData:
     def _day_index(self, day: int) -> int:
         index = day - self._anchor_day
         if index < 0:
-            raise ValueError(f"{self.market.symbol}: day {day} precedes the price anchor")
+            raise InvalidInputError(f"{self.market.symbol}: day {day} precedes the price anchor")
         self._ensure(index)
         return index
 

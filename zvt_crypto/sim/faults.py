@@ -30,6 +30,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.timeutil import TimeLike, to_ms
 
 FAULT_KINDS = ("rate_limit", "server_error", "slow", "drop", "junk", "duplicate", "shuffle", "truncate",
@@ -81,11 +82,11 @@ class Fault:
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {self.kind!r}; use one of {', '.join(FAULT_KINDS)}")
+            raise InvalidInputError(f"unknown fault kind {self.kind!r}; use one of {', '.join(FAULT_KINDS)}")
         if self.body not in _BODIES:
-            raise ValueError(f"fault body must be one of {', '.join(_BODIES)}")
+            raise InvalidInputError(f"fault body must be one of {', '.join(_BODIES)}")
         if self.every < 1:
-            raise ValueError("fault every must be at least 1")
+            raise InvalidInputError("fault every must be at least 1")
         if self.status is None:
             self.status = {"rate_limit": 429, "server_error": 503}.get(self.kind, 200)
 
@@ -137,7 +138,7 @@ class FaultPlan:
     def add_gap(self, gap: Gap) -> Gap:
         bounds = gap.bounds()
         if bounds[1] <= bounds[0]:
-            raise ValueError("a gap must end after it starts")
+            raise InvalidInputError("a gap must end after it starts")
         with self._lock:
             self._gaps.append((gap, bounds))
         return gap

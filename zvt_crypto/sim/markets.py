@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.timeutil import TimeLike, to_ms
 from zvt_crypto.sim.intervals import DAY_MS, MINUTE_MS
 
@@ -48,7 +49,7 @@ def decimals_of(step: str) -> int:
     value = Decimal(step)
     exponent = value.normalize().as_tuple().exponent
     if value <= 0 or value > 1 or value != Decimal(1).scaleb(exponent):
-        raise ValueError(f"step {step!r} must be a power of ten not above 1, such as '0.01'")
+        raise InvalidInputError(f"step {step!r} must be a power of ten not above 1, such as '0.01'")
     return -int(exponent)
 
 
@@ -103,20 +104,21 @@ def resolve(spec: MarketSpec) -> Market:
     symbol, _, settle = spec.symbol.partition(":")
     base, _, quote = symbol.partition("/")
     if not base or not quote or (spec.symbol.count(":") and not settle):
-        raise ValueError(f"market symbol {spec.symbol!r} must look like 'BTC/USDT' or 'BTC/USDT:USDT'")
+        raise InvalidInputError(f"market symbol {spec.symbol!r} must look like 'BTC/USDT' or 'BTC/USDT:USDT'")
     if settle and settle != quote:
-        raise ValueError(f"{spec.symbol!r}: only linear (USDⓈ-M) perpetuals are simulated; settle must be {quote}")
+        raise InvalidInputError(
+            f"{spec.symbol!r}: only linear (USDⓈ-M) perpetuals are simulated; settle must be {quote}")
     listed = to_ms(spec.listed)
     anchor = to_ms(spec.anchor) if spec.anchor is not None else listed - listed % DAY_MS
     if anchor % DAY_MS or anchor > listed:
-        raise ValueError(f"{spec.symbol!r}: anchor must be a UTC midnight at or before the listing")
+        raise InvalidInputError(f"{spec.symbol!r}: anchor must be a UTC midnight at or before the listing")
     delisted = to_ms(spec.delisted) if spec.delisted is not None else None
     if listed % MINUTE_MS or (delisted or 0) % MINUTE_MS:
-        raise ValueError(f"{spec.symbol!r}: listed and delisted must be whole minutes")
+        raise InvalidInputError(f"{spec.symbol!r}: listed and delisted must be whole minutes")
     if delisted is not None and delisted <= listed:
-        raise ValueError(f"{spec.symbol!r}: delisted must be after listed")
+        raise InvalidInputError(f"{spec.symbol!r}: delisted must be after listed")
     if spec.price <= 0 or spec.daily_vol <= 0 or spec.trades_per_minute <= 0 or spec.mean_qty <= 0:
-        raise ValueError(f"{spec.symbol!r}: price, daily_vol, trades_per_minute and mean_qty must be positive")
+        raise InvalidInputError(f"{spec.symbol!r}: price, daily_vol, trades_per_minute and mean_qty must be positive")
     return Market(
         spec=spec,
         symbol=spec.symbol,

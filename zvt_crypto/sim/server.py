@@ -30,6 +30,7 @@ from ipaddress import ip_address
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.timeutil import TimeLike, to_datetime, to_ms
 from zvt_crypto.sim.binance import (
     DAPI_PREFIX,
@@ -81,9 +82,9 @@ class WeightLimit:
 
     def __post_init__(self) -> None:
         if not isinstance(self.weight, int) or isinstance(self.weight, bool) or self.weight < 1:
-            raise ValueError(f"weight limit must be a positive integer, not {self.weight!r}")
+            raise InvalidInputError(f"weight limit must be a positive integer, not {self.weight!r}")
         if not isinstance(self.seconds, int) or isinstance(self.seconds, bool) or self.seconds < 1:
-            raise ValueError(f"weight window must be a positive whole number of seconds, not {self.seconds!r}")
+            raise InvalidInputError(f"weight window must be a positive whole number of seconds, not {self.seconds!r}")
 
     @property
     def interval(self) -> tuple[int, str, str]:
@@ -164,7 +165,7 @@ class SimulatedExchange:
     ) -> None:
         address = ip_address(socket.gethostbyname(host) if host == "localhost" else host)
         if address.version != 4 or not address.is_loopback:
-            raise ValueError(f"the simulated exchange binds a loopback IPv4 address only, not {host!r}")
+            raise InvalidInputError(f"the simulated exchange binds a loopback IPv4 address only, not {host!r}")
         self.seed = seed
         self._now = to_ms(DEFAULT_NOW if now is None else now)
         self.faults = FaultPlan(list(faults), list(gaps))
@@ -252,7 +253,7 @@ class SimulatedExchange:
         environment) ccxt's ``load_markets`` would otherwise call the private ``sapi`` host of the real Binance.
         The binance client loads spot markets only."""
         if exchange_id not in ("binance", "binanceusdm"):
-            raise ValueError(f"the simulator speaks for 'binance' and 'binanceusdm', not {exchange_id!r}")
+            raise InvalidInputError(f"the simulator speaks for 'binance' and 'binanceusdm', not {exchange_id!r}")
         options: dict[str, Any] = {"fetchCurrencies": False, "fetchMargins": False}
         if exchange_id == "binance":
             options["fetchMarkets"] = {"types": ["spot"]}

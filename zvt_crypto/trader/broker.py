@@ -25,6 +25,7 @@ from typing import Any
 
 from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.levels import DAY_MS
+from zvt_crypto.contract.timeutil import iso
 from zvt_crypto.trader import fills
 from zvt_crypto.trader.data import MarketData
 from zvt_crypto.trader.fees import resolve_fees
@@ -324,7 +325,7 @@ class Broker:
         ):
             self.halted = (
                 f"kill switch: drawdown {1 - equity / self._peak_equity:.2%} exceeded "
-                f"{limits.max_drawdown:.2%} at {data.index[i].isoformat()}; trading stopped"
+                f"{limits.max_drawdown:.2%} at {iso(data.index[i])}; trading stopped"
             )
             self.cancel_all("cancelled by the kill switch")
             for c in sorted(self.open_columns):

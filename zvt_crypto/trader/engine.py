@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from zvt_crypto.contract.errors import InvalidInputError, ZvtCryptoError
+from zvt_crypto.contract.timeutil import iso
 from zvt_crypto.trader.broker import Broker
 from zvt_crypto.trader.data import MarketData
 from zvt_crypto.trader.errors import LookAheadError, StrategyError
@@ -187,7 +188,7 @@ def _run_events(strategy: Strategy, broker: Broker, data: MarketData) -> None:
         match = _OUT_OF_BOUNDS.search(str(exc))
         if match and int(match.group(1)) >= int(match.group(2)) == clock.n:
             raise LookAheadError(
-                f"strategy {strategy.label()!r} read bar {match.group(1)} at bar {i} ({data.index[i].isoformat()}): "
+                f"strategy {strategy.label()!r} read bar {match.group(1)} at bar {i} ({iso(data.index[i])}): "
                 "next() sees the bars up to the current one only — self.data.close[-1] is the current close"
             ) from exc
         raise StrategyError(_failure(strategy, data, i, exc)) from exc
@@ -202,5 +203,5 @@ def _run_events(strategy: Strategy, broker: Broker, data: MarketData) -> None:
 
 
 def _failure(strategy: Strategy, data: MarketData, i: int, exc: BaseException) -> str:
-    return (f"strategy {strategy.label()!r} failed in next() at bar {i} ({data.index[i].isoformat()}): "
+    return (f"strategy {strategy.label()!r} failed in next() at bar {i} ({iso(data.index[i])}): "
             f"{type(exc).__name__}: {exc}")

@@ -57,6 +57,7 @@ import pandas as pd
 
 from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.levels import Level
+from zvt_crypto.contract.timeutil import iso
 
 __all__ = [
     "DAYS_PER_YEAR",
@@ -494,8 +495,7 @@ def _jsonable_value(value: Any) -> Any:
     if value is None or value is pd.NaT:
         return None
     if isinstance(value, pd.Timestamp):
-        ts = value.tz_localize("UTC") if value.tz is None else value.tz_convert("UTC")
-        return ts.tz_localize(None).isoformat() + "Z"
+        return iso(value)
     if isinstance(value, pd.Timedelta | np.timedelta64):
         td = pd.Timedelta(value)
         return None if td is pd.NaT else td.total_seconds()
@@ -522,7 +522,7 @@ def _display(key: str, value: Any) -> str:
     if value is None or value is pd.NaT:
         return "—"
     if isinstance(value, pd.Timestamp):
-        return value.isoformat()
+        return iso(value)
     if isinstance(value, pd.Timedelta | str):
         return str(value)
     if isinstance(value, int | np.integer) and not isinstance(value, bool):

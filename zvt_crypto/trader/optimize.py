@@ -45,6 +45,7 @@ import pandas as pd
 
 from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.params import coerce_param
+from zvt_crypto.contract.timeutil import iso
 from zvt_crypto.trader.fees import FeeSchedule, resolve_fees
 from zvt_crypto.trader.metrics import METRIC_KEYS, Annualisation, compute_metrics, dump_json, to_jsonable
 from zvt_crypto.trader.strategy import Strategy, get_strategy
@@ -323,7 +324,7 @@ def window_metrics(result: BacktestResult, act: int) -> dict[str, Any]:
     traded there, so the run's fee / funding / turnover totals are the window's)."""
     if act == 0:
         return result.metrics
-    inputs = dict(result._metric_inputs or {})
+    inputs = result.metric_inputs
     equity = result.equity.iloc[act:]
     totals = {k: inputs[k] for k in ("traded_notional", "fees_paid", "funding_paid", "funding_received")
               if k in inputs}
@@ -559,8 +560,7 @@ def _data_info(data: MarketData | None) -> dict[str, Any] | None:
     if data is None:
         return None
     return {"exchange": data.exchange, "symbols": data.symbols, "level": data.level, "n_bars": data.n_bars,
-            "start": data.index[0].strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "end": data.index[-1].strftime("%Y-%m-%dT%H:%M:%SZ"), "fingerprint": data.fingerprint}
+            "start": iso(data.index[0]), "end": iso(data.index[-1]), "fingerprint": data.fingerprint}
 
 
 def _row_metrics(row: pd.Series, params: Sequence[str]) -> dict[str, Any]:

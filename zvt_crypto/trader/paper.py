@@ -637,7 +637,7 @@ def list_accounts(store: Store | Any = None) -> list[str]:
 
 def delete_account(name: str, store: Store | Any = None) -> bool:
     """Delete account ``name`` and its history (even one whose strategy no longer loads); False if none."""
-    return db.delete_account(get_store(store), check_account_name(name))
+    return db.delete_account_rows(get_store(store), check_account_name(name))
 
 
 def account_status(store: Store | Any = None, name: str | None = None, *, now: TimeLike | None = None

@@ -68,7 +68,9 @@ def insert_account(store: Store, row: Mapping[str, Any], *, replace: bool) -> No
         connection.execute(insert(ACCOUNTS), [row])
 
 
-def delete_account(store: Store, name: str) -> bool:
+def delete_account_rows(store: Store, name: str) -> bool:
+    """Delete the account's row and its history in one transaction; False if there was none. The name is not
+    checked here: :func:`zvt_crypto.trader.paper.delete_account` is the public verb."""
     with store.begin() as connection:
         return _delete(connection, name)
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from zvt_crypto.contract.timeutil import iso, iso_texts
 from zvt_crypto.trader.metrics import Annualisation, compute_metrics, dump_json, metrics_frame, to_jsonable
 from zvt_crypto.trader.params import describe_params
 
@@ -68,10 +69,16 @@ class BacktestResult:
     def metrics(self) -> dict[str, Any]:
         """The metrics of :func:`~zvt_crypto.trader.metrics.compute_metrics` (computed on first use)."""
         if self._metrics is None:
-            inputs = self._metric_inputs or {}
+            inputs = self.metric_inputs
             self._metrics = compute_metrics(inputs.pop("equity"), self.trades, **inputs)
-            self._metric_inputs = None
         return self._metrics
+
+    @property
+    def metric_inputs(self) -> dict[str, Any]:
+        """A copy of what :attr:`metrics` is computed from besides the trades: ``equity`` and the run's totals
+        (``traded_notional``, ``fees_paid``, ``funding_paid``, ``funding_received``, ``benchmark`` …), for the
+        metrics of a part of the run; empty for a result read back from storage."""
+        return dict(self._metric_inputs or {})
 
     @property
     def orders(self) -> pd.DataFrame:
@@ -121,8 +128,8 @@ class BacktestResult:
             "exchange": self.exchange,
             "symbols": self.symbols,
             "level": self.level,
-            "start": _iso(self.start),
-            "end": _iso(self.end),
+            "start": iso(self.start),
+            "end": iso(self.end),
             "settings": self.settings,
             "engine": self.engine,
             "data_fingerprint": self.fingerprint,
@@ -133,7 +140,7 @@ class BacktestResult:
             "open_trades": _records(self.open_trades, JSON_TRADE_FIELDS),
         }
         if equity:
-            stamps = self.equity.index.strftime("%Y-%m-%dT%H:%M:%SZ")
+            stamps = iso_texts(self.equity.index)
             out["equity"] = [{"timestamp": t, "equity": _num(v)}
                              for t, v in zip(stamps, self.equity["equity"].to_numpy(), strict=True)]
         return out
@@ -337,12 +344,6 @@ def orders_frame(data: MarketData | None, orders: Sequence[Order]) -> pd.DataFra
     return frame[list(ORDER_FIELDS)]
 
 
-def _iso(value: Any) -> str | None:
-    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return pd.Timestamp(value).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _num(value: Any) -> Any:
     number = float(value)
     return number if math.isfinite(number) else None
@@ -354,7 +355,7 @@ def _records(frame: pd.DataFrame, fields: Sequence[str]) -> list[dict[str, Any]]
         record = {}
         for name, value in zip(fields, row, strict=True):
             if name in ("entry_time", "exit_time"):
-                record[name] = _iso(value)
+                record[name] = iso(value)
             elif isinstance(value, (float, np.floating)):
                 record[name] = _num(value)
             elif isinstance(value, np.integer):

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from zvt_crypto.contract.errors import InvalidInputError
+from zvt_crypto.contract.timeutil import iso, iso_texts
 from zvt_crypto.trader.fees import resolve_fees
 from zvt_crypto.trader.metrics import compute_metrics, dump_json, to_jsonable
 from zvt_crypto.trader.optimize import (
@@ -202,14 +203,14 @@ class WalkForwardResult:
         for _, row in self.folds.iterrows():
             record = {key: row[key] for key in ("fold", "train_start", "train_end", "test_start", "test_end")}
             for key in ("train_start", "train_end", "test_start", "test_end"):
-                record[key] = row[key].strftime("%Y-%m-%dT%H:%M:%SZ")
+                record[key] = iso(row[key])
             record["fold"] = int(record["fold"])
             record["params"] = row["params"]
             record.update(to_jsonable({key: float(row[key]) for key in
                                        (f"is_{self.metric}", f"oos_{self.metric}", "oos_return", "efficiency")}))
             record["oos_trades"] = int(row["oos_trades"])
             folds.append(record)
-        stamps = self.equity.index.strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamps = iso_texts(self.equity.index)
         return {
             "strategy": self.strategy, "method": self.method, "metric": self.metric, "maximize": self.maximize,
             "windows": self.spans, "settings": json_settings(self.settings), "data": _data_info(self.full.data),
@@ -287,7 +288,7 @@ def walk_forward(strategy: str | type[Strategy], data: MarketData, grid: Grid, *
         act = w.test_start - 1 - read_from  # the close before the test window: decisions there fill inside it
         result = run_backtest(cls, data.window(read_from, w.test_stop), params=best, start=act,
                               check_lookahead=check_lookahead, **settings)
-        inputs = dict(result._metric_inputs or {})
+        inputs = result.metric_inputs
         for key in totals:
             totals[key] += float(inputs.get(key) or 0.0)
         metrics = window_metrics(result, act)
@@ -338,5 +339,4 @@ def _ratio(num: float, den: float) -> float:
 
 def _describe(data: MarketData) -> str:
     level = f"{data.level} " if data.level else ""
-    return (f"{level}bars {data.index[0].strftime('%Y-%m-%dT%H:%M:%SZ')} … "
-            f"{data.index[-1].strftime('%Y-%m-%dT%H:%M:%SZ')}")
+    return f"{level}bars {iso(data.index[0])} … {iso(data.index[-1])}"

@@ -29,6 +29,8 @@ from typing import Any
 
 import pandas as pd
 
+from zvt_crypto.contract.errors import InvalidInputError
+
 IndicatorFunction = Callable[..., pd.DataFrame]
 Warmup = Callable[..., int | None]
 
@@ -64,7 +66,7 @@ def indicator(*, outputs: tuple[str, ...] | list[str], warmup: Warmup, category:
     ``catalog=False`` keeps it out of :data:`INDICATORS` (the built-in library): user functions registered as
     factors are found through the factor registry instead."""
     if category not in CATEGORIES:
-        raise ValueError(f"category must be one of {CATEGORIES}, not {category!r}")
+        raise InvalidInputError(f"category must be one of {CATEGORIES}, not {category!r}")
 
     def register(function: IndicatorFunction) -> Indicator:
         signature = inspect.signature(function)

@@ -23,6 +23,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from alembic import op
 
+from zvt_crypto.contract.errors import StoreError
 from zvt_crypto.contract.ids import safe_symbol
 
 revision = "0007"
@@ -80,5 +81,5 @@ def downgrade() -> None:
     ids = _ids(connection, _old_safe_symbol)
     shared = sorted(new for new, count in Counter(ids.values()).items() if count > 1)
     if shared:
-        raise RuntimeError(f"cannot downgrade below 0007: distinct entities would share the ids {shared}")
+        raise StoreError(f"cannot downgrade below 0007: distinct entities would share the ids {shared}")
     _rename(connection, {old: new for old, new in ids.items() if old != new})
