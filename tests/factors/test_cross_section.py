@@ -14,7 +14,6 @@ from zvt_crypto.contract.query import get_entities
 from zvt_crypto.contract.store import Store
 from zvt_crypto.domain import CryptoPair
 from zvt_crypto.factors.cross_section import (
-    _Panel,
     above,
     below,
     between,
@@ -30,6 +29,7 @@ from zvt_crypto.factors.cross_section import (
     universe_mask,
     zscore,
 )
+from zvt_crypto.factors.panel import Panel
 
 T0 = pd.Timestamp("2024-01-01", tz="UTC")
 
@@ -352,8 +352,8 @@ def test_sorted_ranking_paths_agree() -> None:
     """The padded-matrix sort and the global-sort fallback (sparse panels) rank alike, like pandas."""
     values = random_panel(13, entities=30, timestamps=20, nan_share=0.3, ties=True)
     reference = values.groupby(level="timestamp").rank(method="average").to_numpy()
-    dense = _Panel(values.index)
-    sparse = _Panel(values.index)
+    dense = Panel(values.index)
+    sparse = Panel(values.index)
     sparse.DENSE_PADDING = -(10**9)  # force the fallback
     for method in ("average", "min", "first"):
         for ascending in (True, False):

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from zvt_crypto.contract.errors import InvalidInputError
+from zvt_crypto.factors.panel import Panel, bucket_numbers, check_panel_index
 
 __all__ = [
     "Filter",
@@ -50,132 +51,6 @@ Values = pd.Series | pd.DataFrame
 # --- index helpers -----------------------------------------------------------------------------------------------
 
 
-def _check_index(index: pd.Index) -> pd.MultiIndex:
-    if not isinstance(index, pd.MultiIndex) or "entity_id" not in index.names or "timestamp" not in index.names:
-        raise InvalidInputError(
-            f"expected an index with levels (entity_id, timestamp), got {list(index.names)}; "
-            "use the frames query_data returns or set_index(['entity_id', 'timestamp'])"
-        )
-    return index
-
-
-class _Panel:
-    """The group structure of an ``(entity_id, timestamp)`` index, computed once and shared by every step.
-
-    ``time``: per row, the position of its timestamp among the sorted distinct ``stamps``; ``entity``: per row, the
-    code of its entity (the index's own level codes — the strings are never hashed per row).
-    """
-
-    #: sort within timestamps in a padded (timestamps × widest cross-section) matrix while it is at most this many
-    #: times the number of rows (row-wise sorts of a small matrix are ~3× faster than one global sort)
-    DENSE_PADDING = 4
-
-    def __init__(self, index: pd.Index) -> None:
-        self.index = _check_index(index)
-        time, stamps = pd.factorize(index.get_level_values("timestamp"), sort=True)
-        if len(time) and time.min() < 0:
-            raise InvalidInputError("the timestamp level holds NaT; drop those rows first")
-        self.time = time.astype(np.intp, copy=False)
-        self.stamps = pd.DatetimeIndex(stamps, name="timestamp")
-        self.size = len(self.stamps)
-        self.rows = len(self.time)
-        self._layout: tuple[np.ndarray, int] | None = None
-        self._keys: tuple[np.ndarray, np.ndarray | None] | None = None
-
-    @property
-    def entity(self) -> np.ndarray:
-        level = self.index.names.index("entity_id")
-        codes = np.asarray(self.index.codes[level], dtype=np.intp)
-        if len(codes) and codes.min() < 0:
-            raise InvalidInputError("the entity_id level holds missing values; drop those rows first")
-        return codes
-
-    def count(self, values: np.ndarray) -> np.ndarray:
-        """Per timestamp, the number of non-NaN values."""
-        return np.bincount(self.time[~np.isnan(values)], minlength=self.size)
-
-    def _slots(self) -> tuple[np.ndarray, int]:
-        """Per row, its column in the padded matrix (rows of one timestamp in row order), and the matrix width."""
-        if self._layout is None:
-            per_time = np.bincount(self.time, minlength=self.size)
-            by_time = np.argsort(self.time, kind="stable")
-            first = np.cumsum(per_time) - per_time
-            slot = np.empty(self.rows, np.intp)
-            slot[by_time] = np.arange(self.rows) - np.repeat(first, per_time)
-            self._layout = slot, int(per_time.max(initial=0))
-        return self._layout
-
-    def order(self, values: np.ndarray) -> np.ndarray:
-        """The rows with a value, sorted by timestamp, then value, then row (NaN rows left out)."""
-        valid = ~np.isnan(values)
-        slot, width = self._slots()
-        if self.size * width <= self.DENSE_PADDING * self.rows + 4096:
-            matrix = np.full((self.size, width), np.nan)
-            matrix[self.time, slot] = values
-            row_of = np.full((self.size, width), -1, dtype=np.intp)
-            row_of[self.time, slot] = np.arange(self.rows)
-            rows = np.take_along_axis(row_of, np.argsort(matrix, axis=1, kind="stable"), axis=1).ravel()
-            rows = rows[rows >= 0]  # NaN and padding sort last in each matrix row
-            return rows[valid[rows]]
-        kept = np.flatnonzero(valid)
-        by_value = np.empty(len(kept), np.int64)
-        by_value[np.argsort(values[kept], kind="stable")] = np.arange(len(kept))
-        return kept[np.argsort(self.time[kept].astype(np.int64) * max(len(kept), 1) + by_value)]
-
-    def ranks(self, values: np.ndarray, order: np.ndarray, method: str = "average") -> np.ndarray:
-        """Rank 1..n within each timestamp of the rows in ``order`` (sorted as :meth:`order` gives them; a subset
-        of such an order stays sorted), like ``groupby(...).rank(method)`` for ``"average"``, ``"min"`` and
-        ``"first"`` (ties in row order); NaN elsewhere."""
-        out = np.full(self.rows, np.nan)
-        if not len(order):
-            return out
-        group, sorted_values = self.time[order], values[order]
-        position = np.arange(len(order))
-        new_group = np.ones(len(order), bool)
-        new_group[1:] = group[1:] != group[:-1]
-        group_start = np.maximum.accumulate(np.where(new_group, position, 0))
-        if method == "first":
-            out[order] = position - group_start + 1.0
-            return out
-        new_run = new_group.copy()
-        new_run[1:] |= sorted_values[1:] != sorted_values[:-1]
-        run_start = np.flatnonzero(new_run)
-        if method == "min":
-            per_run = run_start - group_start[run_start] + 1.0
-        elif method == "average":
-            run_end = np.append(run_start[1:], len(order)) - 1
-            per_run = (run_start + run_end) / 2.0 - group_start[run_start] + 1.0
-        else:
-            raise InvalidInputError(f"unknown rank method {method!r}; use 'average', 'min' or 'first'")
-        out[order] = per_run[np.cumsum(new_run) - 1]
-        return out
-
-    def rank(self, values: np.ndarray, method: str = "average", *, ascending: bool = True) -> np.ndarray:
-        """Rank 1..n within each timestamp; NaN stays NaN. Descending ranks break ties in row order too."""
-        signed = values if ascending else -values
-        return self.ranks(signed, self.order(signed), method)
-
-    def shift(self, values: np.ndarray, steps: int) -> np.ndarray:
-        """Per row, the same entity's value ``steps`` timestamps later on the grid of distinct timestamps (earlier
-        when negative); NaN where that row does not exist."""
-        key = self.entity.astype(np.int64) * self.size + self.time
-        if self._keys is None:
-            order = None if np.all(key[1:] > key[:-1]) else np.argsort(key, kind="stable")
-            sorted_key = key if order is None else key[order]
-            if np.any(sorted_key[1:] == sorted_key[:-1]):
-                raise InvalidInputError("the index holds an (entity_id, timestamp) pair more than once")
-            self._keys = sorted_key, order
-        sorted_key, order = self._keys
-        target = key + steps
-        position = np.searchsorted(sorted_key, target)
-        position[position >= len(sorted_key)] = 0
-        found = (self.time + steps >= 0) & (self.time + steps < self.size) & (sorted_key[position] == target)
-        source = position if order is None else order[position]
-        out = np.full(self.rows, np.nan)
-        out[found] = values[source[found]]
-        return out
-
-
 def _utc_ns(values: pd.Index | pd.Series) -> np.ndarray:
     """Epoch milliseconds of UTC times (naive values are UTC); NaT becomes the int64 minimum."""
     times = pd.DatetimeIndex(pd.to_datetime(values, utc=True))
@@ -201,7 +76,7 @@ def universe_mask(index: pd.Index, entities: pd.DataFrame) -> pd.Series:
     >>> universe_mask(index, entities).tolist()
     [False, True, True, False]
     """
-    index = _check_index(index)
+    index = check_panel_index(index)
     if "entity_id" in entities.columns:
         entities = entities.set_index("entity_id")
     missing = [name for name in ("list_timestamp", "delist_timestamp") if name not in entities.columns]
@@ -238,16 +113,16 @@ def _universe(index: pd.MultiIndex, universe: Universe) -> np.ndarray | None:
 # --- scorers ------------------------------------------------------------------------------------------------------
 
 
-def _columnwise(values: Values, function: Callable[[pd.Series, _Panel], pd.Series]) -> Values:
-    panel = _Panel(values.index)
+def _columnwise(values: Values, function: Callable[[pd.Series, Panel], pd.Series]) -> Values:
+    panel = Panel(values.index)
     if isinstance(values, pd.DataFrame):
         return pd.DataFrame({column: function(values[column], panel) for column in values.columns}, index=values.index)
     return function(values, panel)
 
 
-def _prepared(values: pd.Series, universe: Universe, panel: _Panel | None = None) -> tuple[np.ndarray, _Panel]:
+def _prepared(values: pd.Series, universe: Universe, panel: Panel | None = None) -> tuple[np.ndarray, Panel]:
     """Float values with NaN outside the universe, and the index's panel."""
-    panel = panel or _Panel(values.index)
+    panel = panel or Panel(values.index)
     array = values.to_numpy(dtype=np.float64, na_value=np.nan).copy()
     inside = _universe(panel.index, universe)
     if inside is not None:
@@ -255,19 +130,13 @@ def _prepared(values: pd.Series, universe: Universe, panel: _Panel | None = None
     return array, panel
 
 
-def _rank_score(array: np.ndarray, panel: _Panel) -> np.ndarray:
+def _rank_score(array: np.ndarray, panel: Panel) -> np.ndarray:
     ranks = panel.rank(array)
     count = panel.count(array)[panel.time]
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(count > 1, (ranks - 1.0) / (count - 1.0), 0.5)
     out[np.isnan(array)] = np.nan
     return out
-
-
-def _buckets(array: np.ndarray, panel: _Panel, q: int, ranks: np.ndarray | None = None) -> np.ndarray:
-    ranks = panel.rank(array) if ranks is None else ranks
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.floor((ranks - 0.5) * q / panel.count(array)[panel.time]) + 1.0
 
 
 def rank_score(values: Values, *, universe: Universe = None) -> Values:
@@ -281,7 +150,7 @@ def rank_score(values: Values, *, universe: Universe = None) -> Values:
     [0.75, 0.0, 0.75]
     """
 
-    def score(series: pd.Series, shared: _Panel) -> pd.Series:
+    def score(series: pd.Series, shared: Panel) -> pd.Series:
         array, panel = _prepared(series, universe, shared)
         return pd.Series(_rank_score(array, panel), index=series.index, name=series.name)
 
@@ -302,14 +171,14 @@ def quantile_bucket(values: Values, q: int = 5, *, universe: Universe = None) ->
     if q < 1:
         raise InvalidInputError(f"q must be ≥ 1, got {q}")
 
-    def bucket(series: pd.Series, shared: _Panel) -> pd.Series:
+    def bucket(series: pd.Series, shared: Panel) -> pd.Series:
         array, panel = _prepared(series, universe, shared)
-        return pd.Series(_buckets(array, panel, q), index=series.index, name=series.name)
+        return pd.Series(bucket_numbers(array, panel, q), index=series.index, name=series.name)
 
     return _columnwise(values, bucket)
 
 
-def _group_mean_std(array: np.ndarray, panel: _Panel, ddof: int) -> tuple[np.ndarray, np.ndarray]:
+def _group_mean_std(array: np.ndarray, panel: Panel, ddof: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-timestamp mean and standard deviation (two-pass), one value per timestamp."""
     valid = ~np.isnan(array)
     size = panel.size
@@ -322,7 +191,7 @@ def _group_mean_std(array: np.ndarray, panel: _Panel, ddof: int) -> tuple[np.nda
     return mean, std
 
 
-def _group_median(array: np.ndarray, panel: _Panel) -> np.ndarray:
+def _group_median(array: np.ndarray, panel: Panel) -> np.ndarray:
     """Per-timestamp median of the non-NaN values (NaN for an empty timestamp), from one sort within timestamps."""
     order = panel.order(array)
     count = np.bincount(panel.time[order], minlength=panel.size)
@@ -363,7 +232,7 @@ def zscore(
         if bound is not None and not bound > 0:
             raise InvalidInputError(f"{name} must be > 0 (a number of standard deviations), got {bound}")
 
-    def standardise(series: pd.Series, shared: _Panel) -> pd.Series:
+    def standardise(series: pd.Series, shared: Panel) -> pd.Series:
         array, panel = _prepared(series, universe, shared)
         codes = panel.time
         mean, std = _group_mean_std(array, panel, ddof)
@@ -537,7 +406,7 @@ def to_wide(weights: pd.DataFrame | pd.Series, timestamps: pd.Index | None = Non
     >>> to_wide(targets).sum(axis=1)          # 1.0 per timestamp  # doctest: +SKIP
     """
     series = weights["weight"] if isinstance(weights, pd.DataFrame) else weights
-    _check_index(series.index)
+    check_panel_index(series.index)
     wide = series.unstack(level="entity_id", fill_value=0.0).sort_index()
     wide.columns.name = "entity_id"
     if timestamps is not None:

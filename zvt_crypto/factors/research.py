@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from zvt_crypto.contract.errors import InvalidInputError
-from zvt_crypto.factors.cross_section import _buckets, _check_index, _Panel
+from zvt_crypto.factors.panel import Panel, bucket_numbers, check_panel_index
 
 if TYPE_CHECKING:
     from plotly.graph_objects import Figure
@@ -52,7 +52,7 @@ def _series(values: pd.Series | pd.DataFrame, what: str) -> pd.Series:
         if values.shape[1] != 1:
             raise InvalidInputError(f"{what} must be one column; pass frame['column']")
         values = values.iloc[:, 0]
-    _check_index(values.index)
+    check_panel_index(values.index)
     return values
 
 
@@ -81,7 +81,7 @@ def _group_corr(x: np.ndarray, y: np.ndarray, codes: np.ndarray, size: int) -> n
 
 
 def _ic_array(
-    x: np.ndarray, y: np.ndarray, panel: _Panel, method: Method, x_order: np.ndarray | None = None
+    x: np.ndarray, y: np.ndarray, panel: Panel, method: Method, x_order: np.ndarray | None = None
 ) -> np.ndarray:
     """Per-timestamp correlation of x and y; ``x_order`` (``panel.order(x)``) saves a sort when x is reused."""
     if method == "pearson":
@@ -104,14 +104,14 @@ def _periods_frame(fwd: pd.Series | pd.DataFrame) -> pd.DataFrame:
 
 def _aligned(factor: pd.Series, other: pd.DataFrame) -> pd.DataFrame:
     """``other`` on the factor's index (rows the factor lacks are dropped, missing ones are NaN)."""
-    _check_index(other.index)
+    check_panel_index(other.index)
     return other if other.index.equals(factor.index) else other.reindex(factor.index)
 
 
 # --- forward returns and IC ---------------------------------------------------------------------------------------
 
 
-def _forward_returns(close: pd.Series, steps: list[int], panel: _Panel) -> pd.DataFrame:
+def _forward_returns(close: pd.Series, steps: list[int], panel: Panel) -> pd.DataFrame:
     values = _floats(close)
     with np.errstate(invalid="ignore", divide="ignore"):
         columns = {k: panel.shift(values, k) / values - 1.0 for k in steps}
@@ -139,11 +139,11 @@ def forward_returns(close: pd.Series | pd.DataFrame, periods: Iterable[int] = (1
     [0.1, 0.1, nan]
     """
     close = _series(close, "close")
-    return _forward_returns(close, _steps(periods), _Panel(close.index))
+    return _forward_returns(close, _steps(periods), Panel(close.index))
 
 
 def _information_coefficient(
-    x: np.ndarray, returns: pd.DataFrame, panel: _Panel, method: Method, x_order: np.ndarray | None = None
+    x: np.ndarray, returns: pd.DataFrame, panel: Panel, method: Method, x_order: np.ndarray | None = None
 ) -> pd.DataFrame:
     if method == "spearman" and x_order is None:
         x_order = panel.order(x)
@@ -167,7 +167,7 @@ def information_coefficient(
     """
     factor = _series(factor, "factor")
     returns = _aligned(factor, _periods_frame(fwd))
-    return _information_coefficient(_floats(factor), returns, _Panel(factor.index), method)
+    return _information_coefficient(_floats(factor), returns, Panel(factor.index), method)
 
 
 def ic_summary(ic: pd.Series | pd.DataFrame) -> pd.DataFrame:
@@ -217,7 +217,7 @@ class QuantileReturns:
         return self.spread.mean()
 
 
-def _quantile_returns(bucket: np.ndarray, returns: pd.DataFrame, q: int, panel: _Panel) -> QuantileReturns:
+def _quantile_returns(bucket: np.ndarray, returns: pd.DataFrame, q: int, panel: Panel) -> QuantileReturns:
     size = panel.size * q
     by_time = {}
     for column in returns.columns:  # a few periods; each one is a pass of np.bincount over all rows
@@ -249,11 +249,11 @@ def quantile_returns(factor: pd.Series | pd.DataFrame, fwd: pd.Series | pd.DataF
     _check_q(q)
     factor = _series(factor, "factor")
     returns = _aligned(factor, _periods_frame(fwd))
-    panel = _Panel(factor.index)
-    return _quantile_returns(_buckets(_floats(factor), panel, q), returns, q, panel)
+    panel = Panel(factor.index)
+    return _quantile_returns(bucket_numbers(_floats(factor), panel, q), returns, q, panel)
 
 
-def _turnover(bucket: np.ndarray, which: int, panel: _Panel) -> pd.Series:
+def _turnover(bucket: np.ndarray, which: int, panel: Panel) -> pd.Series:
     member = (bucket == which).astype(np.float64)
     before = panel.shift(member, -1)
     inside = member == 1.0
@@ -282,11 +282,11 @@ def factor_turnover(factor: pd.Series | pd.DataFrame, q: int = 5, bucket: int | 
     which = q if bucket is None else bucket
     if not 1 <= which <= q:
         raise InvalidInputError(f"bucket must be in 1..{q}, got {bucket}")
-    panel = _Panel(factor.index)
-    return _turnover(_buckets(_floats(factor), panel, q), which, panel)
+    panel = Panel(factor.index)
+    return _turnover(bucket_numbers(_floats(factor), panel, q), which, panel)
 
 
-def _rank_autocorrelation(x: np.ndarray, lag: int, panel: _Panel, x_order: np.ndarray | None = None) -> pd.Series:
+def _rank_autocorrelation(x: np.ndarray, lag: int, panel: Panel, x_order: np.ndarray | None = None) -> pd.Series:
     if lag < 1:
         raise InvalidInputError(f"lag must be ≥ 1, got {lag}")
     earlier = panel.shift(x, -lag)
@@ -301,7 +301,7 @@ def rank_autocorrelation(factor: pd.Series | pd.DataFrame, lag: int = 1) -> pd.S
     >>> rank_autocorrelation(factor).mean()   # doctest: +SKIP
     """
     factor = _series(factor, "factor")
-    return _rank_autocorrelation(_floats(factor), lag, _Panel(factor.index))
+    return _rank_autocorrelation(_floats(factor), lag, Panel(factor.index))
 
 
 def ic_decay(
@@ -417,16 +417,16 @@ def tear_sheet(
         raise InvalidInputError(f"max_lag must be ≥ 1, got {max_lag}")
     steps = _steps(periods)
     horizons = sorted(set(steps) | set(range(1, max_lag + 1)))
-    panel = _Panel(factor.index)
+    panel = Panel(factor.index)
     same = close.index.equals(factor.index)
-    fwd = _aligned(factor, _forward_returns(close, horizons, panel if same else _Panel(close.index)))
+    fwd = _aligned(factor, _forward_returns(close, horizons, panel if same else Panel(close.index)))
     x = _floats(factor)
     x_order = panel.order(x)  # one sort of the factor serves every IC, the buckets and the autocorrelation
     ic_all = _information_coefficient(x, fwd, panel, method, x_order)
     decay = ic_summary(ic_all[list(range(1, max_lag + 1))])
     decay.index.name = "horizon"
     ic = ic_all[steps]
-    bucket = _buckets(x, panel, q, panel.ranks(x, x_order))
+    bucket = bucket_numbers(x, panel, q, panel.ranks(x, x_order))
     return TearSheet(
         periods=tuple(steps),
         q=q,
