@@ -649,6 +649,21 @@ class Broker:
         self.ev_size.append(size)
         self.ev_cash.append(cash_change)
 
+    def set_stops(self, column: int, *, sl: float | None = None, tp: float | None = None,
+                  trail: float | None = None) -> None:
+        """Set (or move) the stops of symbol ``column``'s open position (nothing when it is flat); the broker then
+        watches the bars for them."""
+        state = self.positions[column]
+        if state.size == 0:
+            return
+        if sl is not None:
+            state.sl = sl
+        if tp is not None:
+            state.tp = tp
+        if trail is not None:
+            state.trail = trail
+        self._update_busy()
+
     def _update_busy(self) -> None:
         self.busy = bool(self.orders) or any(self.positions[c].protected for c in self.open_columns)
         self.watch_close = self.risk.watches_equity or any(

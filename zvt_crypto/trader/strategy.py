@@ -170,17 +170,7 @@ class Position:
 
     def set_stops(self, *, sl: float | None = None, tp: float | None = None, trail: float | None = None) -> None:
         """Set (or move) the stop-loss, take-profit and trailing stop of the open position."""
-        state = self._broker.positions[self.column]
-        if state.size == 0:
-            return
-        if sl is not None:
-            state.sl = sl
-        if tp is not None:
-            state.tp = tp
-        if trail is not None:
-            state.trail = trail
-        self._broker.busy = True
-        self._broker._update_busy()
+        self._broker.set_stops(self.column, sl=sl, tp=tp, trail=trail)
 
     def __repr__(self) -> str:
         return f"<Position {self._broker.data.specs[self.column].symbol} size={self.size:g}>"
