@@ -188,3 +188,16 @@ def test_path_helpers() -> None:
     assert first_reach(points, 100, up=True) == 0.0  # already there at the open
     assert first_reach(points, 104.5, up=False, after=2.0) == pytest.approx(2.5)
     assert liquidation_price(100.0, False, 10, 0.005) == pytest.approx(110 / 1.005)
+
+
+def test_set_stops_moves_the_stops_of_the_open_position_and_is_a_no_op_when_flat() -> None:
+    """``Position.set_stops`` (a public method nothing else tested): stops set after the entry are watched from
+    the next bar, moving one replaces it, and on a flat position it does nothing."""
+    dip = (100.0, 101.0, 93.0, 100.0)  # reaches 94 and 96, not 92
+    rows = [FLAT, FLAT, dip, dip, FLAT]
+    moved = run(rows, {0: [buy(size=1.0)], 1: [lambda s: s.position.set_stops(sl=92.0)],
+                       2: [lambda s: s.position.set_stops(sl=96.0)]}, fee=0.0)
+    trade = moved.trades.iloc[0]
+    assert (trade["exit_reason"], trade["exit_price"], trade["exit_bar"]) == ("sl", 96.0, 3)  # 92 held on bar 2
+    flat = run(rows, {0: [lambda s: s.position.set_stops(sl=99.0, tp=101.0, trail=0.01)]}, fee=0.0)
+    assert flat.trades.empty and flat.open_trades.empty and flat.orders.empty
