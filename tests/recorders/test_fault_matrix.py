@@ -42,6 +42,8 @@ from zvt_crypto.sim.faults import Fault
 
 from .conftest import HOUR, NOW
 
+pytestmark = pytest.mark.slow  # 182 cells, some waiting out a Retry-After or a client timeout
+
 PERP = "BTC/USDT:USDT"
 TIMEOUT_MS = 400  # the client's timeout: the "slow" fault answers after twice that
 
@@ -91,12 +93,15 @@ FAULTS: dict[str, dict[str, Any]] = {
 
 
 def config_for(sim: SimulatedExchange, folder: Path) -> Config:
-    """The simulator's config with quick retries and a short client timeout (so a matrix cell takes ~1 s)."""
+    """The simulator's config with quick retries and a short client timeout, and without what only paces or
+    lingers (our request budget, ccxt's rate limiter, ccxt's 250 ms pause on close): the matrix is about faults,
+    and a cell then takes ~0.1 s plus its fault's own waits. Pacing has its own tests (test_resilience.py)."""
     text = sim.config_toml()
     for exchange in ("binance", "binanceusdm"):
-        text = text.replace(f"[exchanges.{exchange}.ccxt]\n", f"[exchanges.{exchange}.ccxt]\ntimeout = {TIMEOUT_MS}\n")
+        text = text.replace(f"[exchanges.{exchange}.ccxt]\n", f"[exchanges.{exchange}.ccxt]\ntimeout = {TIMEOUT_MS}\n"
+                            "enableRateLimit = false\ntimeout_on_exit = 0\n")
         text += (f"\n[exchanges.{exchange}]\nmax_retries = 3\nretry_initial_seconds = 0.01\nretry_max_seconds = 0.05\n"
-                 "retry_after_max_seconds = 5\nbreaker_threshold = 1000\n")
+                 "retry_after_max_seconds = 5\nbreaker_threshold = 1000\nrequests_per_minute = 0\n")
     path = folder / "zvt_crypto.toml"
     path.write_text(text)
     return load_config(path, home=folder / "home")
