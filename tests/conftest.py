@@ -58,6 +58,17 @@ def zvt_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     store_module._default_stores.clear()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def ccxt_closes_without_pause() -> Iterator[None]:
+    """ccxt's async clients sleep ``timeout_on_exit`` (250 ms) in ``close()`` for TLS sockets to wind down; the
+    tests speak plain HTTP to 127.0.0.1 and close a client in nearly every recorder test, so they skip it."""
+    import ccxt.async_support
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ccxt.async_support.Exchange, "timeout_on_exit", 0)
+        yield
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # PostgreSQL server
 # ---------------------------------------------------------------------------------------------------------------

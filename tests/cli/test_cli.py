@@ -1,9 +1,9 @@
-"""The zvt-crypto command line, end to end through a subprocess on a real SQLite store."""
+"""The zvt-crypto command line, end to end on a real SQLite store: in this process through click's runner, and
+through the real entry point in a subprocess for ``--version`` and ``demo``."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,15 +11,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.clirun import Ran, run_cli, run_cli_process
 from zvt_crypto import __version__
 from zvt_crypto.contract.migrate import head_revision
 
 
-def run(home: Path, *args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("ZVT_CRYPTO_")}
-    environment.update({"ZVT_CRYPTO_HOME": str(home), **(env or {})})
-    result = subprocess.run([sys.executable, "-m", "zvt_crypto", *args], capture_output=True, text=True,
-                            env=environment, timeout=120)
+def run(home: Path, *args: str, env: dict[str, str] | None = None, check: bool = True,
+        process: bool = False) -> Ran | subprocess.CompletedProcess[str]:
+    """``zvt-crypto *args`` with ``home`` as the data home: in this process, or a subprocess when ``process``."""
+    result = (run_cli_process if process else run_cli)(*args, home=home, env=env)
     if check:
         assert result.returncode == 0, f"{args}: {result.stderr}"
     return result
@@ -28,7 +28,7 @@ def run(home: Path, *args: str, env: dict[str, str] | None = None, check: bool =
 @pytest.fixture(scope="module")
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("demo_home")
-    result = run(home, "demo")
+    result = run(home, "demo", process=True)  # the demo through the real entry point
     out = result.stdout
     # 3 pairs x 7 days of 1m bars from the simulated Binance, less its 17-minute ETH outage
     assert "Bar from binance: 3 symbol(s), 30223 rows written (30223 received)" in out
@@ -44,6 +44,7 @@ def test_version() -> None:
     assert result.stdout.strip() == f"zvt-crypto, version {__version__}"
 
 
+@pytest.mark.slow  # the demo twice
 def test_demo_is_idempotent(demo_home: Path) -> None:
     again = run(demo_home, "demo").stdout
     assert "markets from binance: 1 symbol(s), 0 rows written" in again
@@ -51,6 +52,7 @@ def test_demo_is_idempotent(demo_home: Path) -> None:
     assert "built 1h bars from complete 1m intervals: 503 bars, 0 new or changed" in again
 
 
+@pytest.mark.slow  # on the demo's data
 def test_coverage_json_reports_the_outage(demo_home: Path) -> None:
     report = json.loads(run(demo_home, "coverage", "--exchange", "binance", "--level", "1m", "--format", "json").stdout)
     by_entity = {row["entity_id"]: row for row in report}
@@ -65,6 +67,7 @@ def test_coverage_json_reports_the_outage(demo_home: Path) -> None:
     assert len(csv_text.splitlines()) == 1 + 4  # BTC at 1m, 1h, 4h, 1d
 
 
+@pytest.mark.slow  # on the demo's data
 def test_query_formats(demo_home: Path) -> None:
     out = run(demo_home, "query", "Bar", "--exchange", "binance", "--symbol", "ETH/USDT", "--level", "4h",
               "--start", "2024-01-03T04:00", "--end", "2024-01-03T20:00", "--format", "json").stdout
@@ -75,6 +78,7 @@ def test_query_formats(demo_home: Path) -> None:
     assert "SOL/USDT" in table and "2023-12-04" in table  # listing time from the first bar
 
 
+@pytest.mark.slow  # on the demo's data
 def test_export_then_import_round_trip(demo_home: Path, tmp_path: Path) -> None:
     out = tmp_path / "eth_1h.csv"
     result = run(demo_home, "export", "bars", "--exchange", "binance", "--symbol", "ETH/USDT", "--level", "1h",

@@ -1,4 +1,5 @@
-"""``zvt-crypto factor list|compute|show`` end to end through a subprocess on a real SQLite store."""
+"""``zvt-crypto factor list|compute|show`` end to end on a real SQLite store: ``list`` through the real entry point
+in a subprocess, the rest in this process (click's runner)."""
 
 from __future__ import annotations
 
@@ -29,13 +30,13 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return home, url
 
 
-def cli(db: tuple[Path, str], *args: str, check: bool = True) -> object:
+def cli(db: tuple[Path, str], *args: str, check: bool = True, process: bool = False) -> object:
     home, url = db
-    return run(home, "--db-url", url, *args, check=check)
+    return run(home, "--db-url", url, *args, check=check, process=process)
 
 
 def test_list_names_the_builtins(db: tuple[Path, str]) -> None:
-    out = cli(db, "factor", "list").stdout  # type: ignore[attr-defined]
+    out = cli(db, "factor", "list", process=True).stdout  # type: ignore[attr-defined]
     for name in ("sma", "ema", "rsi", "macd", "bbands", "atr", "vwap", "obv", "mfi", "stoch", "adx",
                  "funding_carry", "basis", "realized_vol", "mtf_trend", "ml_forecast"):
         assert f"│ {name} " in out, name

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import ccxt
 import numpy as np
 import pandas as pd
 import pytest
 
-from zvt_crypto.contract.config import Config
+from zvt_crypto.contract.config import Config, load_config
 from zvt_crypto.contract.coverage import coverage
 from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.store import Store
@@ -22,6 +24,15 @@ BTC = "pair_binance_BTC-USDT"
 
 def record(store: Store, config: Config, **options: object):
     return BarsRecorder(store, config).record(exchange="binance", show_progress=False, **options)
+
+
+def quick_retries(sim: SimulatedExchange, folder: Path) -> Config:
+    """The simulator's config with the default number of retries and millisecond back-off (a venue that keeps
+    failing is given up in a fraction of a second instead of ~16 s)."""
+    path = folder / "quick_retries.toml"
+    path.write_text(sim.config_toml() + "\n[exchanges.binance]\nretry_initial_seconds = 0.01\n"
+                    "retry_max_seconds = 0.05\n")
+    return load_config(path, home=folder / "home")
 
 
 def venue_bars(sim: SimulatedExchange, symbol: str, timeframe: str, since: int, limit: int) -> pd.DataFrame:
@@ -92,13 +103,13 @@ def test_hole_left_by_an_earlier_run_is_filled(sim_store: Store, sim_config: Con
 
 
 def test_transient_faults_are_retried_and_data_is_complete(sim: SimulatedExchange, sim_store: Store,
-                                                           sim_config: Config) -> None:
+                                                           tmp_path: Path) -> None:
     sim.inject("rate_limit", "/api/v3/klines", retry_after=1, count=1)
     sim.inject("server_error", "/api/v3/klines", count=2, skip=1)
     sim.inject("junk", "/api/v3/klines", count=1, skip=4)
     sim.inject("duplicate", "/api/v3/klines", count=1, skip=5, rows=5)
     sim.inject("shuffle", "/api/v3/klines", count=1, skip=6)
-    summary = record(sim_store, sim_config, symbols=["ETH/USDT"], level="5m", start="2024-01-04")
+    summary = record(sim_store, quick_retries(sim, tmp_path), symbols=["ETH/USDT"], level="5m", start="2024-01-04")
     assert not summary.failed, str(summary)
     assert summary.retries >= 4
     stored = Bar.query_data(exchange="binance", symbols=["ETH/USDT"], level="5m", store=sim_store)
@@ -107,9 +118,9 @@ def test_transient_faults_are_retried_and_data_is_complete(sim: SimulatedExchang
 
 
 def test_killed_run_resumes_without_duplicates_or_holes(sim: SimulatedExchange, sim_store: Store,
-                                                        sim_config: Config) -> None:
+                                                        sim_config: Config, tmp_path: Path) -> None:
     sim.inject("drop", "/api/v3/klines", count=None, skip=2)  # the venue goes away after two pages
-    broken = record(sim_store, sim_config, symbols=["BTC/USDT"], level="5m", start="2024-01-01")
+    broken = record(sim_store, quick_retries(sim, tmp_path), symbols=["BTC/USDT"], level="5m", start="2024-01-01")
     assert broken.failed and "BTC/USDT" in str(broken)
     partial = len(Bar.query_data(entity_ids=[BTC], level="5m", store=sim_store))
     assert partial == 2 * 1000  # whole pages only

@@ -1,4 +1,5 @@
-"""``zvt-crypto record`` end to end: a subprocess, a config file pointing ccxt at the simulated Binance, a store."""
+"""``zvt-crypto record`` end to end: a config file pointing ccxt at the simulated Binance, a store; in this process
+(click's runner), and through the real entry point in a subprocess for a first recording and for Ctrl-C."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.clirun import Ran, run_cli, run_cli_process
 from zvt_crypto.sim import SimulatedExchange
 
 BARS = ("record", "bars", "--exchange", "binance", "--level", "1h", "--start", "2024-01-07", "--quiet")
@@ -24,25 +27,24 @@ FAST_RETRIES = "\n[exchanges.binance]\nmax_retries = 5\nretry_initial_seconds = 
 
 
 @pytest.fixture
-def cli(sim: SimulatedExchange, tmp_path: Path):
+def cli(sim: SimulatedExchange, tmp_path: Path) -> Callable[..., Ran | subprocess.CompletedProcess[str]]:
+    """``zvt-crypto --config <the simulator's> *args``: in this process, or a subprocess when ``process``."""
     config = tmp_path / "zvt_crypto.toml"
     config.write_text(sim.config_toml() + FAST_RETRIES)
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("ZVT_CRYPTO_")}
-    environment["ZVT_CRYPTO_HOME"] = str(tmp_path / "home")
 
-    def run(*args: str, path: Path | None = None) -> subprocess.CompletedProcess:
-        """``path``: a directory put first on the child's PYTHONPATH (where a test installs a plugin)."""
-        env = environment
+    def run(*args: str, process: bool = False, path: Path | None = None) -> Ran | subprocess.CompletedProcess[str]:
+        """``path``: a directory put first on a child process's PYTHONPATH (where a test installs a plugin)."""
         if path is not None:
-            env = {**environment, "PYTHONPATH": os.pathsep.join(filter(None, [str(path), env.get("PYTHONPATH")]))}
-        return subprocess.run([sys.executable, "-m", "zvt_crypto", "--config", str(config), *args],
-                              capture_output=True, text=True, env=env, timeout=120)
+            pythonpath = os.pathsep.join(filter(None, [str(path), os.environ.get("PYTHONPATH")]))
+            return run_cli_process("--config", str(config), *args, home=tmp_path / "home",
+                                   env={"PYTHONPATH": pythonpath})
+        return (run_cli_process if process else run_cli)("--config", str(config), *args, home=tmp_path / "home")
 
     return run
 
 
 def test_record_bars_then_coverage(cli, sim: SimulatedExchange) -> None:
-    result = cli(*BARS, "--symbol", "BTC/USDT")
+    result = cli(*BARS, "--symbol", "BTC/USDT", process=True)  # the record group through the real entry point
     assert result.returncode == 0, result.stderr
     assert "Bar from binance: 1 symbol(s), 24 rows written (24 received)" in result.stdout
     assert "FAILED" not in result.stdout

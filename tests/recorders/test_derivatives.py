@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.clirun import run_cli
 from zvt_crypto.contract.config import Config
 from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.levels import DAY_MS
@@ -182,15 +183,8 @@ def test_spot_funding_from_python_and_from_the_cli(sim: SimulatedExchange, sim_s
                                                    tmp_path: Any) -> None:
     with pytest.raises(InvalidInputError, match="BTC/USDT on binance is a spot market"):
         FundingRate.record_data(exchange="binance", symbols=["BTC/USDT"], store=sim_store, show_progress=False)
-    import os
-    import subprocess
-    import sys
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ZVT_CRYPTO_")} | {
-        "ZVT_CRYPTO_HOME": str(tmp_path / "cli_home")}
-    result = subprocess.run([sys.executable, "-m", "zvt_crypto", "--config", str(sim_config.source), "record",
-                             "funding", "--exchange", "binance", "--symbol", "BTC/USDT", "--quiet"],
-                            capture_output=True, text=True, env=env, timeout=120)
+    result = run_cli("--config", str(sim_config.source), "record", "funding", "--exchange", "binance", "--symbol",
+                     "BTC/USDT", "--quiet", home=tmp_path / "cli_home")
     assert result.returncode == 1
     assert result.stderr == ("error: funding rates exist for perpetuals and futures only; BTC/USDT on binance is a "
                              "spot market: use a perpetual on binanceusdm, e.g. --exchange binanceusdm --symbol "

@@ -42,6 +42,8 @@ from zvt_crypto.sim.faults import Fault
 
 from .conftest import HOUR, NOW
 
+pytestmark = pytest.mark.slow  # 182 cells, some waiting out a Retry-After or a client timeout
+
 PERP = "BTC/USDT:USDT"
 TIMEOUT_MS = 400  # the client's timeout: the "slow" fault answers after twice that
 
@@ -55,22 +57,26 @@ class Kind:
     path: str
     options: dict[str, Any]
     leveled: bool = False
+    paged: bool = True  # its range spans >= 2 requests, so the fault (from the 2nd request on) must hit
 
 
 KINDS = {
-    # 5m bars over 4 days: two pages, so a fault can hit the middle of the range
+    # 5m bars over 4 days: two pages (1000 a page), so a fault can hit the middle of the range; the same for the
+    # mark and index bars (1000 a page) and open interest (500 1h values a page)
     "bars": Kind(BarsRecorder, Bar, "binance", "BTC/USDT", "/api/v3/klines",
                  {"level": "5m", "start": "2024-01-04"}, leveled=True),
     "mark-bars": Kind(MarkPriceBarsRecorder, MarkPriceBar, "binanceusdm", PERP, "/fapi/v1/markPriceKlines",
-                      {"level": "5m", "start": "2024-01-05"}, leveled=True),
+                      {"level": "5m", "start": "2024-01-04"}, leveled=True),
     "index-bars": Kind(IndexPriceBarsRecorder, IndexPriceBar, "binanceusdm", PERP, "/fapi/v1/indexPriceKlines",
-                       {"level": "5m", "start": "2024-01-05"}, leveled=True),
+                       {"level": "5m", "start": "2024-01-04"}, leveled=True),
+    # the simulated perp's whole funding history fits one page of 1000: one request, the fault never hits
     "funding": Kind(FundingRateRecorder, FundingRate, "binanceusdm", PERP, "/fapi/v1/fundingRate",
-                    {"start": "2023-11-01"}),
+                    {"start": "2023-11-01"}, paged=False),
     "open-interest": Kind(OpenInterestRecorder, OpenInterest, "binanceusdm", PERP, "/futures/data/openInterestHist",
-                          {"level": "1h", "start": "2023-12-20"}, leveled=True),
+                          {"level": "1h", "start": "2023-12-11"}, leveled=True),
     "trades": Kind(TradesRecorder, Trade, "binance", "BTC/USDT", "/api/v3/aggTrades", {"start": NOW - 2 * HOUR}),
-    "orderbook": Kind(OrderBookRecorder, OrderBookSnapshot, "binance", "BTC/USDT", "/api/v3/depth", {"depth": 5}),
+    "orderbook": Kind(OrderBookRecorder, OrderBookSnapshot, "binance", "BTC/USDT", "/api/v3/depth", {"depth": 5},
+                      paged=False),  # one request per run
 }
 
 FAULTS: dict[str, dict[str, Any]] = {
@@ -91,12 +97,15 @@ FAULTS: dict[str, dict[str, Any]] = {
 
 
 def config_for(sim: SimulatedExchange, folder: Path) -> Config:
-    """The simulator's config with quick retries and a short client timeout (so a matrix cell takes ~1 s)."""
+    """The simulator's config with quick retries and a short client timeout, and without what only paces or
+    lingers (our request budget, ccxt's rate limiter, ccxt's 250 ms pause on close): the matrix is about faults,
+    and a cell then takes ~0.1 s plus its fault's own waits. Pacing has its own tests (test_resilience.py)."""
     text = sim.config_toml()
     for exchange in ("binance", "binanceusdm"):
-        text = text.replace(f"[exchanges.{exchange}.ccxt]\n", f"[exchanges.{exchange}.ccxt]\ntimeout = {TIMEOUT_MS}\n")
+        text = text.replace(f"[exchanges.{exchange}.ccxt]\n", f"[exchanges.{exchange}.ccxt]\ntimeout = {TIMEOUT_MS}\n"
+                            "enableRateLimit = false\ntimeout_on_exit = 0\n")
         text += (f"\n[exchanges.{exchange}]\nmax_retries = 3\nretry_initial_seconds = 0.01\nretry_max_seconds = 0.05\n"
-                 "retry_after_max_seconds = 5\nbreaker_threshold = 1000\n")
+                 "retry_after_max_seconds = 5\nbreaker_threshold = 1000\nrequests_per_minute = 0\n")
     path = folder / "zvt_crypto.toml"
     path.write_text(text)
     return load_config(path, home=folder / "home")
@@ -152,13 +161,15 @@ def test_fault_matrix(kind_name: str, fault: str, mode: str, sim: SimulatedExcha
     kind = KINDS[kind_name]
     options = FAULTS[fault]
     if mode == "transient":  # the 2nd and the 4th request: separate hits, never two in a row
-        sim.faults.add(Fault(path=kind.path, skip=1, count=1, **options))
-        sim.faults.add(Fault(path=kind.path, skip=3, count=1, **options))
+        faults = [Fault(path=kind.path, skip=1, count=1, **options), Fault(path=kind.path, skip=3, count=1, **options)]
     else:  # every request after the first
-        sim.faults.add(Fault(path=kind.path, skip=1, count=None, **options))
+        faults = [Fault(path=kind.path, skip=1, count=None, **options)]
+    for fault_ in faults:
+        sim.faults.add(fault_)
     store = Store(config_for(sim, tmp_path))
     try:
         summary = record(kind, store, store.config)
+        assert not kind.paged or any(f.hits for f in faults), f"{kind_name}: one request only, the fault never hit"
         got = stored(kind, store)
         reference = references[kind_name]
         if kind_name == "orderbook":  # a snapshot of the book now: one row, equal to the fault-free one

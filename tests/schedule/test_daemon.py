@@ -13,12 +13,16 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.schedule.conftest import DaemonEnv, dead_venue_toml, wait_for
 from tests.schedule.test_alerts import SECRET, Receiver
 from zvt_crypto.contract.coverage import coverage
 from zvt_crypto.contract.timeutil import to_ms
 from zvt_crypto.domain import Bar, FactorValue, JobRun
 from zvt_crypto.schedule.lock import read_holder
+
+pytestmark = pytest.mark.slow  # real daemons and their polling: seconds each
 
 NOW = to_ms("2024-01-08T00:00:00Z")
 MINUTE = 60_000
