@@ -143,14 +143,19 @@ def test_ctrl_c_says_what_is_stored_and_a_rerun_resumes(sim: SimulatedExchange, 
         with sqlite3.connect(database, timeout=30) as connection:
             try:
                 return int(connection.execute("SELECT count(*) FROM bar WHERE level = '1m'").fetchone()[0])
-            except sqlite3.OperationalError:  # not migrated yet
-                return 0
+            except sqlite3.OperationalError as exc:
+                if "no such table" in str(exc):  # not migrated yet
+                    return 0
+                raise
 
-    sim.inject("slow", "/api/v3/klines", delay=1.0, count=None)  # a page a second: time to press Ctrl-C
+    # a page every 2 s: the first batch is stored after ~3 pages, the run ends after 5: ~4 s to press Ctrl-C in,
+    # wide enough for a loaded machine (with 1 s the run sometimes ended before the test saw a row)
+    sim.inject("slow", "/api/v3/klines", delay=2.0, count=None)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
     deadline = time.monotonic() + 60
     while stored() == 0 and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert process.poll() is None, "the run ended before the test saw a stored row: nothing to interrupt"
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
     rows = stored()
