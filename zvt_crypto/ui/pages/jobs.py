@@ -103,8 +103,11 @@ def _job_row(job: JobStatus) -> list[Any]:
         name = html.Span([name, coloured(" running", GREY)])
     failures = coloured(str(job.consecutive_failures), RED if job.consecutive_failures else GREEN)
     error = (job.last_error or "").splitlines()[0][:160] if job.last_error else ""
-    return [name, job.when, job.last_success or "never", _lag(job), failures, utc(job.next_run),
-            html.Span(error, title=job.last_error or None)]
+    next_run = (utc(job.next_run) if job.next_run
+                else coloured("not scheduled", GREY, "planned by the scheduler once it runs" if job.enabled
+                              else "disabled in the config"))
+    return [name, job.when, utc(job.last_success) if job.last_success else "never", _lag(job), failures,
+            next_run, html.Span(error, title=job.last_error or None, className="wrap")]
 
 
 def _lag(job: JobStatus) -> Any:
@@ -126,7 +129,7 @@ def _history_section(runs: list[dict[str, Any]], job: str | None) -> html.Sectio
              run["reason"], _status(run["status"]), _seconds(run), f"{run['changed']:,}", f"{run['requests']:,}",
              f"{run['retries']:,}", f"{run['gaps_found']}/{run['gaps_filled']}/{run['gaps_confirmed']}",
              html.Span((run["error"] or "").splitlines()[0][:120] if run["error"] else "",
-                       title=run["error"] or None)] for run in runs]
+                       title=run["error"] or None, className="wrap")] for run in runs]
     heading: list[Any] = [html.H2(f"Run history of {job}" if job else "Run history")]
     if job:
         heading.append(html.P(["Only the runs of ", html.Strong(job), ". ", dcc.Link("Show all jobs", href=PATH)],

@@ -8,6 +8,7 @@ from typing import Any
 import dash
 from dash import Dash, Input, Output, dcc, html
 
+from zvt_crypto import __version__
 from zvt_crypto.contract.config import redact_url
 from zvt_crypto.contract.timeutil import now_ms, to_ms
 from zvt_crypto.ui.components import GREY, RED, age, coloured, command, guarded, note, refresh_timer, table, utc
@@ -54,11 +55,16 @@ def _store_section(context: UiContext, counts: dict[str, int]) -> html.Section:
     return html.Section([
         html.H2("Store"),
         html.Dl([html.Dt("database"), html.Dd(redact_url(context.config.db_url), id="overview-store-url"),
-                 html.Dt("set by"), html.Dd(context.config.db_url_origin)], className="kv"),
+                 html.Dt("chosen by"), html.Dd(_origin(context.config.db_url_origin)),
+                 html.Dt("zvt_crypto"), html.Dd(__version__)], className="kv"),
         html.H2("Rows per schema"),
         table(["schema", "rows"], rows, "overview-rows", "No rows in any table yet."),
         html.P(f"Empty: {', '.join(empty)}." if filled and empty else "", className="hint"),
     ], className="card")
+
+
+def _origin(origin: str) -> str:
+    return "default: the store under the data home" if origin == "default" else origin
 
 
 def _empty_store(context: UiContext) -> html.Section:
@@ -98,7 +104,8 @@ def _scheduler_section(context: UiContext) -> html.Section:
     state = (coloured("No scheduler running on this store", GREY) if "host" not in daemon
              else coloured(daemon["text"], RED if daemon.get("stale") else "#1b7f3b"))
     rows = [[utc(run["started_timestamp"]), run["job"], _status(run["status"]), f"{run['changed']:,}",
-             (run["error"] or "").splitlines()[0][:120] if run["error"] else ""] for run in report.runs]
+             html.Span((run["error"] or "").splitlines()[0][:120] if run["error"] else "", className="wrap")]
+            for run in report.runs]
     return html.Section([
         html.H2("Scheduler"),
         html.P(state, id="overview-scheduler"),
