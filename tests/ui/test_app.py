@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -146,3 +147,14 @@ def test_tokens_are_compared_in_constant_time(guarded_url: str, monkeypatch: pyt
     call(f"{guarded_url}/login", data={"token": "x", "next": "/"})
     call(f"{guarded_url}/", headers={"Cookie": "zvt_crypto_session=forged"})
     assert [given for given, _expected in compared] == [b"nope", b"x", b"forged"]
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_dash_debug_mode_only_when_asked(site: Site, debug: bool) -> None:
+    from zvt_crypto.ui.app import create_app
+
+    app = create_app(load_config(site.config_file, env={}), ServeSettings(debug=debug))
+    with serve_in_thread(app) as url:
+        body = call(f"{url}/")[2]
+    shown = re.search(r'"ui":\s*(true|false)', body)  # Dash's dev-tools switch in the page's config
+    assert shown is not None and shown.group(1) == str(debug).lower()

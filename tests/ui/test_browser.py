@@ -23,12 +23,41 @@ TIMEOUT_MS = 20_000
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The filled site, plus what a live scheduler leaves: job btc-1h's bars up to the last complete hour and
+    the scheduler lock, held with a beating heart by this process."""
+    from zvt_crypto.schedule.lock import SchedulerLockHandle
+
     site = make_site(tmp_path_factory.mktemp("browser"), filled=True)
-    with serve_process(site) as running:
-        yield running
-        status, _stdout, stderr = running.stop()
+    store = site.store()
+    write_recent_bars(store, "binance", "BTC/USDT", "1h")
+    lock = SchedulerLockHandle(store)
+    lock.acquire()
+    lock.start_heartbeat(1.0)
+    try:
+        with serve_process(site) as running:
+            yield running
+            status, _stdout, stderr = running.stop()
+    finally:
+        lock.release()
+        store.dispose()
     assert status == 0, stderr
     assert "Traceback" not in stderr, stderr  # no callback failed on the server
+
+
+def write_recent_bars(store: Any, exchange: str, symbol: str, level: str) -> None:
+    """Three bars through the library's writer, up to the last complete one (its lag is below one bar)."""
+    import pandas as pd
+
+    from zvt_crypto.contract.ids import entity_id
+    from zvt_crypto.contract.levels import Level
+    from zvt_crypto.domain.series import Bar
+
+    step = pd.Timedelta(milliseconds=Level.parse(level).ms)
+    newest_open = pd.Timestamp.now(tz="UTC").floor(step) - step
+    opens = [newest_open - step * back for back in (2, 1, 0)]
+    store.write(Bar, pd.DataFrame({"entity_id": entity_id(exchange, symbol), "level": level, "timestamp": opens,
+                                   "open": 42_000.0, "high": 42_100.0, "low": 41_900.0, "close": 42_050.0,
+                                   "volume": 12.5}))
 
 
 @pytest.fixture(scope="module")
@@ -47,12 +76,18 @@ class Watch:
     problems: list[str] = field(default_factory=list)
 
     def attach(self, page: Any) -> Watch:
-        page.on("console", lambda message: message.type == "error" and self.problems.append(
-            f"console: {message.text}"))
+        page.on("console", self._console)
         page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
-        page.on("response", lambda response: "/_dash-" in response.url and response.status >= 400 and
-                self.problems.append(f"{response.status} on {response.url}"))
+        page.on("response", self._response)
         return self
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            self.problems.append(f"console: {message.text}")
+
+    def _response(self, response: Any) -> None:
+        if "/_dash-" in response.url and response.status >= 400:  # a failed layout or callback request
+            self.problems.append(f"{response.status} on {response.url}")
 
 
 def snap(page: Any, shots: list[Path], name: str) -> None:
@@ -70,11 +105,11 @@ def test_overview_renders_the_store(page: Any, served: Served, shots: list[Path]
     watch = Watch().attach(page)
     page.goto(served.url + "/")
     expect(page.locator("#overview-rows")).to_be_visible(timeout=TIMEOUT_MS)
-    expect(rows(page, "overview-newest")).to_have_count(2)
-    expect(rows(page, "overview-newest").first).to_contain_text("nasdaq")
+    expect(rows(page, "overview-newest")).to_have_count(3)
+    expect(rows(page, "overview-newest").nth(1)).to_contain_text("nasdaq")
     expect(page.locator("#overview-rows")).to_contain_text("JobRun")
     expect(rows(page, "overview-runs")).to_have_count(3)
-    expect(page.locator("#overview-scheduler")).to_have_text("No scheduler running on this store")
+    expect(page.locator("#overview-scheduler")).to_contain_text(f"scheduler pid {os.getpid()} on")
     expect(page.locator(".utc-label")).to_have_text("all times UTC")
     assert page.locator("#page-error").count() == 0
     snap(page, shots, "overview")
@@ -90,6 +125,12 @@ def test_jobs_page_health_history_and_deep_link(page: Any, served: Served, shots
     expect(page).to_have_url(served.url + "/jobs")
     expect(rows(page, "jobs-table")).to_have_count(2, timeout=TIMEOUT_MS)
     expect(rows(page, "jobs-history")).to_have_count(3)
+    expect(page.locator("#jobs-daemon")).to_contain_text(f"pid {os.getpid()} on")
+    expect(page.locator("#jobs-heartbeat")).to_have_text(re.compile(r"^\d+s$"))
+    btc = rows(page, "jobs-table").filter(has_text="btc-1h")
+    lag = btc.locator("td").nth(3).locator("span")
+    expect(lag).to_have_text(re.compile(r"^(\d+s|\d+\.\dm)$"))  # the newest bar closed within the hour
+    expect(lag).to_have_css("color", "rgb(27, 127, 59)")  # green: below the job's 1h interval
     eth = rows(page, "jobs-table").filter(has_text="eth-1d")
     expect(eth.locator("td").nth(4)).to_have_text("2")  # failures in a row
     expect(eth.locator("td").nth(6)).to_contain_text('<img src=x onerror="window.__pwned=1">')  # shown as text
@@ -148,3 +189,19 @@ def test_login_with_the_token_opens_the_dashboard(page: Any, tmp_path: Path, sho
         expect(rows(page, "jobs-history")).to_have_count(1, timeout=TIMEOUT_MS)
         assert page.evaluate("document.cookie") == ""  # HTTP-only: scripts cannot read it
         assert running.stop()[0] == 0
+
+
+def test_a_failing_callback_shows_why_and_the_server_logs_the_traceback(page: Any, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    site: Site = make_site(tmp_path, filled=True)
+    with serve_process(site) as running:
+        (site.home / "zvt_crypto.db").unlink()  # the store vanishes under the running service
+        page.goto(running.url + "/")
+        error = page.locator("#page-error")
+        expect(error).to_contain_text("Could not show the overview:", timeout=TIMEOUT_MS)
+        expect(error).to_contain_text("The server log has the traceback.")
+        expect(page.locator("[data-dash-is-loading=true]")).to_have_count(0)  # no spinner left turning
+        status, _stdout, stderr = running.stop()
+    assert status == 0
+    assert "ERROR   zvt_crypto.ui: dashboard: the overview failed" in stderr and "Traceback" in stderr

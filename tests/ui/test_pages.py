@@ -18,7 +18,7 @@ from zvt_crypto.ui.pages import jobs, overview
 def test_overview_of_a_filled_store_lists_rows_newest_bars_and_last_runs(site: Site) -> None:
     goog, eurusd = (pd.read_csv(backtesting_csv(name), index_col=0) for name in ("GOOG", "EURUSD"))
     content = overview.overview_content(ui_context(site))
-    rows = dict(tuple(row) for row in table_rows(content, "overview-rows"))
+    rows = {row[0]: row[1] for row in table_rows(content, "overview-rows")}
     assert rows["Bar"] == f"{len(goog) + len(eurusd):,}"
     assert rows["JobRun"] == "3"
     newest = table_rows(content, "overview-newest")

@@ -45,7 +45,22 @@ def serve(obj: Context, host: str, port: int, serve_debug: bool) -> None:
 
     app = create_app(obj.config, settings, create_store=obj.create)
     app.state.ui.store.engine  # noqa: B018 - open (and migrate) the store now: a bad URL fails here, in one line
+    _log_to_stderr(debug)
     run_server(app, settings.host, settings.port, debug)
+
+
+def _log_to_stderr(debug: bool) -> None:
+    """The dashboard's warnings and failing callbacks (with their tracebacks) on stderr, UTC-stamped and redacted."""
+    import logging
+    import sys
+
+    from zvt_crypto.schedule.logs import UtcFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(UtcFormatter("%(asctime)sZ %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S"))
+    logger = logging.getLogger("zvt_crypto")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO if debug else logging.WARNING)
 
 
 def run_server(app: Any, host: str, port: int, debug: bool) -> None:

@@ -47,8 +47,9 @@ def _mount_dash(server: FastAPI, context: UiContext) -> None:
 
     from zvt_crypto.ui.pages import jobs, overview
 
-    app = Dash(__name__, server=server, use_pages=True, pages_folder="", assets_folder=str(ASSETS),
-               title="zvt_crypto", update_title=None, suppress_callback_exceptions=True,
+    # Dash's annotation of ``server`` predates its FastAPI backend (a server instance is documented and works)
+    app = Dash(__name__, server=server, use_pages=True, pages_folder="",  # type: ignore[arg-type]
+               assets_folder=str(ASSETS), title="zvt_crypto", update_title="", suppress_callback_exceptions=True,
                serve_locally=True)
     pages = [overview, jobs]
     for page in pages:

@@ -84,15 +84,18 @@ def _empty_store(context: UiContext) -> html.Section:
 
 
 def _bars_section(context: UiContext) -> html.Section:
+    from zvt_crypto.contract.levels import Level
     from zvt_crypto.domain.inventory import newest_bars
 
     now = now_ms()
-    rows = [[bar.exchange, bar.level, utc(bar.newest), age((now - to_ms(bar.newest)) / 1000),
-             f"{bar.symbols:,}", f"{bar.rows:,}"] for bar in newest_bars(context.store)]
+    # the age counts from the bar's close, as the lag on /jobs does: a fresh 1d bar is not a day behind
+    rows = [[bar.exchange, bar.level, utc(bar.newest),
+             age((now - to_ms(bar.newest) - Level.parse(bar.level).ms) / 1000), f"{bar.symbols:,}", f"{bar.rows:,}"]
+            for bar in newest_bars(context.store)]
     return html.Section([
         html.H2("Newest bar per exchange"),
-        table(["exchange", "level", "newest bar open (UTC)", "age", "symbols", "bars"], rows, "overview-newest",
-              "No bars stored yet (other kinds of data are)."),
+        table(["exchange", "level", "newest bar open (UTC)", "closed ago", "symbols", "bars"], rows,
+              "overview-newest", "No bars stored yet (other kinds of data are)."),
     ], className="card")
 
 
