@@ -46,7 +46,7 @@ def one_start() -> float:
         try:
             while True:
                 if process.poll() is not None:
-                    raise SystemExit(f"serve ended with {process.returncode}: {process.stderr.read().decode()}")
+                    raise SystemExit(f"serve ended with {process.returncode}: {process.communicate()[1].decode()}")
                 try:
                     with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
                         if response.status == 200:

@@ -11,6 +11,8 @@ PREFIX = "/api/v1"
 
 
 def api_router() -> APIRouter:
+    """The API's routes; each reads ``request.app.state.ui`` (:class:`zvt_crypto.ui.context.UiContext`) for the
+    store, as the pages do. New routes go above the catch-all, which must stay last."""
     router = APIRouter(prefix=PREFIX, tags=["api"])
 
     @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
