@@ -64,7 +64,7 @@ def chromium_path() -> str:
     if importlib.util.find_spec("playwright") is None:
         problems.append('Playwright is not installed (pip install -e ".[dev]")')
     if problems:
-        message = "browser tests need " + "; ".join(problems)
+        message = "browser tests cannot run: " + "; ".join(problems)
         if os.environ.get(ENV_REQUIRE_BROWSER) == "1":
             pytest.fail(f"{message} ({ENV_REQUIRE_BROWSER}=1)", pytrace=False)
         pytest.skip(message)
