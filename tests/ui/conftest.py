@@ -77,6 +77,16 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     return {**browser_type_launch_args, "executable_path": chromium_path(), "args": CHROMIUM_ARGS}
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A browser test without pytest-playwright: the reason, not "fixture 'page' not found"."""
+    if item.get_closest_marker("browser") and not item.config.pluginmanager.hasplugin("playwright"):
+        chromium_path()
+        problem = 'the pytest-playwright plugin is not installed or not enabled (pip install -e ".[dev]")'
+        if os.environ.get(ENV_REQUIRE_BROWSER) == "1":
+            pytest.fail(f"browser tests cannot run: {problem} ({ENV_REQUIRE_BROWSER}=1)", pytrace=False)
+        pytest.skip(f"browser tests cannot run: {problem}")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
