@@ -308,3 +308,9 @@ def test_the_lifecycle_an_engine_drives(goog: pd.DataFrame) -> None:
 
     with pytest.raises(StrategyError, match=r"Failing.* failed in init\(\): KeyError"):
         Failing().setup(Broker(data, fee=FEE), data)
+
+
+@pytest.mark.parametrize("member", ["clock", "first_bar", "equity", "buy", "position"])
+def test_a_parameter_that_shadows_the_strategy_api_is_refused(member: str) -> None:
+    with pytest.raises(InvalidInputError, match=rf"parameter {member!r} .* Strategy's own {member}; rename it"):
+        type("Clash", (Strategy,), {member: 3})

@@ -39,6 +39,7 @@ for third-party packages).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -203,8 +204,8 @@ class Strategy:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        cls.param_defaults()  # a bad declaration fails at definition time
         if cls.__dict__.get("name"):
-            cls.param_defaults()  # a bad declaration fails at definition time
             strategy_registry.register(cls.name, cls)
 
     @classmethod
@@ -220,6 +221,9 @@ class Strategy:
                                                                                                     staticmethod)):
                     continue
                 if isinstance(value, PARAM_TYPES):
+                    if key in _api_names():
+                        raise InvalidInputError(f"strategy {cls.label()!r}: parameter {key!r} would hide the "
+                                                f"Strategy's own {key}; rename it")
                     params[key] = value
         return params
 
@@ -557,6 +561,13 @@ def _check_causal(strategy: str, label: str, func: Callable[..., Any], args: tup
                 "must use only the current and earlier bars (no centred windows, shift(-k) or whole-sample "
                 "normalisation)"
             )
+
+
+@functools.cache
+def _api_names() -> frozenset[str]:
+    """The public names of the strategy API (a parameter may not reuse one)."""
+    return frozenset(name for name in vars(Strategy) if not name.startswith("_")) | {
+        name for name in _BOUND if not name.startswith("_")} | {"params"}
 
 
 def get_strategy(spec: str | type[Strategy]) -> type[Strategy]:
