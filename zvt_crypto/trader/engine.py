@@ -90,17 +90,7 @@ def run_backtest(strategy: str | type[Strategy] | Strategy, data: MarketData, *,
     broker = Broker(data, cash=cash, fee=fee, slippage=slippage_model, leverage=leverage,
                     maintenance_margin=maintenance_margin, liquidation_fee=liquidation_fee, risk=risk)
     settings["fees"] = broker.fees.to_dict()
-    instance._bind(broker, data, check_lookahead)
-    instance._start = int(start)
-    instance._in_init = True
-    try:
-        instance.init()
-    except ZvtCryptoError:
-        raise
-    except Exception as exc:
-        raise StrategyError(f"strategy {instance.label()!r} failed in init(): {type(exc).__name__}: {exc}") from exc
-    finally:
-        instance._in_init = False
+    instance.setup(broker, data, start=start, check_lookahead=check_lookahead)
     if engine == "vectorised":
         from zvt_crypto.trader.vector import run_vectorised
 
@@ -124,27 +114,11 @@ def _instantiate(strategy: str | type[Strategy] | Strategy, params: Mapping[str,
     return get_strategy(strategy)(**dict(params or {}))
 
 
-def first_bar(strategy: Strategy, n_bars: int) -> int:
-    """The first bar ``next`` sees: ``warmup``, else one after the last indicator's first value
-    (backtesting.py's rule; an indicator that is all NaN does not count); never before ``run_backtest``'s
-    ``start``."""
-    floor = min(getattr(strategy, "_start", 0), n_bars)
-    if strategy.warmup is not None:
-        return max(floor, min(int(strategy.warmup), n_bars))
-    start = 0
-    for array, _label in strategy._indicators.values():
-        valid = ~np.isnan(array)
-        if array.ndim > 1:
-            valid = valid.reshape(len(array), -1).all(axis=1)
-        if valid.any():
-            start = max(start, int(np.argmax(valid)))
-    return max(floor, min(start + 1, n_bars))
-
-
 def _views(strategy: Strategy) -> tuple[list[tuple[str, np.ndarray]], list[tuple[Any, Any, np.ndarray]]]:
     """Attributes (and dict / list entries) of the strategy that hold indicators: moved to each bar in the loop."""
-    known = strategy._indicators
-    attributes, entries = [], []
+    known = {id(array) for array, _label in strategy.indicators}
+    attributes: list[tuple[str, np.ndarray]] = []
+    entries: list[tuple[Any, Any, np.ndarray]] = []
     for name, value in list(vars(strategy).items()):
         if isinstance(value, np.ndarray) and id(value) in known:
             attributes.append((name, value))
@@ -160,9 +134,9 @@ def _views(strategy: Strategy) -> tuple[list[tuple[str, np.ndarray]], list[tuple
 
 def _run_events(strategy: Strategy, broker: Broker, data: MarketData) -> None:
     n_bars = data.n_bars
-    start = first_bar(strategy, n_bars)
+    start = strategy.first_bar
     attributes, entries = _views(strategy)
-    clock = strategy._clock
+    clock = strategy.clock
     state = strategy.__dict__
     step = strategy.next
     i = start
