@@ -48,6 +48,7 @@ from zvt_crypto.contract.params import coerce_param
 from zvt_crypto.contract.timeutil import iso
 from zvt_crypto.trader.fees import FeeSchedule, resolve_fees
 from zvt_crypto.trader.metrics import METRIC_KEYS, Annualisation, compute_metrics, dump_json, to_jsonable
+from zvt_crypto.trader.settings import BacktestSettings
 from zvt_crypto.trader.strategy import Strategy, get_strategy
 
 if TYPE_CHECKING:
@@ -345,7 +346,7 @@ def score(metric: Metric, metrics: Mapping[str, Any]) -> float:
         raise InvalidInputError(f"the metric gave {value!r}, not a number") from None
 
 
-def _run_batch(strategy: str | type[Strategy], data: MarketData, tasks: Sequence[_Task], settings: Mapping[str, Any],
+def _run_batch(strategy: str | type[Strategy], data: MarketData, tasks: Sequence[_Task], settings: BacktestSettings,
                metric: Metric, metric_name: str, check_lookahead: bool) -> list[tuple[Any, dict[str, float],
                                                                                          np.ndarray | None]]:
     """Run ``tasks`` (in a worker): per task its key, table metrics and objective, and its per-bar returns."""
@@ -359,7 +360,7 @@ def _run_batch(strategy: str | type[Strategy], data: MarketData, tasks: Sequence
         if span not in windows:
             windows[span] = data if span == (0, data.n_bars) else data.window(*span)
         result = run_backtest(strategy, windows[span], params=task.params, start=task.act,
-                              check_lookahead=check_lookahead and span not in checked, **settings)
+                              check_lookahead=check_lookahead and span not in checked, settings=settings)
         checked.add(span)
         metrics = window_metrics(result, task.act)
         row = {key: _number(metrics[key]) for key in TABLE_METRICS}
@@ -395,7 +396,7 @@ def _workers(n_jobs: int | None) -> int:
 
 
 def run_tasks(strategy: str | type[Strategy], data: MarketData, tasks: Sequence[_Task], *,
-              settings: Mapping[str, Any], metric: Metric, metric_name: str, n_jobs: int | None = -1,
+              settings: BacktestSettings, metric: Metric, metric_name: str, n_jobs: int | None = -1,
               check_lookahead: bool = True, progress: bool | None = None, label: str = "backtests"
               ) -> dict[Any, tuple[dict[str, float], np.ndarray | None]]:
     """Run backtest tasks, in ``n_jobs`` loky workers (batches of interleaved tasks) or in this process."""
@@ -467,7 +468,7 @@ class OptimizeResult:
     returns: pd.DataFrame
     overfitting: OverfittingReport | None
     n_skipped: dict[str, Any]
-    settings: dict[str, Any]
+    settings: BacktestSettings
     seconds: float
     param_sets: list[dict[str, Any]] = field(default_factory=list, repr=False)
     data: MarketData | None = field(default=None, repr=False)
@@ -502,7 +503,7 @@ class OptimizeResult:
         """The fee rates every trial charged and where they came from."""
         if self.data is None:
             return None
-        return resolve_fees(self.data.specs, self.settings.get("fee"), exchange=self.data.exchange)
+        return resolve_fees(self.data.specs, self.settings.fee, exchange=self.data.exchange)
 
     @property
     def annualisation(self) -> Annualisation | None:
@@ -516,7 +517,7 @@ class OptimizeResult:
         if self.data is None:
             raise InvalidInputError("this result has no data to run on")
         return run_backtest(self.strategy_class or self.strategy, self.data, params=self.best_params,
-                            **self.settings)
+                            settings=self.settings)
 
     def top(self, n: int = 10) -> pd.DataFrame:
         return self.trials.head(n)
@@ -540,7 +541,7 @@ class OptimizeResult:
             "maximize": self.maximize,
             "n_trials": self.n_trials,
             "skipped": self.n_skipped,
-            "settings": json_settings(self.settings),
+            "settings": self.settings.to_dict(),
             "data": _data_info(data),
             "annualisation": None if self.annualisation is None else vars(self.annualisation),
             "fees": None if self.fees is None else self.fees.to_dict(),
@@ -619,24 +620,9 @@ def check_metric(metric: Metric) -> str:
     return metric
 
 
-def backtest_settings(cash: float, fee: float | tuple[float, float] | None, slippage: Any, leverage: Any,
-                      engine: str, options: Mapping[str, Any]) -> dict[str, Any]:
-    from zvt_crypto.trader.engine import ENGINES
-
-    if engine not in ENGINES:
-        raise InvalidInputError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
-    allowed = {"maintenance_margin", "liquidation_fee", "risk", "periods_per_year"}
-    extra = sorted(set(options) - allowed)
-    if extra:
-        raise InvalidInputError(f"unknown backtest option(s) {', '.join(extra)}; also accepted: "
-                                f"{', '.join(sorted(allowed))}")
-    return {"cash": float(cash), "fee": fee, "slippage": slippage, "leverage": leverage, "engine": engine,
-            **options}
-
-
-def annualisation_of(settings: Mapping[str, Any], data: MarketData | None) -> Annualisation | None:
+def annualisation_of(settings: BacktestSettings, data: MarketData | None) -> Annualisation | None:
     """The ``periods_per_year`` setting when given, else what the data's bar times imply."""
-    given = settings.get("periods_per_year")
+    given = settings.periods_per_year
     if given is not None:
         return Annualisation.given(given)
     return None if data is None else data.annualisation
@@ -653,7 +639,8 @@ def optimize(strategy: str | type[Strategy], data: MarketData, grid: Grid, *, me
              constraint: Callable[[dict[str, Any]], bool] | None = None, n_jobs: int | None = -1,
              cash: float = 10_000.0, fee: float | tuple[float, float] | None = None, slippage: Any = None,
              leverage: float | list[float] = 1.0, engine: str = "event", n_splits: int = 16,
-             check_lookahead: bool = True, progress: bool | None = None, **options: Any) -> OptimizeResult:
+             check_lookahead: bool = True, progress: bool | None = None, settings: BacktestSettings | None = None,
+             **options: Any) -> OptimizeResult:
     """Backtest every parameter set of ``grid`` (``method="grid"``) or ``n_iter`` seeded random ones
     (``method="random"``, default 20) on ``data`` and rank them by ``metric``; see the module docstring.
 
@@ -668,6 +655,8 @@ def optimize(strategy: str | type[Strategy], data: MarketData, grid: Grid, *, me
         n_jobs: worker processes (joblib loky; -1: every CPU, 1: this process).
         cash, fee, slippage, leverage, engine, options: as :func:`run_backtest` (``maintenance_margin``,
             ``liquidation_fee``, ``risk``, ``periods_per_year``).
+        settings: those as one :class:`~zvt_crypto.trader.settings.BacktestSettings`, passed to every trial
+            (then leave them out).
         n_splits: CSCV blocks of the PBO.
         check_lookahead: check the strategy's indicators for look-ahead on the sweep's first trial (the check
             recomputes every indicator on half the data; once catches indicator code that looks ahead, and the
@@ -680,8 +669,9 @@ def optimize(strategy: str | type[Strategy], data: MarketData, grid: Grid, *, me
     started = time.perf_counter()
     cls = _strategy_class(strategy)
     metric_name = check_metric(metric)
-    settings = backtest_settings(cash, fee, slippage, leverage, engine, options)
-    resolve_fees(data.specs, fee, exchange=data.exchange)  # an unknown fee fails here, not in every worker
+    settings = BacktestSettings.from_arguments(settings, options, cash=cash, fee=fee, slippage=slippage,
+                                               leverage=leverage, engine=engine)
+    resolve_fees(data.specs, settings.fee, exchange=data.exchange)  # an unknown fee fails here, not in every worker
     sets, skipped = parameter_sets(cls, grid, method=method, n_iter=n_iter, seed=seed, constraint=constraint)
     tasks = [_Task(k, params, 0, data.n_bars) for k, params in enumerate(sets)]
     done = run_tasks(cls, data, tasks, settings=settings, metric=metric, metric_name=metric_name, n_jobs=n_jobs,
@@ -693,7 +683,7 @@ def optimize(strategy: str | type[Strategy], data: MarketData, grid: Grid, *, me
 
 def _assemble(cls: type[Strategy], data: MarketData, sets: list[dict[str, Any]],
               done: Mapping[Any, tuple[dict[str, float], np.ndarray | None]], *, names: list[str], metric_name: str,
-              maximize: bool, method: str, skipped: dict[str, Any], settings: dict[str, Any], n_splits: int,
+              maximize: bool, method: str, skipped: dict[str, Any], settings: BacktestSettings, n_splits: int,
               seconds: float, key: Callable[[int], Any] = lambda k: k) -> OptimizeResult:
     rows = []
     for k, params in enumerate(sets):
@@ -706,18 +696,6 @@ def _assemble(cls: type[Strategy], data: MarketData, sets: list[dict[str, Any]],
     report = sweep_overfitting(returns.to_numpy(), best, n_splits=n_splits)
     return OptimizeResult(strategy=cls.label(), metric=metric_name, maximize=maximize, method=method,
                           params=names, trials=table, returns=returns, overfitting=report, n_skipped=skipped,
-                          settings=dict(settings), seconds=seconds, param_sets=sets, data=data,
+                          settings=settings, seconds=seconds, param_sets=sets, data=data,
                           strategy_class=cls)
 
-
-def json_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """Backtest settings as JSON (the slippage model and risk limits as dicts)."""
-    from zvt_crypto.trader.slippage import as_slippage
-
-    out = dict(settings)
-    out["slippage"] = as_slippage(out.get("slippage")).to_dict()
-    if isinstance(out.get("fee"), tuple):
-        out["fee"] = list(out["fee"])
-    if out.get("risk") is not None:
-        out["risk"] = out["risk"].to_dict()
-    return out

@@ -69,7 +69,7 @@ from zvt_crypto.trader.fees import FeeSchedule, resolve_fees
 from zvt_crypto.trader.orders import PENDING
 from zvt_crypto.trader.paper_store import PaperConflictError
 from zvt_crypto.trader.risk import RiskLimits
-from zvt_crypto.trader.slippage import as_slippage, slippage_from_dict
+from zvt_crypto.trader.settings import BacktestSettings
 from zvt_crypto.trader.strategy import Strategy, get_strategy
 
 #: bars read before ``start`` to warm the strategy's indicators up
@@ -133,6 +133,9 @@ class PaperTrader:
         params: strategy parameters (strings are coerced); stored resolved, defaults included.
         exchange, symbols, level: the bars it trades (recorded in the store).
         cash, fee, slippage, leverage, maintenance_margin, liquidation_fee, risk: as :func:`run_backtest`.
+        settings: those as one :class:`~zvt_crypto.trader.settings.BacktestSettings` (then leave them out); the
+            account keeps it as :attr:`settings` and stores it (without the run options: it replays with the
+            event engine).
         start: the first bar it may trade (default, at :meth:`create`: the bar after the newest one stored —
             it trades from now on); a past time replays the bars since then on the first step.
         warmup: bars before ``start`` read to warm the indicators up (``next`` first runs once they have values).
@@ -143,7 +146,8 @@ class PaperTrader:
                  fee: float | Sequence[float] | None = None, slippage: Any = None,
                  leverage: float | Sequence[float] = 1.0, maintenance_margin: float = 0.005,
                  liquidation_fee: float | None = None, risk: RiskLimits | Mapping[str, float] | None = None,
-                 start: TimeLike | None = None, warmup: int = DEFAULT_WARMUP) -> None:
+                 start: TimeLike | None = None, warmup: int = DEFAULT_WARMUP,
+                 settings: BacktestSettings | None = None) -> None:
         self.name = check_account_name(name)
         if isinstance(strategy, Strategy):
             raise InvalidInputError("pass the strategy's name or class and its params, not an instance")
@@ -157,29 +161,15 @@ class PaperTrader:
             raise InvalidInputError("a paper account needs at least one symbol")
         self.symbols = [check_symbol(symbol) for symbol in symbol_list]
         self.level = str(Level.parse(level))
-        if not (isinstance(cash, (int, float)) and math.isfinite(cash) and cash > 0):
-            raise InvalidInputError(f"cash must be a positive number, got {cash!r}")
-        levels = [float(leverage)] * len(self.symbols) if isinstance(leverage, (int, float)) else \
-            [float(x) for x in leverage]
-        if len(levels) != len(self.symbols):
-            raise InvalidInputError(f"leverage: one value, or one per symbol ({len(self.symbols)}), got {leverage!r}")
-        for symbol, value in zip(self.symbols, levels, strict=True):
-            if not math.isfinite(value) or value < 1:
-                raise InvalidInputError(f"leverage must be ≥ 1, got {value!r}")
-            if value != 1 and entity_type_of_symbol(symbol) != "perp":
-                raise InvalidInputError(f"{symbol} is a spot market: it trades at leverage 1")
-        if isinstance(risk, Mapping):
-            risk = RiskLimits(**risk)
-        self.settings: dict[str, Any] = {
-            "cash": float(cash),
-            "fee": None if fee is None else float(fee) if isinstance(fee, (int, float)) else [float(x) for x in fee],
-            "slippage": as_slippage(slippage if not isinstance(slippage, Mapping) else
-                                    slippage_from_dict(dict(slippage))).to_dict(),
-            "leverage": levels[0] if len(set(levels)) == 1 else levels,
-            "maintenance_margin": float(maintenance_margin),
-            "liquidation_fee": None if liquidation_fee is None else float(liquidation_fee),
-            "risk": (risk or RiskLimits()).to_dict(),
-        }
+        given = BacktestSettings.from_arguments(
+            settings, cash=cash, fee=fee if fee is None or isinstance(fee, (int, float)) else tuple(fee),
+            slippage=slippage, leverage=leverage if isinstance(leverage, (int, float)) else tuple(leverage),
+            maintenance_margin=maintenance_margin, liquidation_fee=liquidation_fee, risk=risk)
+        levels = given.leverages(self.symbols, [entity_type_of_symbol(symbol) == "perp" for symbol in self.symbols])
+        # the replay runs the event engine and stores no metrics: the run options are not part of the account
+        # (they change no trade), and one leverage for every symbol is stored as one value
+        self.settings = given.replace(engine="event", periods_per_year=None,
+                                      leverage=levels[0] if len(set(levels)) == 1 else given.leverage)
         if not isinstance(warmup, int) or isinstance(warmup, bool) or warmup < 0:
             raise InvalidInputError(f"warmup is a number of bars ≥ 0, got {warmup!r}")
         self.warmup = warmup
@@ -198,7 +188,7 @@ class PaperTrader:
     def market(self) -> dict[str, Any]:
         """What it trades and how (the definition without its start)."""
         return {"strategy": self.strategy, "params": self.params, "exchange": self.exchange,
-                "symbols": self.symbols, "level": self.level, "settings": self.settings}
+                "symbols": self.symbols, "level": self.level, "settings": self.settings.to_dict(run_options=False)}
 
     def definition_hash(self) -> str:
         if self.start is None or self.data_start is None:
@@ -228,7 +218,7 @@ class PaperTrader:
                 return stored
             raise InvalidInputError(
                 f"paper account {self.name!r} exists with a different definition: {stored.describe()}, "
-                f"cash {stored.settings['cash']:g}, start {iso(stored.start)}; a changed strategy, parameters or "
+                f"cash {stored.settings.cash:g}, start {iso(stored.start)}; a changed strategy, parameters or "
                 f"settings need a new account (another name), or replace this one and drop its history "
                 f"(zvt-crypto paper create {self.name} … --reset)")
         self.fees(store)  # a market without a known fee is refused now, not at the first step
@@ -246,14 +236,14 @@ class PaperTrader:
     def fees(self, store: Store | Any = None) -> FeeSchedule:
         """The fee rates the account charges and where they came from (``fee``, else the stored markets', else the
         venue's published defaults); an error asking for ``--fee`` when none is known."""
-        fee = self.settings["fee"]
+        fee = self.settings.fee
         specs = market_specs(self.exchange, self.symbols, store=get_store(store))
         return resolve_fees(specs, fee, exchange=self.exchange)
 
     def _initial_state(self) -> dict[str, Any]:
         from zvt_crypto import __version__
 
-        cash = self.settings["cash"]
+        cash = self.settings.cash
         return {"revision": 0, "last_bar_timestamp": None, "first_bar_timestamp": None, "n_trades": 0,
                 "n_orders": 0, "cash": cash, "equity": cash, "state": {}, "version": __version__}
 
@@ -272,14 +262,10 @@ class PaperTrader:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any], *, check: bool = True) -> PaperTrader:
-        settings = dict(row["settings"])
-        fee = settings.get("fee")
         try:
             trader = cls(row["name"], row["strategy"], row["params"], exchange=row["exchange"],
-                         symbols=row["symbols"], level=row["level"], cash=settings["cash"], fee=fee,
-                         slippage=settings.get("slippage"), leverage=settings.get("leverage", 1.0),
-                         maintenance_margin=settings.get("maintenance_margin", 0.005),
-                         liquidation_fee=settings.get("liquidation_fee"), risk=settings.get("risk") or None)
+                         symbols=row["symbols"], level=row["level"],
+                         settings=BacktestSettings.from_dict(row["settings"]))
         except ZvtCryptoError as exc:
             if not check:
                 raise
@@ -362,13 +348,7 @@ class PaperTrader:
         start_row = int(np.searchsorted(stamps, self.start, side="left"))
         if data.n_bars < 2 or start_row >= data.n_bars or (last is not None and int(stamps[-1]) <= last):
             return report
-        settings = self.settings
-        fee = settings["fee"]
-        result = run_backtest(
-            self._cls, data, params=self.params, cash=settings["cash"],
-            fee=tuple(fee) if isinstance(fee, list) else fee, slippage=slippage_from_dict(settings["slippage"]),
-            leverage=settings["leverage"], maintenance_margin=settings["maintenance_margin"],
-            liquidation_fee=settings["liquidation_fee"], risk=RiskLimits(**settings["risk"]), start=start_row)
+        result = run_backtest(self._cls, data, params=self.params, settings=self.settings, start=start_row)
         known_orders = self._verify(store, row, result)
         rows = _new_rows(self.name, result, last, self.start, known_orders, int(row["n_trades"]))
         counts = tuple(len(rows[table]) for table in ("paper_equity", "paper_trade", "paper_order"))
