@@ -14,9 +14,9 @@ from zvt_crypto.trader import MarketData, SignalStrategy, Strategy, optimize, ru
 from zvt_crypto.trader.metrics import compute_metrics
 from zvt_crypto.trader.optimize import bar_returns, parameter_sets, parse_grid
 from zvt_crypto.trader.overfitting import (
-    _moments,
     expected_max_sharpe,
     probabilistic_sharpe_ratio,
+    sharpe_moments,
     sharpe_ratio,
 )
 from zvt_crypto.trader.walkforward import fold_windows, window_bars
@@ -231,7 +231,7 @@ def test_deflated_sharpe_is_below_the_best_trials_psr_and_uses_every_trial() -> 
     sharpes = sharpe_ratio(matrix)
     best = int(result.trials["trial"].iloc[0])
     assert best == int(np.nanargmax(sharpes)) and report.best == best
-    sr, skew, kurt, n = _moments(matrix[:, best])
+    sr, skew, kurt, n = sharpe_moments(matrix[:, best])
     assert report.best_sharpe == pytest.approx(sr) and report.n_obs == n == 799
     assert report.expected_max_sharpe == pytest.approx(expected_max_sharpe(30, float(np.var(sharpes, ddof=1))))
     psr = probabilistic_sharpe_ratio(sr, 0.0, n, skew, kurt)

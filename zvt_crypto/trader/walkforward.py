@@ -41,25 +41,17 @@ from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.timeutil import iso, iso_texts
 from zvt_crypto.trader.fees import resolve_fees
 from zvt_crypto.trader.metrics import compute_metrics, dump_json, to_jsonable
-from zvt_crypto.trader.optimize import (
-    Grid,
-    Metric,
+from zvt_crypto.trader.optimize_results import (
     OptimizeResult,
-    _assemble,
-    _data_info,
-    _overfitting_dict,
-    _strategy_class,
-    _Task,
     annualisation_of,
-    bar_returns,
-    check_metric,
-    parameter_sets,
+    assemble,
+    data_info,
+    overfitting_dict,
     rank,
-    run_tasks,
-    score,
     sweep_overfitting,
-    window_metrics,
 )
+from zvt_crypto.trader.optimize_space import Grid, parameter_sets, strategy_class
+from zvt_crypto.trader.optimize_trials import Metric, Task, bar_returns, check_metric, run_tasks, score, window_metrics
 from zvt_crypto.trader.settings import BacktestSettings
 
 if TYPE_CHECKING:
@@ -212,10 +204,10 @@ class WalkForwardResult:
         stamps = iso_texts(self.equity.index)
         return {
             "strategy": self.strategy, "method": self.method, "metric": self.metric, "maximize": self.maximize,
-            "windows": self.spans, "settings": self.settings.to_dict(), "data": _data_info(self.full.data),
+            "windows": self.spans, "settings": self.settings.to_dict(), "data": data_info(self.full.data),
             "seconds": round(self.seconds, 3), "folds": folds, "metrics": to_jsonable(self.metrics),
             "in_sample_mean": _finite(self.is_mean), "efficiency": _finite(self.efficiency),
-            "overfitting": _overfitting_dict(self.overfitting),
+            "overfitting": overfitting_dict(self.overfitting),
             "equity": [{"timestamp": t, "equity": _finite(v)}
                        for t, v in zip(stamps, self.equity["equity"].to_numpy(), strict=True)],
             "full_sweep": self.full.to_dict(),
@@ -249,7 +241,7 @@ def walk_forward(strategy: str | type[Strategy], data: MarketData, grid: Grid, *
     from zvt_crypto.trader.results import buy_and_hold
 
     started = time.perf_counter()
-    cls = _strategy_class(strategy)
+    cls = strategy_class(strategy)
     metric_name = check_metric(metric)
     settings = BacktestSettings.from_arguments(settings, options, cash=cash, fee=fee, slippage=slippage,
                                                leverage=leverage, engine=engine)
@@ -264,14 +256,14 @@ def walk_forward(strategy: str | type[Strategy], data: MarketData, grid: Grid, *
         raise InvalidInputError(f"{exc} ({_describe(data)}; asked {asked})") from None
     sets, skipped = parameter_sets(cls, grid, method=method, n_iter=n_iter, seed=seed, constraint=constraint)
 
-    tasks = [_Task(("full", k), params, 0, data.n_bars) for k, params in enumerate(sets)]
+    tasks = [Task(("full", k), params, 0, data.n_bars) for k, params in enumerate(sets)]
     for w in windows:
-        tasks += [_Task((w.fold, k), params, w.train_start, w.train_stop, returns=False)
+        tasks += [Task((w.fold, k), params, w.train_start, w.train_stop, returns=False)
                   for k, params in enumerate(sets)]
     done = run_tasks(cls, data, tasks, settings=settings, metric=metric, metric_name=metric_name, n_jobs=n_jobs,
                      check_lookahead=check_lookahead, progress=progress,
                      label=f"{cls.label()} walk-forward ({len(windows)} folds)")
-    full = _assemble(cls, data, sets, done, names=list(grid), metric_name=metric_name, maximize=maximize,
+    full = assemble(cls, data, sets, done, names=list(grid), metric_name=metric_name, maximize=maximize,
                      method=method, skipped=skipped, settings=settings, n_splits=n_splits, seconds=0.0,
                      key=lambda k: ("full", k))
 
