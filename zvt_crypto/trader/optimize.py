@@ -26,6 +26,10 @@ How it works:
   ``overfitting.deflated_sharpe`` is the deflated Sharpe ratio of the best trial (N = the number of trials,
   V = the variance of their per-bar Sharpe ratios) and ``overfitting.pbo`` the probability of backtest
   overfitting by CSCV over that matrix (``n_splits`` blocks; None when the data is too short for 2 bars a block).
+
+This module holds :func:`optimize` and re-exports the parts: :mod:`.optimize_space` (the grid and the parameter
+sets), :mod:`.optimize_trials` (running trials in parallel; walk-forward uses it too) and :mod:`.optimize_results`
+(:class:`OptimizeResult`, ranking, the overfitting statistics of a sweep).
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from zvt_crypto.trader.optimize_results import (
     rank,
     sweep_overfitting,
 )
-from zvt_crypto.trader.optimize_space import METHODS, Grid, parameter_sets, parse_grid, strategy_class
+from zvt_crypto.trader.optimize_space import DEFAULT_N_ITER, METHODS, Grid, parameter_sets, parse_grid, strategy_class
 from zvt_crypto.trader.optimize_trials import (
     NUMERIC_METRICS,
     TABLE_METRICS,
@@ -60,9 +64,9 @@ from zvt_crypto.trader.strategy import Strategy
 if TYPE_CHECKING:
     from zvt_crypto.trader.data import MarketData
 
-__all__ = ["METHODS", "NUMERIC_METRICS", "TABLE_METRICS", "Grid", "Metric", "OptimizeResult", "annualisation_of",
-           "bar_returns", "check_metric", "optimize", "parameter_sets", "parse_grid", "rank", "score",
-           "sweep_overfitting", "window_metrics"]
+__all__ = ["DEFAULT_N_ITER", "METHODS", "NUMERIC_METRICS", "TABLE_METRICS", "Grid", "Metric", "OptimizeResult",
+           "annualisation_of", "bar_returns", "check_metric", "optimize", "parameter_sets", "parse_grid", "rank",
+           "run_tasks", "score", "sweep_overfitting", "window_metrics"]
 
 
 def optimize(strategy: str | type[Strategy], data: MarketData, grid: Grid, *, method: str = "grid",
