@@ -24,7 +24,7 @@ from zvt_crypto.contract.timeutil import to_ms
 from zvt_crypto.domain.trading import BacktestEquity, BacktestRun, BacktestTrade
 from zvt_crypto.trader.metrics import to_jsonable
 from zvt_crypto.trader.params import describe_params
-from zvt_crypto.trader.results import BacktestResult, _empty_trades
+from zvt_crypto.trader.results import BacktestResult, empty_trades
 from zvt_crypto.trader.settings import RECORDED_KEYS, BacktestSettings
 
 #: the metrics ``list_runs`` and ``compare_runs`` show first
@@ -140,7 +140,7 @@ def _row_settings(row: dict[str, Any]) -> dict[str, Any]:
 
 def _trades_from_table(trades: pd.DataFrame) -> pd.DataFrame:
     if trades.empty:
-        return _empty_trades()
+        return empty_trades()
     return pd.DataFrame({
         "symbol": trades["symbol"], "entity_id": trades["entity_id"], "side": trades["side"], "size": trades["size"],
         "entry_time": trades["entry_timestamp"], "exit_time": trades["exit_timestamp"],
