@@ -54,7 +54,7 @@ def create_command(obj: Context, name: str, strategy: str, symbols: tuple[str, .
                          cash=cash, fee=fee, slippage=slippage or None, leverage=leverage, risk=risk, start=start,
                          warmup=warmup)
     account = trader.create(obj.store, replace=replace)
-    click.echo(f"paper account {account.name}: {account.describe()}, cash {account.settings['cash']:g}, "
+    click.echo(f"paper account {account.name}: {account.describe()}, cash {account.settings.cash:g}, "
                f"trades from {iso(account.start)} (zvt-crypto paper step {account.name})")
     click.echo(account.fees(obj.store).describe())
 
