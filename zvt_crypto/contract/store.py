@@ -40,7 +40,6 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: PostgreSQL ADBC connections a store keeps open between writes (one per concurrent writer, up to this many).
 ADBC_KEPT_POSTGRESQL = 4
 SUPPORTED_DIALECTS = ("sqlite", "postgresql")
-_MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 class Store:
