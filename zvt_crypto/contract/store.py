@@ -29,6 +29,7 @@ from sqlalchemy.pool import NullPool
 
 from zvt_crypto.contract.config import Config, load_config, redact_url
 from zvt_crypto.contract.errors import StoreError
+from zvt_crypto.contract.migrate import upgrade
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -110,8 +111,6 @@ class Store:
                 if self._engine is None:
                     engine = self._create_engine()
                     from sqlalchemy.exc import DatabaseError, InterfaceError
-
-                    from zvt_crypto.contract.migrate import upgrade
 
                     try:
                         upgrade(engine)
