@@ -13,12 +13,12 @@ import dataclasses
 from collections.abc import Callable
 
 from zvt_crypto.contract.config import Config, deep_merge
-from zvt_crypto.contract.coverage import coverage, format_coverage
 from zvt_crypto.contract.ids import entity_id
-from zvt_crypto.contract.query import get_entities
 from zvt_crypto.contract.resample import resample_bars
 from zvt_crypto.contract.store import Store
 from zvt_crypto.domain import Bar, FundingRate
+from zvt_crypto.domain.coverage import coverage, format_coverage
+from zvt_crypto.domain.universe import get_entities
 
 SPOT, PERPS = "binance", "binanceusdm"
 PAIRS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")

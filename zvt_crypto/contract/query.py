@@ -1,4 +1,4 @@
-"""``query_data`` — the read verb every schema carries — and point-in-time universes.
+"""``query_data`` — the read verb every schema carries (universes: ``zvt_crypto.domain.universe``).
 
 Results are DataFrames indexed ``(entity_id, timestamp)`` (entities: ``entity_id``) with UTC-aware times.
 """
@@ -254,33 +254,3 @@ def _with_entity_time_index(frame: pd.DataFrame, *, single_entity: bool) -> pd.D
         verify_integrity=False,
     )
     return frame.drop(columns=["entity_id", "timestamp"]).set_axis(index, axis=0)
-
-
-def get_entities(
-    entity_type: str = "pair",
-    *,
-    exchange: str | None = None,
-    symbols: str | Sequence[str] | None = None,
-    as_of: TimeLike | None = None,
-    columns: Sequence[str] | None = None,
-    store: Store | Config | str | None = None,
-) -> pd.DataFrame:
-    """Entities of one type (``"asset"``, ``"pair"``, ``"perp"``), optionally the universe as of a time:
-    listed at or before ``as_of`` (unknown listing time counts as listed) and not delisted by then.
-
-    >>> get_entities("perp", exchange="binanceusdm", as_of="2024-01-01")  # doctest: +SKIP
-    """
-    from zvt_crypto.domain import ENTITY_SCHEMAS
-
-    if entity_type not in ENTITY_SCHEMAS:
-        raise InvalidInputError(f"unknown entity type {entity_type!r}; use one of {', '.join(ENTITY_SCHEMAS)}")
-    schema = ENTITY_SCHEMAS[entity_type]
-    filters = []
-    if as_of is not None:
-        when = to_ms(as_of)
-        table = schema.__table__
-        filters = [
-            or_(table.c.list_timestamp.is_(None), table.c.list_timestamp <= when),
-            or_(table.c.delist_timestamp.is_(None), table.c.delist_timestamp > when),
-        ]
-    return query_data(schema, exchange=exchange, symbols=symbols, columns=columns, filters=filters, store=store)

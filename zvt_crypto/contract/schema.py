@@ -16,6 +16,8 @@ from sqlalchemy import BigInteger, MetaData
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from zvt_crypto.contract.errors import InvalidInputError
+from zvt_crypto.contract.registry import recorder_for, schema_modules
 from zvt_crypto.contract.timeutil import to_datetime, to_ms
 
 if TYPE_CHECKING:
@@ -89,23 +91,19 @@ class Schema(DeclarativeBase):
 
         >>> Bar.record_data(exchange="binance", symbols=["BTC/USDT"], level="1h", start="2024-01-01")  # doctest: +SKIP
         """
-        from zvt_crypto.contract.registry import recorder_for
-
         recorder = recorder_for(cls, exchange)
         return recorder(store).record(exchange=exchange, **kwargs)
 
 
 def schema_registry() -> dict[str, type[Schema]]:
-    """Every concrete schema by class name (importing ``zvt_crypto.domain`` defines the built-in ones)."""
-    import zvt_crypto.domain  # noqa: F401 - defines the built-in schemas
-
+    """Every concrete schema by class name: the modules of the ``zvt_crypto.schemas`` entry-point group (the
+    built-in ``zvt_crypto.domain`` among them) are imported on first use, and defining a schema registers it."""
+    schema_modules.names()
     return {mapper.class_.__name__: mapper.class_ for mapper in Schema.registry.mappers}
 
 
 def get_schema(name: str) -> type[Schema]:
     """Look a schema up by class name (``"Bar"``) or table name (``"bar"``)."""
-    from zvt_crypto.contract.errors import InvalidInputError
-
     registry = schema_registry()
     by_table = {schema.__tablename__: schema for schema in registry.values()}
     found = registry.get(name) or by_table.get(name)

@@ -29,6 +29,7 @@ from sqlalchemy.pool import NullPool
 
 from zvt_crypto.contract.config import Config, load_config, redact_url
 from zvt_crypto.contract.errors import StoreError
+from zvt_crypto.contract.migrate import upgrade
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,7 +41,6 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: PostgreSQL ADBC connections a store keeps open between writes (one per concurrent writer, up to this many).
 ADBC_KEPT_POSTGRESQL = 4
 SUPPORTED_DIALECTS = ("sqlite", "postgresql")
-_MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 class Store:
@@ -111,8 +111,6 @@ class Store:
                 if self._engine is None:
                     engine = self._create_engine()
                     from sqlalchemy.exc import DatabaseError, InterfaceError
-
-                    from zvt_crypto.contract.migrate import upgrade
 
                     try:
                         upgrade(engine)

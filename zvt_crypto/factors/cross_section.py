@@ -65,7 +65,7 @@ def universe_mask(index: pd.Index, entities: pd.DataFrame) -> pd.Series:
     ``delist_timestamp`` null or > t — the rule of ``get_entities(as_of=t)``. Entities missing from ``entities``
     are outside the universe.
 
-    ``entities`` is what :func:`~zvt_crypto.contract.query.get_entities` returns (indexed by ``entity_id``), or a
+    ``entities`` is what :func:`~zvt_crypto.domain.universe.get_entities` returns (indexed by ``entity_id``), or a
     frame with an ``entity_id`` column; it needs the ``list_timestamp`` and ``delist_timestamp`` columns.
 
     >>> entities = pd.DataFrame({"list_timestamp": pd.to_datetime(["2024-01-02", None], utc=True),

@@ -372,7 +372,7 @@ def _exchange_symbol(entity: str) -> tuple[str, str]:
 
 def _record_command(schema: str, level: str | None, entity: str) -> str | None:
     """The ``zvt-crypto record`` command that stores ``schema`` rows of ``entity`` (None for other inputs)."""
-    from zvt_crypto.contract.kinds import KINDS
+    from zvt_crypto.domain.kinds import KINDS
 
     kind = next((name for name, spec in KINDS.items() if spec.schema == schema), None)
     if kind is None:
@@ -383,7 +383,7 @@ def _record_command(schema: str, level: str | None, entity: str) -> str | None:
 
 
 def _describe_input(schema: str, level: str | None, entity: str) -> str:
-    from zvt_crypto.contract.kinds import KINDS
+    from zvt_crypto.domain.kinds import KINDS
 
     exchange, symbol = _exchange_symbol(entity)
     kind = next((name for name, spec in KINDS.items() if spec.schema == schema), schema)

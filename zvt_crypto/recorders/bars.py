@@ -25,9 +25,9 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from zvt_crypto.contract.coverage import Gap, coverage
 from zvt_crypto.contract.levels import Level
 from zvt_crypto.domain import Bar, IndexPriceBar, KnownGap, MarkPriceBar
+from zvt_crypto.domain.coverage import Gap, coverage
 from zvt_crypto.recorders.base import RunContext, SymbolResult
 from zvt_crypto.recorders.markets import set_listing_if_unknown
 from zvt_crypto.recorders.paged import PagedRecorder

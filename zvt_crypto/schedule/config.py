@@ -439,7 +439,7 @@ def _check_recorder(schema_name: str, exchange: str) -> None:
 
 def _kinds() -> Mapping[str, tuple[str, bool, str]]:
     """The data kinds ``zvt-crypto record`` knows (kind → schema name, leveled, help): one list for both."""
-    from zvt_crypto.contract.kinds import KINDS
+    from zvt_crypto.domain.kinds import KINDS
 
     return KINDS
 

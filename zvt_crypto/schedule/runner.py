@@ -185,8 +185,8 @@ class JobRunner:
             failed_before = {}
         totals.detail["symbols"] = symbols
         totals.detail["record"] = []
-        from zvt_crypto.contract.kinds import KINDS  # the kind → schema table of `zvt-crypto record`
         from zvt_crypto.contract.schema import get_schema
+        from zvt_crypto.domain.kinds import KINDS  # the kind → schema table of `zvt-crypto record`
 
         for kind in job.kinds:
             schema_name, leveled, _help = KINDS[kind]

@@ -80,9 +80,9 @@ def daemon_status(store: Store, timeout_seconds: float) -> dict[str, Any]:
 
 def job_lags(store: Store, job: JobSpec, symbols: dict[str, list[str] | None], now: int | None = None) -> list[Lag]:
     from zvt_crypto.contract.ids import entity_id
-    from zvt_crypto.contract.kinds import KINDS
     from zvt_crypto.contract.levels import Level
     from zvt_crypto.contract.schema import get_schema
+    from zvt_crypto.domain.kinds import KINDS
 
     now = now if now is not None else now_ms()
     lags: list[Lag] = []

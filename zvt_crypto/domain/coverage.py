@@ -27,6 +27,7 @@ from zvt_crypto.contract.reader import in_values
 from zvt_crypto.contract.schema import Schema
 from zvt_crypto.contract.store import Store
 from zvt_crypto.contract.timeutil import TimeLike, iso, to_ms
+from zvt_crypto.domain.series import Bar, KnownGap
 
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement
@@ -102,8 +103,6 @@ def coverage(
 ) -> list[Coverage]:
     """Coverage of ``schema`` (default ``Bar``) per entity and level, with every gap on the level's grid; with
     ``start`` / ``end`` (inclusive) of the rows in that range, the bars missing at its ends included."""
-    from zvt_crypto.domain import Bar, KnownGap
-
     schema = schema or Bar
     if not schema.has_level():
         raise InvalidInputError(f"coverage works on leveled series; {schema.__name__} has no level")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-import zvt_crypto.domain  # noqa: F401 - registers the models for autogenerate
+import zvt_crypto.domain.builtin  # noqa: F401 - defines every table: the metadata to compare and autogenerate
 from zvt_crypto.contract.schema import Schema
 
 config = context.config
