@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from zvt_crypto.contract.errors import StoreError
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 #: key of the PostgreSQL advisory lock that serialises migrations (per database; any fixed 64-bit number)
@@ -22,7 +26,7 @@ PG_MIGRATION_LOCK = int.from_bytes(b"zvt_mig", "big")
 _log = logging.getLogger(__name__)
 
 
-def alembic_config(connection: object | None = None) -> "object":
+def alembic_config(connection: Connection | None = None) -> AlembicConfig:
     from alembic.config import Config as AlembicConfig
 
     config = AlembicConfig()

@@ -229,10 +229,10 @@ class Store:
             parked = guard.acquire(claim=self._adbc_token)
             park = None
             try:  # from here on the guard is released whatever fails, opening the connection included
-                connection = self._kept_sqlite(parked)
-                with _closing_on_failure(connection[0]), _transaction(connection[0], "BEGIN IMMEDIATE") as cursor:
+                kept_sqlite = self._kept_sqlite(parked)
+                with _closing_on_failure(kept_sqlite[0]), _transaction(kept_sqlite[0], "BEGIN IMMEDIATE") as cursor:
                     yield cursor
-                park = (self._adbc_token, connection, _close_kept)
+                park = (self._adbc_token, kept_sqlite, _close_kept)
             finally:
                 guard.release(park)
             return

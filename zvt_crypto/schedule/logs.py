@@ -65,7 +65,7 @@ class JsonFormatter(logging.Formatter):
 
 
 class UtcFormatter(logging.Formatter):
-    converter = staticmethod(lambda seconds: datetime.fromtimestamp(seconds, UTC).timetuple())  # type: ignore
+    converter = staticmethod(lambda seconds: datetime.fromtimestamp(seconds, UTC).timetuple())
 
     def format(self, record: logging.LogRecord) -> str:
         return redact_text(super().format(record))
