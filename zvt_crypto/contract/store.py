@@ -19,7 +19,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -513,7 +513,11 @@ _default_stores: dict[str, Store] = {}
 _default_lock = threading.Lock()
 
 
-def get_store(store: Store | Config | str | None = None) -> Store:
+#: what the public functions accept as ``store``: a store, a config, a database URL, or None (the configured store)
+StoreLike: TypeAlias = "Store | Config | str | None"
+
+
+def get_store(store: StoreLike = None) -> Store:
     """``store`` itself, or the store of a config / URL, or the default config's store.
 
     Stores made from a config or URL are cached per URL so repeated queries reuse one connection pool;
