@@ -89,5 +89,5 @@ def log_warnings_to_stderr(debug: bool) -> None:
     handler = _StderrHandler()
     handler.setLevel(logging.WARNING)
     handler.setFormatter(_RedactingFormatter(debug))
-    handler._zvt_cli = True  # type: ignore[attr-defined]
+    handler._zvt_cli = True  # type: ignore[attr-defined]  # marks our handler for removal
     root.addHandler(handler)

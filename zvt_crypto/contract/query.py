@@ -25,7 +25,7 @@ from zvt_crypto.contract.timeutil import TimeLike, check_range, to_ms
 if TYPE_CHECKING:
     from zvt_crypto.contract.config import Config
 
-_DEFAULT = object()
+_DEFAULT: Any = object()  # "not given" (None means "no index")
 ReturnType = Literal["df", "dicts"]
 
 
@@ -153,7 +153,7 @@ def query_data(
     filters: ColumnElement[bool] | Sequence[ColumnElement[bool]] | None = None,
     order: Any = None,
     limit: int | None = None,
-    index: str | Sequence[str] | None = _DEFAULT,  # type: ignore[assignment]
+    index: str | Sequence[str] | None = _DEFAULT,
     return_type: ReturnType = "df",
     store: Store | Config | str | None = None,
 ) -> pd.DataFrame | list[dict[str, Any]]:

@@ -343,7 +343,7 @@ def _write_sqlite(
             return int(cursor.fetchone()[0] - before)
 
         def stored() -> int:
-            cursor.execute(*range_count)  # type: ignore[misc]
+            cursor.execute(*range_count)  # type: ignore[misc]  # only called when range_count is set
             return int(cursor.fetchone()[0])
 
         def split(sql: str) -> tuple[int, int]:

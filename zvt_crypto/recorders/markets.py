@@ -51,10 +51,11 @@ def tick_size(value: Any, precision_mode: int | None) -> float | None:
     return float(value)
 
 
-def market_row(exchange: str, market: dict[str, Any], kind: str, precision_mode: int | None = None) -> dict[str, Any]:
+def market_row(exchange: str, market: dict[str, Any], kind: EntityType,
+               precision_mode: int | None = None) -> dict[str, Any]:
     """The entity row of a ccxt ``market``; ``precision_mode`` is the client's ``precisionMode``."""
     row = {
-        "entity_id": entity_id(exchange, market["symbol"], kind),  # type: ignore[arg-type]
+        "entity_id": entity_id(exchange, market["symbol"], kind),
         "entity_type": kind,
         "exchange": exchange,
         "symbol": market["symbol"],

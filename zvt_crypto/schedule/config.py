@@ -326,7 +326,8 @@ def _parse_job(entry: Mapping[str, Any], where: str, upstream: JobSpec | None = 
     _unknown(list(entry), _JOB_KEYS, where)
     after_job = _parse_after_job(entry, where, name, upstream, names)
     if after_job is not None and not ({"exchange", "exchanges", "kinds"} & set(entry)):
-        return _parse_steps_only(entry, where, name, upstream)  # type: ignore[arg-type]
+        assert upstream is not None  # _parse_after_job found the job it names
+        return _parse_steps_only(entry, where, name, upstream)
 
     if ("exchange" in entry) == ("exchanges" in entry):
         raise ConfigError(f"{where}: set exactly one of exchange = \"binance\" or exchanges = [\"binance\", …]")

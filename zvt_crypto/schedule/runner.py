@@ -216,13 +216,14 @@ class JobRunner:
 
     async def _symbols(self, job: JobSpec, totals: RunTotals) -> dict[str, list[str] | None]:
         """Exchange → symbols (None: the kind records everything, e.g. markets)."""
-        if job.universe is None:
+        universe = job.universe
+        if universe is None:
             return {exchange: list(job.symbols) if job.symbols else None for exchange in job.exchanges}
         from zvt_crypto.schedule.universe import resolve_universe
 
         async def one(exchange: str) -> list[str]:
             try:
-                chosen, stats = await resolve_universe(exchange, job.universe, self.config)  # type: ignore[arg-type]
+                chosen, stats = await resolve_universe(exchange, universe, self.config)
             except Exception as exc:  # one venue's failure must not stop the others
                 log.warning("universe of %s on %s failed: %s", job.name, exchange, exc, exc_info=True)
                 totals.errors.append(f"universe on {exchange}: {type(exc).__name__}: {exc}")
