@@ -25,7 +25,7 @@ def import_command(obj: Context, files: tuple[Path, ...], exchange: str, symbol:
     from zvt_crypto.dataio.importers import import_bars
 
     result = import_bars(obj.store, list(files), exchange=exchange, symbol=symbol, level=level, kind=kind,
-                         on_conflict=on_conflict)  # type: ignore[arg-type]
+                         on_conflict=on_conflict)  # type: ignore[arg-type]  # click.Choice keeps it to the literals
     if on_conflict == "skip":
         conflicts = f"{result.kept} stored bar(s) with other values kept"
     else:

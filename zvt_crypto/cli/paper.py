@@ -72,7 +72,7 @@ def step_command(obj: Context, name: str | None, every: bool, until: str | None)
 
     if every == (name is not None):
         raise InvalidInputError("name one account (zvt-crypto paper step NAME) or pass --all")
-    names = list_accounts(obj.store) if every else [name]
+    names = [name] if name is not None else list_accounts(obj.store)
     if not names:
         click.echo("no paper accounts yet: zvt-crypto paper create NAME …")
         return

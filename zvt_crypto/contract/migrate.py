@@ -11,11 +11,15 @@ checks that the migrations and the models agree).
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from zvt_crypto.contract.errors import StoreError
 from zvt_crypto.contract.registry import MIGRATIONS_GROUP, entry_point_values
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 #: key of the PostgreSQL advisory lock that serialises migrations (per database; any fixed 64-bit number)
 PG_MIGRATION_LOCK = int.from_bytes(b"zvt_mig", "big")
@@ -32,7 +36,7 @@ def script_location() -> str:
     return locations[0]
 
 
-def alembic_config(connection: object | None = None) -> "object":
+def alembic_config(connection: Connection | None = None) -> AlembicConfig:
     from alembic.config import Config as AlembicConfig
 
     config = AlembicConfig()

@@ -6,7 +6,7 @@ Results are DataFrames indexed ``(entity_id, timestamp)`` (entities: ``entity_id
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -15,7 +15,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from zvt_crypto.contract.errors import InvalidInputError
-from zvt_crypto.contract.ids import ENTITY_TYPES, check_exchange_id, entity_id
+from zvt_crypto.contract.ids import ENTITY_TYPES, EntityType, check_exchange_id, entity_id
 from zvt_crypto.contract.levels import Level
 from zvt_crypto.contract.reader import in_values, is_json, read_frame
 from zvt_crypto.contract.schema import Schema, UtcMillis
@@ -25,7 +25,7 @@ from zvt_crypto.contract.timeutil import TimeLike, check_range, to_ms
 if TYPE_CHECKING:
     from zvt_crypto.contract.config import Config
 
-_DEFAULT = object()
+_DEFAULT: Any = object()  # "not given" (None means "no index")
 ReturnType = Literal["df", "dicts"]
 
 
@@ -45,7 +45,7 @@ def resolve_entity_ids(
     if symbols:
         if not exchange:
             raise InvalidInputError("symbols need an exchange: pass exchange='binance' (the ccxt id) as well")
-        kind = "asset" if schema.__tablename__ == "crypto_asset" else None
+        kind: EntityType | None = "asset" if schema.__tablename__ == "crypto_asset" else None
         ids.extend(entity_id(exchange, symbol, kind) for symbol in symbols)
     return list(dict.fromkeys(ids))
 
@@ -99,6 +99,47 @@ def _order_by(schema: type[Schema], order: Any) -> list[Any]:
     return out
 
 
+# The row form follows from ``return_type``: callers get a DataFrame or a list of dicts, never a union to narrow.
+@overload
+def query_data(
+    schema: type[Schema],
+    *,
+    exchange: str | None = ...,
+    symbols: str | Sequence[str] | None = ...,
+    entity_ids: str | Sequence[str] | None = ...,
+    level: Level | str | None = ...,
+    start_timestamp: TimeLike | None = ...,
+    end_timestamp: TimeLike | None = ...,
+    columns: Sequence[str] | None = ...,
+    filters: ColumnElement[bool] | Sequence[ColumnElement[bool]] | None = ...,
+    order: Any = ...,
+    limit: int | None = ...,
+    index: str | Sequence[str] | None = ...,
+    return_type: Literal["df"] = ...,
+    store: Store | Config | str | None = ...,
+) -> pd.DataFrame: ...
+
+
+@overload
+def query_data(
+    schema: type[Schema],
+    *,
+    exchange: str | None = ...,
+    symbols: str | Sequence[str] | None = ...,
+    entity_ids: str | Sequence[str] | None = ...,
+    level: Level | str | None = ...,
+    start_timestamp: TimeLike | None = ...,
+    end_timestamp: TimeLike | None = ...,
+    columns: Sequence[str] | None = ...,
+    filters: ColumnElement[bool] | Sequence[ColumnElement[bool]] | None = ...,
+    order: Any = ...,
+    limit: int | None = ...,
+    index: str | Sequence[str] | None = ...,
+    return_type: Literal["dicts"],
+    store: Store | Config | str | None = ...,
+) -> list[dict[str, Any]]: ...
+
+
 def query_data(
     schema: type[Schema],
     *,
@@ -112,7 +153,7 @@ def query_data(
     filters: ColumnElement[bool] | Sequence[ColumnElement[bool]] | None = None,
     order: Any = None,
     limit: int | None = None,
-    index: str | Sequence[str] | None = _DEFAULT,  # type: ignore[assignment]
+    index: str | Sequence[str] | None = _DEFAULT,
     return_type: ReturnType = "df",
     store: Store | Config | str | None = None,
 ) -> pd.DataFrame | list[dict[str, Any]]:
@@ -174,16 +215,18 @@ def query_data(
     start_ms = None if start_timestamp is None else to_ms(start_timestamp)
     end_ms = None if end_timestamp is None else to_ms(end_timestamp)
     check_range(start_ms, end_ms)
-    if (start_ms is not None or end_ms is not None) and time_column is None:
-        raise InvalidInputError(f"{schema.__name__} has no timestamp; use get_entities(as_of=...) for universes")
-    if start_ms is not None:
-        conditions.append(table.c[time_column] >= start_ms)
-    if end_ms is not None:
-        conditions.append(table.c[time_column] <= end_ms)
+    if time_column is None:
+        if start_ms is not None or end_ms is not None:
+            raise InvalidInputError(f"{schema.__name__} has no timestamp; use get_entities(as_of=...) for universes")
+    else:
+        if start_ms is not None:
+            conditions.append(table.c[time_column] >= start_ms)
+        if end_ms is not None:
+            conditions.append(table.c[time_column] <= end_ms)
     if filters is not None:
-        conditions.extend(filters if isinstance(filters, (list, tuple)) else [filters])
+        conditions.extend(filters if isinstance(filters, Sequence) else [filters])
 
-    default_index = ("entity_id", "timestamp") if time_column else ("entity_id",)
+    default_index: tuple[str, ...] = ("entity_id", "timestamp") if time_column else ("entity_id",)
     if "entity_id" not in table.c:  # job and scheduler tables: their primary key
         default_index = tuple(column.name for column in table.primary_key.columns)
     index_names = list(default_index if index is _DEFAULT else (_as_list(index) or []))

@@ -10,9 +10,9 @@ SQLite and PostgreSQL, compact, fast to compare, and free of time-zone ambiguity
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, overload
 
-from sqlalchemy import BigInteger, MetaData
+from sqlalchemy import BigInteger, MetaData, Table
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -63,6 +63,10 @@ class Schema(DeclarativeBase):
     __kind__: ClassVar[str] = "series"
     __key__: ClassVar[tuple[str, ...]] = ()
     __validators__: ClassVar[tuple[str, ...]] = ()
+    if TYPE_CHECKING:
+        # Every schema is mapped to a plain Table (DeclarativeBase types it as the wider FromClause, which has
+        # no insert/update/delete and no primary_key).
+        __table__: ClassVar[Table]
 
     @classmethod
     def has_level(cls) -> bool:
@@ -71,6 +75,16 @@ class Schema(DeclarativeBase):
     @classmethod
     def column_names(cls) -> list[str]:
         return [column.name for column in cls.__table__.columns]
+
+    # Overloads on ``return_type`` (as on :func:`~zvt_crypto.contract.query.query_data`): a DataFrame unless
+    # ``return_type="dicts"`` asks for the list of row dicts.
+    @overload
+    @classmethod
+    def query_data(cls, *, return_type: Literal["df"] = ..., **kwargs: Any) -> "pd.DataFrame": ...
+
+    @overload
+    @classmethod
+    def query_data(cls, *, return_type: Literal["dicts"], **kwargs: Any) -> list[dict[str, Any]]: ...
 
     @classmethod
     def query_data(cls, **kwargs: Any) -> "pd.DataFrame | list[dict[str, Any]]":

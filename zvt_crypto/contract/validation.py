@@ -228,6 +228,6 @@ def _shown_time(value: object) -> object:
     if pd.isna(value):
         return value
     try:
-        return to_datetime(int(value))  # type: ignore[call-overload]
+        return to_datetime(int(value))  # type: ignore[call-overload]  # any cell: a failing int() is caught
     except (TypeError, ValueError, OverflowError, OSError):
         return value

@@ -138,7 +138,7 @@ def coverage(
         # The window query scans every row: run it only on the series whose count says they have a hole (a
         # complete series has exactly (last - first) / step + 1 rows, since (entity, level, timestamp) is unique).
         holed = sorted({row.entity_id for row in result.values() if row.missing > 0})
-        gap_rows: list[Any] = []
+        gap_rows: Sequence[Any] = []
         if holed:
             where = [*conditions, in_values(table.c.entity_id, holed, store.dialect)]
             previous = func.lag(stamp).over(partition_by=(table.c.entity_id, table.c.level),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -43,9 +44,9 @@ __all__ = [
 ]
 
 #: a boolean Series aligned on the values, or an entities frame (``get_entities``) turned into one
-Universe = pd.Series | pd.DataFrame | None
+Universe: TypeAlias = pd.Series | pd.DataFrame | None
 #: one factor (Series) or several (DataFrame, scored column by column)
-Values = pd.Series | pd.DataFrame
+Values: TypeAlias = pd.Series | pd.DataFrame
 
 
 # --- index helpers -----------------------------------------------------------------------------------------------

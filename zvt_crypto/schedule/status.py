@@ -49,10 +49,10 @@ class JobStatus:
 
     @property
     def worst_lag(self) -> float | None:
-        values = [lag.seconds for lag in self.lags]
-        if any(value is None for value in values):
+        values = [lag.seconds for lag in self.lags if lag.seconds is not None]
+        if len(values) < len(self.lags):
             return None
-        return max(values, default=None)  # type: ignore[type-var]
+        return max(values, default=None)
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "worst_lag_seconds": self.worst_lag}
