@@ -24,6 +24,7 @@ demo: $(VENV)/.installed
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check zvt_crypto tests benchmarks
+	$(BIN)/python -m mypy
 
 test: lint
 	$(BIN)/python -m pytest
@@ -32,4 +33,4 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_store.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .mypy_cache

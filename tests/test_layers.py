@@ -1,12 +1,15 @@
 """The package's layers hold: no module imports from a layer above its own (docs/architecture.md).
 
-Walks every import in the package (top level and deferred into functions alike) with ``ast``. The core's few
-domain-aware modules are the known exceptions (issue 12, item 1): the list may only shrink.
+Walks every import in the package (top level and deferred into functions alike) with ``ast``: no exception; the
+core's registries are filled by entry point (contract/registry.py), never by importing a layer above.
 """
 
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import zvt_crypto
@@ -20,14 +23,6 @@ LAYERS = {
     "schedule": 3,
     "trader": 4,
     "cli": 5, "ui": 5, "demo": 5, "__main__": 5,
-}
-# (importing module, imported package): domain-aware pieces still in the core, to move a layer up
-KNOWN_EXCEPTIONS = {
-    ("contract/coverage.py", "domain"),
-    ("contract/migrations/env.py", "domain"),
-    ("contract/query.py", "domain"),
-    ("contract/schema.py", "domain"),
-    ("contract/registry.py", "recorders"),
 }
 # same-layer imports that are part of the design
 ALLOWED_SIDEWAYS = {("__main__", "cli"), ("cli", "demo"), ("demo", "cli"), ("cli", "ui")}  # cli/serve.py starts the ui
@@ -65,6 +60,22 @@ def test_no_import_from_a_higher_layer() -> None:
     upward = {(module, target) for module, source, target in found if LAYERS[target] > LAYERS[source]}
     sideways = {(module, target) for module, source, target in found
                 if LAYERS[target] == LAYERS[source] and (source, target) not in ALLOWED_SIDEWAYS}
-    assert not (upward - KNOWN_EXCEPTIONS), f"imports from a higher layer: {sorted(upward - KNOWN_EXCEPTIONS)}"
+    assert not upward, f"imports from a higher layer: {sorted(upward)}"
     assert not sideways, f"imports between packages of one layer: {sorted(sideways)}"
-    assert not (KNOWN_EXCEPTIONS - upward), f"fixed: drop from KNOWN_EXCEPTIONS {sorted(KNOWN_EXCEPTIONS - upward)}"
+
+
+def test_the_core_imports_alone() -> None:
+    """Every module of ``contract`` imported in a fresh interpreter loads no module of a layer above it."""
+    code = (
+        "import importlib, pkgutil, sys, zvt_crypto.contract as core\n"
+        "for info in pkgutil.walk_packages(core.__path__, 'zvt_crypto.contract.'):\n"
+        "    importlib.import_module(info.name)\n"
+        "print(sorted(name for name in sys.modules if name.startswith('zvt_crypto.')))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(PACKAGE.parent)}, check=False)
+    assert result.returncode == 0, result.stderr
+    loaded = ast.literal_eval(result.stdout.strip().splitlines()[-1])
+    assert "zvt_crypto.contract.store" in loaded and "zvt_crypto.contract.migrate" in loaded  # the walk imported
+    above = [name for name in loaded if name.split(".")[1] != "contract"]
+    assert not above, f"importing the core loaded {above}"

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from zvt_crypto.contract.config import Config, deep_merge
-from zvt_crypto.contract.coverage import coverage, format_coverage
 from zvt_crypto.contract.ids import entity_id
-from zvt_crypto.contract.query import get_entities
 from zvt_crypto.contract.resample import resample_bars
 from zvt_crypto.contract.store import Store
 from zvt_crypto.domain import Bar, FundingRate
+from zvt_crypto.domain.coverage import coverage, format_coverage
+from zvt_crypto.domain.universe import get_entities
+
+if TYPE_CHECKING:
+    from zvt_crypto.sim import SimulatedExchange
 
 SPOT, PERPS = "binance", "binanceusdm"
 PAIRS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
@@ -28,10 +32,10 @@ OUTAGE = ("ETH/USDT", "2024-01-03T12:00:00Z", "2024-01-03T12:17:00Z")  # symbol,
 HIGHER_LEVELS = ("1h", "4h")
 
 
-def config_for(config: Config, sim: object) -> Config:
+def config_for(config: Config, sim: SimulatedExchange) -> Config:
     """The user's config with the ccxt clients of both Binance venues pointed at the simulator."""
     exchanges = deep_merge(config.exchanges, {
-        exchange_id: {"ccxt": sim.ccxt_options(exchange_id)} for exchange_id in (SPOT, PERPS)  # type: ignore[attr-defined]
+        exchange_id: {"ccxt": sim.ccxt_options(exchange_id)} for exchange_id in (SPOT, PERPS)
     })
     return dataclasses.replace(config, exchanges=exchanges)
 

@@ -213,15 +213,56 @@ def test_builtin_entries_load_when_the_installed_metadata_lacks_them(monkeypatch
     assert plugins.items() == {"dumps": json.dumps, "getLogger": logging.getLogger}
 
 
-def test_setup_cfg_declares_the_builtin_steps() -> None:
-    """The fallback list in schedule/steps.py repeats setup.cfg's ``zvt_crypto.steps`` group: the two agree."""
+def declared_in_setup_cfg() -> dict[str, dict[str, str]]:
     import configparser
     from pathlib import Path
 
-    from zvt_crypto.schedule.steps import BUILTIN_STEPS
-
     setup = configparser.ConfigParser()
     setup.read(Path(__file__).parents[2] / "setup.cfg")
-    lines = setup["options.entry_points"][STEPS_GROUP].strip().splitlines()
-    declared = dict(tuple(part.strip() for part in line.split("=", 1)) for line in lines)
-    assert declared == BUILTIN_STEPS == {"paper": "zvt_crypto.trader.paper_step"}
+    section = setup["options.entry_points"]
+    return {group: dict(tuple(part.strip() for part in line.split("=", 1))
+                        for line in section[group].strip().splitlines())
+            for group in section if group.startswith("zvt_crypto.")}
+
+
+def test_setup_cfg_declares_the_builtin_steps() -> None:
+    """The fallback list in schedule/steps.py repeats setup.cfg's ``zvt_crypto.steps`` group: the two agree."""
+    from zvt_crypto.schedule.steps import BUILTIN_STEPS
+
+    assert declared_in_setup_cfg()[STEPS_GROUP] == BUILTIN_STEPS == {"paper": "zvt_crypto.trader.paper_step"}
+
+
+def test_setup_cfg_declares_the_builtin_plugins() -> None:
+    """The built-ins register through entry points like a third party; the fallback table repeats setup.cfg."""
+    declared = declared_in_setup_cfg()
+    assert {group: declared[group] for group in registry_module.BUILTIN_ENTRY_POINTS} \
+        == registry_module.BUILTIN_ENTRY_POINTS
+    assert set(declared) == {*registry_module.BUILTIN_ENTRY_POINTS, STEPS_GROUP}
+
+
+def test_builtins_arrive_by_entry_point_alone() -> None:
+    """In a fresh interpreter the registries find the built-in recorders, factors, strategies, schemas and the
+    migration history through the entry-point groups, with nothing of the package imported beforehand."""
+    import subprocess
+    import sys
+
+    code = (
+        "from zvt_crypto.contract import registry, schema, migrate\n"
+        "print(sorted(registry.recorders.names())[:1], 'rsi' in registry.factors.names(),\n"
+        "      len(registry.strategies.names()) > 0, 'Bar' in schema.schema_registry(), migrate.script_location())\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["['Bar:ccxt']", "True", "True", "True", "zvt_crypto.domain:migrations"]
+
+
+def test_a_missing_migration_history_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from zvt_crypto.contract import migrate
+    from zvt_crypto.contract.errors import StoreError
+
+    monkeypatch.setattr(migrate, "entry_point_values", lambda group: [])
+    with pytest.raises(StoreError, match=r"exactly one migration history .*found 0: none; reinstall zvt_crypto"):
+        migrate.script_location()
+    monkeypatch.setattr(migrate, "entry_point_values", lambda group: ["a:migrations", "b:migrations"])
+    with pytest.raises(StoreError, match="found 2: a:migrations, b:migrations"):
+        migrate.script_location()

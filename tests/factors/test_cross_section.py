@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from zvt_crypto.contract.errors import InvalidInputError
-from zvt_crypto.contract.query import get_entities
 from zvt_crypto.contract.store import Store
 from zvt_crypto.domain import CryptoPair
+from zvt_crypto.domain.universe import get_entities
 from zvt_crypto.factors.cross_section import (
     above,
     below,

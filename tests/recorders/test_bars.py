@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from zvt_crypto.contract.config import Config, load_config
-from zvt_crypto.contract.coverage import coverage
 from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.store import Store
 from zvt_crypto.domain import Bar, CryptoPair, KnownGap
+from zvt_crypto.domain.coverage import coverage
 from zvt_crypto.recorders import BarsRecorder
 from zvt_crypto.sim import SimulatedExchange
 

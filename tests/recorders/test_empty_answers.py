@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import text
 
 from zvt_crypto.contract.config import Config
-from zvt_crypto.contract.coverage import coverage
 from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.levels import DAY_MS
 from zvt_crypto.contract.store import Store
 from zvt_crypto.contract.timeutil import to_ms
 from zvt_crypto.domain import Bar, FundingRate, IndexPriceBar, KnownGap, MarkPriceBar, OpenInterest
+from zvt_crypto.domain.coverage import coverage
 from zvt_crypto.recorders import (
     BarsRecorder,
     FundingRateRecorder,

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from zvt_crypto.contract.config import Config, load_config
-from zvt_crypto.contract.query import get_entities
 from zvt_crypto.contract.registry import recorder_for
 from zvt_crypto.contract.store import Store
 from zvt_crypto.domain import CryptoAsset, CryptoPair, CryptoPerp
+from zvt_crypto.domain.universe import get_entities
 from zvt_crypto.recorders import BarsRecorder, MarketsRecorder, PerpMarketsRecorder
 from zvt_crypto.sim import SimulatedExchange, default_markets
 

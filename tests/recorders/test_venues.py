@@ -25,12 +25,12 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from zvt_crypto.contract.config import Config, load_config
-from zvt_crypto.contract.coverage import coverage
 from zvt_crypto.contract.ids import entity_id
 from zvt_crypto.contract.levels import Level
 from zvt_crypto.contract.store import Store
 from zvt_crypto.contract.timeutil import to_ms
 from zvt_crypto.domain import Bar, CryptoPair, CryptoPerp, FundingRate, KnownGap, Trade
+from zvt_crypto.domain.coverage import coverage
 from zvt_crypto.recorders.base import RecordSummary
 from zvt_crypto.recorders.exchange import UnsupportedDataError
 from zvt_crypto.recorders.paged import EARLIEST_BAR_MS

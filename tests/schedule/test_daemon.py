@@ -17,9 +17,9 @@ import pytest
 
 from tests.schedule.conftest import DaemonEnv, dead_venue_toml, wait_for
 from tests.schedule.test_alerts import SECRET, Receiver
-from zvt_crypto.contract.coverage import coverage
 from zvt_crypto.contract.timeutil import to_ms
 from zvt_crypto.domain import Bar, FactorValue, JobRun
+from zvt_crypto.domain.coverage import coverage
 from zvt_crypto.schedule.lock import read_holder
 
 pytestmark = pytest.mark.slow  # real daemons and their polling: seconds each

@@ -14,10 +14,10 @@ import pytest
 from tests.schedule.conftest import FAST_RETRIES, dead_venue_toml, wait_for
 from tests.schedule.test_alerts import SECRET, Receiver
 from zvt_crypto.contract.config import Config, load_config
-from zvt_crypto.contract.coverage import coverage
 from zvt_crypto.contract.store import Store
 from zvt_crypto.contract.timeutil import to_ms
 from zvt_crypto.domain import Bar, FactorValue
+from zvt_crypto.domain.coverage import coverage
 from zvt_crypto.schedule.config import Schedule, parse_schedule
 from zvt_crypto.schedule.history import job_health, recent_runs
 from zvt_crypto.schedule.logs import setup_logging

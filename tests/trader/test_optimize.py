@@ -1,25 +1,20 @@
-"""Optimisation (grid / random search), its overfitting statistics, walk-forward analysis and the engine's
-``start`` (indicator warm-up without trading)."""
+"""Optimisation (grid / random search) and running its trials, its overfitting statistics and the engine's ``start``
+(indicator warm-up without trading). The search space: test_optimize_space.py; walk-forward: test_walkforward.py."""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from zvt_crypto.contract.errors import InvalidInputError
-from zvt_crypto.trader import MarketData, SignalStrategy, Strategy, optimize, run_backtest, walk_forward
-from zvt_crypto.trader.metrics import compute_metrics
-from zvt_crypto.trader.optimize import bar_returns, parameter_sets, parse_grid
+from zvt_crypto.trader import MarketData, SignalStrategy, Strategy, optimize, run_backtest
 from zvt_crypto.trader.overfitting import (
-    _moments,
     expected_max_sharpe,
     probabilistic_sharpe_ratio,
+    sharpe_moments,
     sharpe_ratio,
 )
-from zvt_crypto.trader.walkforward import fold_windows, window_bars
 
 SMA_GRID = {"fast": [3, 5, 8], "slow": [10, 20, 30]}
 
@@ -153,26 +148,6 @@ def test_bad_input_fails_before_any_backtest(walk_data: MarketData, grid: dict, 
     assert message in str(info.value)
 
 
-def test_random_search_is_seeded_distinct_and_within_bounds() -> None:
-    grid = {"fast": (2, 9), "slow": (10, 40), "fraction": (0.2, 1.0), "direction": ["long", "both"]}
-    sets, _ = parameter_sets("sma_cross", grid, method="random", n_iter=25, seed=7)
-    again, _ = parameter_sets("sma_cross", grid, method="random", n_iter=25, seed=7)
-    other, _ = parameter_sets("sma_cross", grid, method="random", n_iter=25, seed=8)
-    assert sets == again and sets != other and len(sets) == 25
-    assert len({tuple(p.values()) for p in sets}) == 25
-    for params in sets:
-        assert type(params["fast"]) is int and 2 <= params["fast"] <= 9
-        assert type(params["slow"]) is int and 10 <= params["slow"] <= 40
-        assert type(params["fraction"]) is float and 0.2 <= params["fraction"] <= 1.0
-        assert params["direction"] in ("long", "both")
-    assert {p["fast"] for p in sets} >= {2, 9} or len({p["fast"] for p in sets}) >= 6  # the bounds are reachable
-    # a space smaller than n_iter: every set once, in a seeded order
-    small, _ = parameter_sets("sma_cross", {"fast": [3, 5], "slow": [20, 30]}, method="random", n_iter=10, seed=1)
-    assert sorted(map(lambda p: (p["fast"], p["slow"]), small)) == [(3, 20), (3, 30), (5, 20), (5, 30)]
-    integers, _ = parameter_sets("sma_cross", {"fast": (3, 4), "slow": (20, 20)}, method="random", n_iter=5)
-    assert len(integers) == 2
-
-
 def test_random_search_runs_and_reproduces(walk_data: MarketData) -> None:
     grid = {"fast": (2, 9), "slow": (12, 40)}
     first = optimize("sma_cross", walk_data, grid, method="random", n_iter=6, seed=3, n_jobs=1)
@@ -182,32 +157,6 @@ def test_random_search_runs_and_reproduces(walk_data: MarketData) -> None:
     assert first.best_params == second.best_params
 
 
-def test_parse_grid() -> None:
-    assert parse_grid(["fast=5,10,20", "slow=20:60:10"], "sma_cross") == {"fast": [5, 10, 20],
-                                                                          "slow": [20, 30, 40, 50, 60]}
-    assert parse_grid(["fast=3:6"], "sma_cross") == {"fast": [3, 4, 5, 6]}
-    assert parse_grid(["fraction=0.5:1:0.25"], "sma_cross") == {"fraction": [0.5, 0.75, 1.0]}
-    assert parse_grid(["fast=3:6", "fraction=0.1:0.9"], "sma_cross", method="random") == {
-        "fast": (3, 6), "fraction": (0.1, 0.9)}
-    assert parse_grid(["direction=long,both"], "sma_cross") == {"direction": ["long", "both"]}
-    for items, message in [
-        (["fast"], "bad grid 'fast': write name=v1,v2,v3"),
-        (["fast=9:3"], "the range is empty (low > high)"),
-        (["fast=3:9:0"], "the step must be positive"),
-        (["fast=3:9:2:1"], "a range is low:high or low:high:step"),
-        (["fast=3,,5"], "an empty value in the list"),
-        (["fraction=0.1:0.9"], "a float range needs a step"),
-        (["fast=1.5:3"], "parameter fast='1.5' must be int"),
-        (["speed=1,2"], "has no parameter(s) speed"),
-        (["fast=3", "fast=4"], "parameter fast is given twice"),
-        (["direction=a:b"], "direction is a str; list its values"),
-    ]:
-        with pytest.raises(InvalidInputError) as info:
-            parse_grid(items, "sma_cross")
-        assert message in str(info.value), items
-
-
-# -- overfitting statistics ------------------------------------------------------------------------------------------
 def test_pbo_is_high_for_noise_and_low_for_a_planted_signal() -> None:
     # noise: coin-flip strategies on a path that retraces itself — whatever a trial gains in one half of the
     # blocks it gives back in the other, so the in-sample winner is an out-of-sample loser
@@ -231,7 +180,7 @@ def test_deflated_sharpe_is_below_the_best_trials_psr_and_uses_every_trial() -> 
     sharpes = sharpe_ratio(matrix)
     best = int(result.trials["trial"].iloc[0])
     assert best == int(np.nanargmax(sharpes)) and report.best == best
-    sr, skew, kurt, n = _moments(matrix[:, best])
+    sr, skew, kurt, n = sharpe_moments(matrix[:, best])
     assert report.best_sharpe == pytest.approx(sr) and report.n_obs == n == 799
     assert report.expected_max_sharpe == pytest.approx(expected_max_sharpe(30, float(np.var(sharpes, ddof=1))))
     psr = probabilistic_sharpe_ratio(sr, 0.0, n, skew, kurt)
@@ -259,103 +208,6 @@ def test_start_warms_up_without_trading(walk_data: MarketData) -> None:
 
 
 # -- walk-forward ----------------------------------------------------------------------------------------------------
-def test_fold_windows() -> None:
-    assert [(w.train_start, w.train_stop, w.test_start, w.test_stop) for w in fold_windows(11, 4, 2)] == [
-        (1, 5, 5, 7), (3, 7, 7, 9), (5, 9, 9, 11)]
-    assert [w.train_start for w in fold_windows(11, 4, 2, anchored=True)] == [0, 0, 0]
-    assert [(w.test_start, w.test_stop) for w in fold_windows(12, 4, 2, 3)] == [(4, 6), (7, 9), (10, 12)]
-    with pytest.raises(InvalidInputError, match="test windows would overlap"):
-        fold_windows(20, 4, 3, 2)
-    with pytest.raises(InvalidInputError, match=r"train 8 \+ test 4 = 12 bars, the data has 10"):
-        fold_windows(10, 8, 4)
-
-
-def test_window_bars(walk_data: MarketData) -> None:
-    assert window_bars("2d", walk_data) == 48 and window_bars("500", walk_data) == 500
-    assert window_bars(pd.Timedelta(hours=5), walk_data) == 5 and window_bars(7, walk_data) == 7
-    for bad in ("soon", "30m", 0):
-        with pytest.raises(InvalidInputError):
-            window_bars(bad, walk_data, "train")
-
-
-def test_walk_forward_folds_are_honest_and_stitch(walk_data: MarketData) -> None:
-    grid = {"fast": [3, 5], "slow": [10, 20]}
-    wf = walk_forward("sma_cross", walk_data, grid, train="5d", test="2d", n_jobs=1, fee=0.001)
-    n, train, test = walk_data.n_bars, 120, 48
-    assert wf.spans == {"train": train, "test": test, "step": test, "warmup": train, "anchored": False}
-    folds = wf.folds
-    assert len(folds) == (n - train) // test == 10
-    index = walk_data.index
-    # test windows meet without overlap and end at the last bar; each train window is the bars just before
-    starts = [index.get_loc(t) for t in folds["test_start"]]
-    ends = [index.get_loc(t) for t in folds["test_end"]]
-    assert ends[-1] == n - 1 and all(e - s + 1 == test for s, e in zip(starts, ends, strict=True))
-    assert all(starts[k + 1] == ends[k] + 1 for k in range(len(starts) - 1))
-    assert [index.get_loc(t) for t in folds["train_end"]] == [s - 1 for s in starts]
-    # each fold's parameters are the winners of an optimisation on its train window alone
-    for window, (_, row) in zip(wf.windows, folds.iterrows(), strict=True):
-        alone = optimize("sma_cross", walk_data.window(window.train_start, window.train_stop), grid, n_jobs=1,
-                         fee=0.001)
-        assert row["params"] == alone.best_params and row["is_sharpe"] == alone.best_value
-    # out-of-sample trades are inside their fold's test window
-    trades = wf.trades
-    assert len(trades) == folds["oos_trades"].sum() > 0
-    for _, trade in trades.iterrows():
-        fold = folds.iloc[int(trade["fold"])]
-        assert fold["test_start"] <= trade["entry_time"] <= trade["exit_time"] <= fold["test_end"]
-    # the stitched curve starts at the close before the first test bar and chains the folds' own returns
-    equity = wf.equity["equity"]
-    assert equity.index[0] == index[starts[0] - 1] and equity.index[-1] == index[-1]
-    assert len(equity) == len(folds) * test + 1 and equity.iloc[0] == 10_000.0
-    pieces = []
-    for window, run in zip(wf.windows, wf.fold_results, strict=True):
-        act = train - 1  # the test run reads the train window's bars first (warm-up), acts from its last close
-        assert run.equity.index[0] == index[window.test_start - train] and len(run.equity) == train + test
-        curve = run.equity["equity"].to_numpy()[act:]
-        assert curve[0] == 10_000.0 and (run.trades["entry_bar"] > act).all()
-        pieces.append(bar_returns(curve))
-    np.testing.assert_allclose(bar_returns(equity.to_numpy()), np.concatenate(pieces), rtol=0, atol=1e-12)
-    assert equity.iloc[-1] / 10_000.0 == pytest.approx(np.prod(1 + folds["oos_return"]))
-    expected = compute_metrics(equity, trades, wf.equity["exposure"].to_numpy(), periods_per_year=8760)
-    assert wf.metrics["sharpe"] == pytest.approx(expected["sharpe"])
-    assert wf.oos_metric == wf.metrics["sharpe"]
-    assert wf.is_mean == pytest.approx(folds["is_sharpe"].mean())
-    expected_efficiency = wf.oos_metric / wf.is_mean if wf.is_mean > 0 else math.nan
-    assert wf.efficiency == pytest.approx(expected_efficiency, nan_ok=True)
-    # overfitting: DSR of the stitched out-of-sample returns against every trial; PBO of the full-data sweep
-    assert wf.full.n_trials == 4 and wf.overfitting.n_trials == 4
-    assert wf.overfitting.n_obs == len(equity) - 1
-    assert wf.overfitting.pbo.pbo == wf.full.overfitting.pbo.pbo
-    document = wf.to_dict()
-    assert len(document["folds"]) == 10 and document["folds"][0]["test_start"].endswith("Z")
-    assert document["overfitting"]["pbo"] == wf.overfitting.pbo.pbo
-
-
-def test_walk_forward_out_of_sample_trades_start_in_the_test_window(walk_data: MarketData) -> None:
-    wf = walk_forward(BuyEveryBar, walk_data, {"size": [0.01]}, train=200, test=100, n_jobs=1)
-    assert len(wf.folds) == 4
-    for window, run in zip(wf.windows, wf.fold_results, strict=True):
-        fills = run.orders.dropna(subset=["fill_time"])
-        assert fills["fill_time"].min() == walk_data.index[window.test_start]  # the first test bar's open
-        assert fills["fill_time"].max() <= walk_data.index[window.test_stop - 1]
-
-
-def test_walk_forward_anchored_steps_and_errors(walk_data: MarketData) -> None:
-    grid = {"fast": [3], "slow": [10, 20]}
-    anchored = walk_forward("sma_cross", walk_data, grid, train=200, test=100, anchored=True, n_jobs=1)
-    assert (anchored.folds["train_start"] == walk_data.index[0]).all()
-    gaps = walk_forward("sma_cross", walk_data, grid, train=200, test=100, step=150, warmup=30, n_jobs=1)
-    assert len(gaps.folds) == 3 and gaps.spans["warmup"] == 30
-    assert [w.test_start for w in gaps.windows] == [200, 350, 500]
-    assert len(gaps.equity) == 3 * 101  # each fold's own first point: the windows do not meet
-    with pytest.raises(InvalidInputError) as info:
-        walk_forward("sma_cross", walk_data, grid, train="30d", test="7d", n_jobs=1)
-    assert ("train 720 + test 168 = 888 bars, the data has 600 (1h bars 2024-01-01T00:00:00Z … "
-            "2024-01-25T23:00:00Z; asked train='30d', test='7d')") in str(info.value)
-    with pytest.raises(InvalidInputError, match="test windows would overlap"):
-        walk_forward("sma_cross", walk_data, grid, train=200, test=100, step=50, n_jobs=1)
-
-
 def test_window_metrics_do_not_depend_on_whether_the_run_metrics_were_read(walk_data: MarketData) -> None:
     """The run's totals are public (``metric_inputs``) and reading ``metrics`` no longer consumes them: a window's
     fees were 0 when the run's metrics had been read first."""

@@ -26,6 +26,8 @@ from zvt_crypto.trader.paper import (
     account_status,
     account_trades,
 )
+from zvt_crypto.trader.settings import BacktestSettings
+from zvt_crypto.trader.slippage import SpreadImpact
 
 backtesting = pytest.importorskip("backtesting")
 from backtesting.test import GOOG  # noqa: E402
@@ -46,24 +48,23 @@ def goog_bars(rows: slice = slice(0, 400)) -> pd.DataFrame:
                          "volume": frame["Volume"].astype(float).to_numpy()})
 
 
-def backtest_of(trader: PaperTrader, store: Store, end: object = None, data_start: object = None
-                ) -> tuple[BacktestResult, int]:
-    """One backtest of the account's definition over its bars (data start … ``end``) and its start row."""
+def backtest_of(trader: PaperTrader, store: Store, end: object = None, data_start: object = None,
+                settings: BacktestSettings | None = None) -> tuple[BacktestResult, int]:
+    """One backtest of the account's definition over its bars (data start … ``end``) and its start row, with the
+    account's settings (or ``settings``)."""
     data = load_market_data(exchange=trader.exchange, symbols=trader.symbols, level=trader.level,
                             start=trader.data_start if data_start is None else data_start, end=end,
                             store=store)  # type: ignore[arg-type]
     start = int(np.searchsorted(data.timestamps, trader.start))
-    settings = trader.settings
-    result = run_backtest(trader.strategy, data, params=trader.params, cash=settings["cash"], fee=settings["fee"],
-                          slippage=settings["slippage"]["bps"] if settings["slippage"].get("bps") else None,
-                          leverage=settings["leverage"], risk=RiskLimits(**settings["risk"]), start=start)
+    result = run_backtest(trader.strategy, data, params=trader.params, settings=settings or trader.settings,
+                          start=start)
     return result, start
 
 
 def assert_same_as_backtest(trader: PaperTrader, store: Store, end: object = None,
-                            data_start: object = None) -> BacktestResult:
+                            data_start: object = None, settings: BacktestSettings | None = None) -> BacktestResult:
     """The account's trades, orders and equity are the backtest's, to the bit."""
-    result, start = backtest_of(trader, store, end, data_start)
+    result, start = backtest_of(trader, store, end, data_start, settings)
     trades = account_trades(trader.name, store)
     expected = result.trades
     assert len(trades) == len(expected)
@@ -136,9 +137,14 @@ def test_perps_with_funding_leverage_and_the_kill_switch(sqlite_store: Store) ->
     store.write(FundingRate, funding)
     store.write(Bar, btc.iloc[:120])
     store.write(Bar, eth.iloc[:100])
+    # one settings object for the account and the backtest, every setting away from its default
+    settings = BacktestSettings(cash=7_500, fee=(0.0002, 0.0005), slippage=SpreadImpact(spread_bps=2, impact=0.05),
+                                leverage=(3.0, 2.0), maintenance_margin=0.01, liquidation_fee=0.008,
+                                risk=RiskLimits(max_drawdown=0.08, max_position=2.5))
     trader = PaperTrader("perps", "sma_cross", {"fast": 3, "slow": 8, "direction": "both"}, exchange="binanceusdm",
-                         symbols=["BTC/USDT:USDT", "ETH/USDT:USDT"], level="1h", fee=0.0005, leverage=3.0,
-                         risk={"max_drawdown": 0.08}, start=stamps[20], warmup=20).create(store)
+                         symbols=["BTC/USDT:USDT", "ETH/USDT:USDT"], level="1h", settings=settings,
+                         start=stamps[20], warmup=20).create(store)
+    assert PaperTrader.load("perps", store).settings == settings  # stored with the account, read back equal
     report = trader.step(store)
     assert report.last_bar == stamps[99] and "ETH/USDT:USDT stored up to" in (report.waiting or "")
     store.write(Bar, eth.iloc[100:])
@@ -149,7 +155,7 @@ def test_perps_with_funding_leverage_and_the_kill_switch(sqlite_store: Store) ->
     # funding is stored up to hour 192 only: the bars from hour 200 on (the next payment's) wait for it
     due = int(funding_times[-1].value // 1_000_000) + 8 * HOUR
     assert report.last_bar == stamps[199] == due - HOUR and "funding of" in (report.waiting or "")
-    result = assert_same_as_backtest(trader, store, end=report.last_bar)
+    result = assert_same_as_backtest(trader, store, end=report.last_bar, settings=settings)
     assert result.trades["funding"].abs().sum() > 0
     kill = result.orders[result.orders["reason"] == "kill_switch"]
     assert len(kill) and account_status(store, "perps").iloc[0]["halted"].startswith("kill switch at")

@@ -94,7 +94,7 @@ def handle_errors(func: F) -> F:
                 traceback.print_exc()
             fail(describe_failure(exc))
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper  # type: ignore[return-value]  # same signature as func (functools.wraps)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

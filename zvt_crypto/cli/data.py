@@ -25,7 +25,7 @@ def import_command(obj: Context, files: tuple[Path, ...], exchange: str, symbol:
     from zvt_crypto.dataio.importers import import_bars
 
     result = import_bars(obj.store, list(files), exchange=exchange, symbol=symbol, level=level, kind=kind,
-                         on_conflict=on_conflict)  # type: ignore[arg-type]
+                         on_conflict=on_conflict)  # type: ignore[arg-type]  # click.Choice keeps it to the literals
     if on_conflict == "skip":
         conflicts = f"{result.kept} stored bar(s) with other values kept"
     else:
@@ -75,9 +75,9 @@ def export_bars_command(obj: Context, exchange: str, symbol: str, level: str, st
 def coverage_command(obj: Context, exchange: str | None, symbols: tuple[str, ...], level: str | None,
                      schema_name: str, start: str | None, end: str | None, fmt: str) -> None:
     """Per entity and level: first and last bar, row count, and every gap on the level's grid."""
-    from zvt_crypto.contract.coverage import coverage, format_coverage
     from zvt_crypto.contract.schema import get_schema
     from zvt_crypto.contract.timeutil import check_range, to_ms
+    from zvt_crypto.domain.coverage import coverage, format_coverage
 
     start_ms, end_ms = (None if value is None else to_ms(value) for value in (start, end))
     check_range(start_ms, end_ms)

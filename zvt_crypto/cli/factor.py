@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from zvt_crypto.cli.app import Context, cli, handle_errors
 
+_Command = TypeVar("_Command", bound=Callable[..., Any])  # a command function, before @command wraps it
 _ENTITY_OPTIONS = (
     click.option("--exchange", required=True, help="ccxt exchange id, e.g. binance."),
     click.option("--symbol", "symbols", multiple=True, help="ccxt unified symbol; repeat for several "
@@ -17,7 +20,7 @@ _ENTITY_OPTIONS = (
 )
 
 
-def _entity_options(command: click.Command) -> click.Command:
+def _entity_options(command: _Command) -> _Command:
     for option in reversed(_ENTITY_OPTIONS):
         command = option(command)
     return command

@@ -63,13 +63,13 @@ class _RedactingFormatter(logging.Formatter):
         return redact_text(text)
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.StreamHandler):
     """Writes to the ``sys.stderr`` of the moment (a test runner swaps it per invocation)."""
 
     def __init__(self) -> None:
         super().__init__(sys.stderr)
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 
@@ -89,5 +89,5 @@ def log_warnings_to_stderr(debug: bool) -> None:
     handler = _StderrHandler()
     handler.setLevel(logging.WARNING)
     handler.setFormatter(_RedactingFormatter(debug))
-    handler._zvt_cli = True  # type: ignore[attr-defined]
+    handler._zvt_cli = True  # type: ignore[attr-defined]  # marks our handler for removal
     root.addHandler(handler)

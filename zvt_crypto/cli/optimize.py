@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from zvt_crypto.cli.app import Context, cli, handle_errors
 from zvt_crypto.cli.trading_options import annualisation_option, cost_options, data_options, engine_option
+
+if TYPE_CHECKING:
+    from zvt_crypto.trader.optimize import OptimizeResult
+    from zvt_crypto.trader.walkforward import WalkForwardResult
 
 
 @cli.command("optimize")
@@ -89,19 +93,20 @@ def optimize_command(obj: Context, strategy: str | None, exchange: str | None, s
                               "n_splits": splits, "progress": progress}
     if periods_per_year is not None:
         common["periods_per_year"] = periods_per_year
+    result: OptimizeResult | WalkForwardResult
     if walk:
-        result = walk_forward(cls, data, space, train=train, test=test, step=step, anchored=anchored,
-                              warmup=warmup, **common)
-        sweep = result.full
+        result = walked = walk_forward(cls, data, space, train=train, test=test, step=step, anchored=anchored,
+                                       warmup=warmup, **common)
+        sweep = walked.full
     else:
-        result = optimize(cls, data, space, **common)
-        sweep = result
+        result = sweep = optimize(cls, data, space, **common)
     _print_sweep(sweep, top, title="whole data" if walk else None)
-    annual = sweep.annualisation
-    click.echo(sweep.fees.describe())
+    fees, annual = sweep.fees, sweep.annualisation
+    assert fees is not None and annual is not None  # only a sweep read back without its data lacks them
+    click.echo(fees.describe())
     click.echo(f"annualised with {annual.periods_per_year:,.6g} bars a year ({annual.basis})")
     if walk:
-        _print_walk_forward(result)
+        _print_walk_forward(walked)
     if store_best:
         from zvt_crypto.trader.storage import save_run
 

@@ -54,7 +54,7 @@ def create_command(obj: Context, name: str, strategy: str, symbols: tuple[str, .
                          cash=cash, fee=fee, slippage=slippage or None, leverage=leverage, risk=risk, start=start,
                          warmup=warmup)
     account = trader.create(obj.store, replace=replace)
-    click.echo(f"paper account {account.name}: {account.describe()}, cash {account.settings['cash']:g}, "
+    click.echo(f"paper account {account.name}: {account.describe()}, cash {account.settings.cash:g}, "
                f"trades from {iso(account.start)} (zvt-crypto paper step {account.name})")
     click.echo(account.fees(obj.store).describe())
 
@@ -72,7 +72,7 @@ def step_command(obj: Context, name: str | None, every: bool, until: str | None)
 
     if every == (name is not None):
         raise InvalidInputError("name one account (zvt-crypto paper step NAME) or pass --all")
-    names = list_accounts(obj.store) if every else [name]
+    names = [name] if name is not None else list_accounts(obj.store)
     if not names:
         click.echo("no paper accounts yet: zvt-crypto paper create NAME …")
         return

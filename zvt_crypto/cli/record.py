@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from zvt_crypto.cli.app import Context, cli, fail, handle_errors
-from zvt_crypto.contract.kinds import KINDS
+from zvt_crypto.domain.kinds import KINDS
 
 
 @cli.group()

@@ -1,32 +1,46 @@
 """Schema migrations with Alembic, applied when a store is opened.
 
-The revision scripts live in ``contract/migrations/versions``; each release that changes a table adds one,
-so a store made by an older version is upgraded in place when a newer one opens it. Developers create a
-revision with ``alembic -c zvt_crypto/contract/migrations/alembic.ini revision --autogenerate -m "..."``
-(the test suite checks that the migrations and the models agree).
+The runner is generic; the revision scripts belong to the package that defines the tables, which names its
+Alembic script directory in the ``zvt_crypto.migrations`` entry-point group (a package resource such as
+``zvt_crypto.domain:migrations``; exactly one history per store). Each release that changes a table adds a
+revision, so a store made by an older version is upgraded in place when a newer one opens it. Developers create
+one with ``alembic -c zvt_crypto/domain/migrations/alembic.ini revision --autogenerate -m "..."`` (the test suite
+checks that the migrations and the models agree).
 """
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from zvt_crypto.contract.errors import StoreError
+from zvt_crypto.contract.registry import MIGRATIONS_GROUP, entry_point_values
 
-MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+
 #: key of the PostgreSQL advisory lock that serialises migrations (per database; any fixed 64-bit number)
 PG_MIGRATION_LOCK = int.from_bytes(b"zvt_mig", "big")
 
 _log = logging.getLogger(__name__)
 
 
-def alembic_config(connection: object | None = None) -> "object":
+def script_location() -> str:
+    """The one Alembic script directory declared in the ``zvt_crypto.migrations`` group."""
+    locations = list(dict.fromkeys(entry_point_values(MIGRATIONS_GROUP)))
+    if len(locations) != 1:
+        raise StoreError(f"the store needs exactly one migration history (entry-point group {MIGRATIONS_GROUP}), "
+                         f"found {len(locations)}: {', '.join(locations) or 'none'}; reinstall zvt_crypto")
+    return locations[0]
+
+
+def alembic_config(connection: Connection | None = None) -> AlembicConfig:
     from alembic.config import Config as AlembicConfig
 
     config = AlembicConfig()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", script_location())
     config.attributes["connection"] = connection
     return config
 

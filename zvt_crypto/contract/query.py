@@ -1,4 +1,4 @@
-"""``query_data`` — the read verb every schema carries — and point-in-time universes.
+"""``query_data`` — the read verb every schema carries (universes: ``zvt_crypto.domain.universe``).
 
 Results are DataFrames indexed ``(entity_id, timestamp)`` (entities: ``entity_id``) with UTC-aware times.
 """
@@ -6,7 +6,7 @@ Results are DataFrames indexed ``(entity_id, timestamp)`` (entities: ``entity_id
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -15,7 +15,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from zvt_crypto.contract.errors import InvalidInputError
-from zvt_crypto.contract.ids import ENTITY_TYPES, check_exchange_id, entity_id
+from zvt_crypto.contract.ids import ENTITY_TYPES, EntityType, check_exchange_id, entity_id
 from zvt_crypto.contract.levels import Level
 from zvt_crypto.contract.reader import in_values, is_json, read_frame
 from zvt_crypto.contract.schema import Schema, UtcMillis
@@ -25,7 +25,7 @@ from zvt_crypto.contract.timeutil import TimeLike, check_range, to_ms
 if TYPE_CHECKING:
     from zvt_crypto.contract.config import Config
 
-_DEFAULT = object()
+_DEFAULT: Any = object()  # "not given" (None means "no index")
 ReturnType = Literal["df", "dicts"]
 
 
@@ -45,7 +45,7 @@ def resolve_entity_ids(
     if symbols:
         if not exchange:
             raise InvalidInputError("symbols need an exchange: pass exchange='binance' (the ccxt id) as well")
-        kind = "asset" if schema.__tablename__ == "crypto_asset" else None
+        kind: EntityType | None = "asset" if schema.__tablename__ == "crypto_asset" else None
         ids.extend(entity_id(exchange, symbol, kind) for symbol in symbols)
     return list(dict.fromkeys(ids))
 
@@ -99,6 +99,47 @@ def _order_by(schema: type[Schema], order: Any) -> list[Any]:
     return out
 
 
+# The row form follows from ``return_type``: callers get a DataFrame or a list of dicts, never a union to narrow.
+@overload
+def query_data(
+    schema: type[Schema],
+    *,
+    exchange: str | None = ...,
+    symbols: str | Sequence[str] | None = ...,
+    entity_ids: str | Sequence[str] | None = ...,
+    level: Level | str | None = ...,
+    start_timestamp: TimeLike | None = ...,
+    end_timestamp: TimeLike | None = ...,
+    columns: Sequence[str] | None = ...,
+    filters: ColumnElement[bool] | Sequence[ColumnElement[bool]] | None = ...,
+    order: Any = ...,
+    limit: int | None = ...,
+    index: str | Sequence[str] | None = ...,
+    return_type: Literal["df"] = ...,
+    store: Store | Config | str | None = ...,
+) -> pd.DataFrame: ...
+
+
+@overload
+def query_data(
+    schema: type[Schema],
+    *,
+    exchange: str | None = ...,
+    symbols: str | Sequence[str] | None = ...,
+    entity_ids: str | Sequence[str] | None = ...,
+    level: Level | str | None = ...,
+    start_timestamp: TimeLike | None = ...,
+    end_timestamp: TimeLike | None = ...,
+    columns: Sequence[str] | None = ...,
+    filters: ColumnElement[bool] | Sequence[ColumnElement[bool]] | None = ...,
+    order: Any = ...,
+    limit: int | None = ...,
+    index: str | Sequence[str] | None = ...,
+    return_type: Literal["dicts"],
+    store: Store | Config | str | None = ...,
+) -> list[dict[str, Any]]: ...
+
+
 def query_data(
     schema: type[Schema],
     *,
@@ -112,7 +153,7 @@ def query_data(
     filters: ColumnElement[bool] | Sequence[ColumnElement[bool]] | None = None,
     order: Any = None,
     limit: int | None = None,
-    index: str | Sequence[str] | None = _DEFAULT,  # type: ignore[assignment]
+    index: str | Sequence[str] | None = _DEFAULT,
     return_type: ReturnType = "df",
     store: Store | Config | str | None = None,
 ) -> pd.DataFrame | list[dict[str, Any]]:
@@ -174,16 +215,18 @@ def query_data(
     start_ms = None if start_timestamp is None else to_ms(start_timestamp)
     end_ms = None if end_timestamp is None else to_ms(end_timestamp)
     check_range(start_ms, end_ms)
-    if (start_ms is not None or end_ms is not None) and time_column is None:
-        raise InvalidInputError(f"{schema.__name__} has no timestamp; use get_entities(as_of=...) for universes")
-    if start_ms is not None:
-        conditions.append(table.c[time_column] >= start_ms)
-    if end_ms is not None:
-        conditions.append(table.c[time_column] <= end_ms)
+    if time_column is None:
+        if start_ms is not None or end_ms is not None:
+            raise InvalidInputError(f"{schema.__name__} has no timestamp; use get_entities(as_of=...) for universes")
+    else:
+        if start_ms is not None:
+            conditions.append(table.c[time_column] >= start_ms)
+        if end_ms is not None:
+            conditions.append(table.c[time_column] <= end_ms)
     if filters is not None:
-        conditions.extend(filters if isinstance(filters, (list, tuple)) else [filters])
+        conditions.extend(filters if isinstance(filters, Sequence) else [filters])
 
-    default_index = ("entity_id", "timestamp") if time_column else ("entity_id",)
+    default_index: tuple[str, ...] = ("entity_id", "timestamp") if time_column else ("entity_id",)
     if "entity_id" not in table.c:  # job and scheduler tables: their primary key
         default_index = tuple(column.name for column in table.primary_key.columns)
     index_names = list(default_index if index is _DEFAULT else (_as_list(index) or []))
@@ -254,33 +297,3 @@ def _with_entity_time_index(frame: pd.DataFrame, *, single_entity: bool) -> pd.D
         verify_integrity=False,
     )
     return frame.drop(columns=["entity_id", "timestamp"]).set_axis(index, axis=0)
-
-
-def get_entities(
-    entity_type: str = "pair",
-    *,
-    exchange: str | None = None,
-    symbols: str | Sequence[str] | None = None,
-    as_of: TimeLike | None = None,
-    columns: Sequence[str] | None = None,
-    store: Store | Config | str | None = None,
-) -> pd.DataFrame:
-    """Entities of one type (``"asset"``, ``"pair"``, ``"perp"``), optionally the universe as of a time:
-    listed at or before ``as_of`` (unknown listing time counts as listed) and not delisted by then.
-
-    >>> get_entities("perp", exchange="binanceusdm", as_of="2024-01-01")  # doctest: +SKIP
-    """
-    from zvt_crypto.domain import ENTITY_SCHEMAS
-
-    if entity_type not in ENTITY_SCHEMAS:
-        raise InvalidInputError(f"unknown entity type {entity_type!r}; use one of {', '.join(ENTITY_SCHEMAS)}")
-    schema = ENTITY_SCHEMAS[entity_type]
-    filters = []
-    if as_of is not None:
-        when = to_ms(as_of)
-        table = schema.__table__
-        filters = [
-            or_(table.c.list_timestamp.is_(None), table.c.list_timestamp <= when),
-            or_(table.c.delist_timestamp.is_(None), table.c.delist_timestamp > when),
-        ]
-    return query_data(schema, exchange=exchange, symbols=symbols, columns=columns, filters=filters, store=store)

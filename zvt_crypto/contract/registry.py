@@ -1,8 +1,9 @@
-"""Self-registering plugins: recorders, factors and strategies.
+"""Self-registering plugins: recorders, factors, strategies (and the steps and schemas groups).
 
-Built-in plugins register when their class is defined (ZVT's idea); third-party packages declare an entry
-point in one of the groups below, and the registry imports it the first time a plugin is looked up, so
-installing a package is all it takes and ``import zvt_crypto`` stays cheap::
+A plugin registers when its class is defined (ZVT's idea). The core names none: every package, zvt_crypto's own
+built-ins included, declares its modules in one of the entry-point groups below (``setup.cfg``), and the registry
+imports them the first time a plugin is looked up, so installing a package is all it takes and
+``import zvt_crypto`` stays cheap::
 
     [options.entry_points]
     zvt_crypto.recorders =
@@ -31,6 +32,19 @@ RECORDERS_GROUP = "zvt_crypto.recorders"
 FACTORS_GROUP = "zvt_crypto.factors"
 STRATEGIES_GROUP = "zvt_crypto.strategies"
 STEPS_GROUP = "zvt_crypto.steps"
+SCHEMAS_GROUP = "zvt_crypto.schemas"
+MIGRATIONS_GROUP = "zvt_crypto.migrations"
+
+# The package's own entries of each group, for a checkout whose installed metadata predates them (an editable
+# install not re-run after setup.cfg changed) or that is not installed at all (``PYTHONPATH``). setup.cfg declares
+# the same (a test checks that they agree); the built-ins are loaded as any third party's plugins are.
+BUILTIN_ENTRY_POINTS: dict[str, dict[str, str]] = {
+    RECORDERS_GROUP: {"zvt_crypto": "zvt_crypto.recorders"},
+    FACTORS_GROUP: {"zvt_crypto": "zvt_crypto.factors.builtin"},
+    STRATEGIES_GROUP: {"zvt_crypto": "zvt_crypto.trader.builtin"},
+    SCHEMAS_GROUP: {"zvt_crypto": "zvt_crypto.domain.builtin"},
+    MIGRATIONS_GROUP: {"zvt_crypto": "zvt_crypto.domain:migrations"},
+}
 
 
 def origin(plugin: object) -> str:
@@ -42,6 +56,14 @@ def is_builtin(plugin: object) -> bool:
     """Defined inside the ``zvt_crypto`` package (anything else is a plugin, a user's module included)."""
     module = origin(plugin)
     return module == "zvt_crypto" or module.startswith("zvt_crypto.")
+
+
+def declared_entry_points(group: str, builtins: Mapping[str, str] | None = None) -> list[EntryPoint]:
+    """The installed entry points of ``group``, plus each of ``builtins`` (name → value) the metadata lacks."""
+    points = list(entry_points(group=group))
+    declared = {point.name for point in points}
+    return points + [EntryPoint(name=name, value=value, group=group)
+                     for name, value in (builtins or {}).items() if name not in declared]
 
 
 class PluginRegistry(Generic[T]):
@@ -84,10 +106,7 @@ class PluginRegistry(Generic[T]):
             self._items.pop(name, None)
 
     def _entry_points(self) -> list[EntryPoint]:
-        points = list(entry_points(group=self.group))
-        declared = {point.name for point in points}
-        return points + [EntryPoint(name=name, value=value, group=self.group)
-                         for name, value in self.builtins.items() if name not in declared]
+        return declared_entry_points(self.group, self.builtins)
 
     def _load_entry_points(self) -> None:
         with self._lock:
@@ -121,9 +140,18 @@ class PluginRegistry(Generic[T]):
         return dict(self._items)
 
 
-recorders: PluginRegistry[Any] = PluginRegistry(RECORDERS_GROUP, "recorder")
-factors: PluginRegistry[Any] = PluginRegistry(FACTORS_GROUP, "factor")
-strategies: PluginRegistry[Any] = PluginRegistry(STRATEGIES_GROUP, "strategy")
+recorders: PluginRegistry[Any] = PluginRegistry(RECORDERS_GROUP, "recorder", BUILTIN_ENTRY_POINTS[RECORDERS_GROUP])
+factors: PluginRegistry[Any] = PluginRegistry(FACTORS_GROUP, "factor", BUILTIN_ENTRY_POINTS[FACTORS_GROUP])
+strategies: PluginRegistry[Any] = PluginRegistry(STRATEGIES_GROUP, "strategy", BUILTIN_ENTRY_POINTS[STRATEGIES_GROUP])
+#: modules that define schemas (their tables register with ``Schema``'s SQLAlchemy registry, not by name here)
+schema_modules: PluginRegistry[Any] = PluginRegistry(SCHEMAS_GROUP, "schema module",
+                                                     BUILTIN_ENTRY_POINTS[SCHEMAS_GROUP])
+
+
+def entry_point_values(group: str) -> list[str]:
+    """The values declared in ``group`` (the package's own from ``BUILTIN_ENTRY_POINTS`` when the installed
+    metadata lacks them), not loaded: for a group whose entries are not modules (migrations)."""
+    return [point.value for point in declared_entry_points(group, BUILTIN_ENTRY_POINTS.get(group))]
 
 
 def recorder_for(schema: type, exchange: str | None) -> Any:
@@ -133,9 +161,7 @@ def recorder_for(schema: type, exchange: str | None) -> Any:
     ``exchanges``: the ccxt family, every ccxt id); at the same level a plugin beats a built-in (logged). Two
     plugins at the same level are an error naming both: uninstall one.
 
-    Built-in recorders (the ccxt family) are imported here, on first use; plugins arrive by entry point."""
-    import zvt_crypto.recorders  # noqa: F401 - defining the built-in recorders registers them
-
+    Every recorder, the built-in ccxt family included, arrives by entry point on first use."""
     if not exchange:
         raise InvalidInputError("recording needs an exchange: pass exchange='binance' (a ccxt id)")
     candidates = {name: cls for name, cls in recorders.items().items() if name.split(":", 1)[0] == schema.__name__}

@@ -10,12 +10,14 @@ SQLite and PostgreSQL, compact, fast to compare, and free of time-zone ambiguity
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, overload
 
-from sqlalchemy import BigInteger, MetaData
+from sqlalchemy import BigInteger, MetaData, Table
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from zvt_crypto.contract.errors import InvalidInputError
+from zvt_crypto.contract.registry import recorder_for, schema_modules
 from zvt_crypto.contract.timeutil import to_datetime, to_ms
 
 if TYPE_CHECKING:
@@ -61,6 +63,10 @@ class Schema(DeclarativeBase):
     __kind__: ClassVar[str] = "series"
     __key__: ClassVar[tuple[str, ...]] = ()
     __validators__: ClassVar[tuple[str, ...]] = ()
+    if TYPE_CHECKING:
+        # Every schema is mapped to a plain Table (DeclarativeBase types it as the wider FromClause, which has
+        # no insert/update/delete and no primary_key).
+        __table__: ClassVar[Table]
 
     @classmethod
     def has_level(cls) -> bool:
@@ -69,6 +75,16 @@ class Schema(DeclarativeBase):
     @classmethod
     def column_names(cls) -> list[str]:
         return [column.name for column in cls.__table__.columns]
+
+    # Overloads on ``return_type`` (as on :func:`~zvt_crypto.contract.query.query_data`): a DataFrame unless
+    # ``return_type="dicts"`` asks for the list of row dicts.
+    @overload
+    @classmethod
+    def query_data(cls, *, return_type: Literal["df"] = ..., **kwargs: Any) -> "pd.DataFrame": ...
+
+    @overload
+    @classmethod
+    def query_data(cls, *, return_type: Literal["dicts"], **kwargs: Any) -> list[dict[str, Any]]: ...
 
     @classmethod
     def query_data(cls, **kwargs: Any) -> "pd.DataFrame | list[dict[str, Any]]":
@@ -89,23 +105,19 @@ class Schema(DeclarativeBase):
 
         >>> Bar.record_data(exchange="binance", symbols=["BTC/USDT"], level="1h", start="2024-01-01")  # doctest: +SKIP
         """
-        from zvt_crypto.contract.registry import recorder_for
-
         recorder = recorder_for(cls, exchange)
         return recorder(store).record(exchange=exchange, **kwargs)
 
 
 def schema_registry() -> dict[str, type[Schema]]:
-    """Every concrete schema by class name (importing ``zvt_crypto.domain`` defines the built-in ones)."""
-    import zvt_crypto.domain  # noqa: F401 - defines the built-in schemas
-
+    """Every concrete schema by class name: the modules of the ``zvt_crypto.schemas`` entry-point group (the
+    built-in ``zvt_crypto.domain`` among them) are imported on first use, and defining a schema registers it."""
+    schema_modules.names()
     return {mapper.class_.__name__: mapper.class_ for mapper in Schema.registry.mappers}
 
 
 def get_schema(name: str) -> type[Schema]:
     """Look a schema up by class name (``"Bar"``) or table name (``"bar"``)."""
-    from zvt_crypto.contract.errors import InvalidInputError
-
     registry = schema_registry()
     by_table = {schema.__tablename__: schema for schema in registry.values()}
     found = registry.get(name) or by_table.get(name)

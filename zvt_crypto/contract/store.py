@@ -19,7 +19,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -29,6 +29,7 @@ from sqlalchemy.pool import NullPool
 
 from zvt_crypto.contract.config import Config, load_config, redact_url
 from zvt_crypto.contract.errors import StoreError
+from zvt_crypto.contract.migrate import upgrade
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,7 +41,6 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: PostgreSQL ADBC connections a store keeps open between writes (one per concurrent writer, up to this many).
 ADBC_KEPT_POSTGRESQL = 4
 SUPPORTED_DIALECTS = ("sqlite", "postgresql")
-_MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 class Store:
@@ -111,8 +111,6 @@ class Store:
                 if self._engine is None:
                     engine = self._create_engine()
                     from sqlalchemy.exc import DatabaseError, InterfaceError
-
-                    from zvt_crypto.contract.migrate import upgrade
 
                     try:
                         upgrade(engine)
@@ -229,10 +227,10 @@ class Store:
             parked = guard.acquire(claim=self._adbc_token)
             park = None
             try:  # from here on the guard is released whatever fails, opening the connection included
-                connection = self._kept_sqlite(parked)
-                with _closing_on_failure(connection[0]), _transaction(connection[0], "BEGIN IMMEDIATE") as cursor:
+                kept_sqlite = self._kept_sqlite(parked)
+                with _closing_on_failure(kept_sqlite[0]), _transaction(kept_sqlite[0], "BEGIN IMMEDIATE") as cursor:
                     yield cursor
-                park = (self._adbc_token, connection, _close_kept)
+                park = (self._adbc_token, kept_sqlite, _close_kept)
             finally:
                 guard.release(park)
             return
@@ -513,7 +511,11 @@ _default_stores: dict[str, Store] = {}
 _default_lock = threading.Lock()
 
 
-def get_store(store: Store | Config | str | None = None) -> Store:
+#: what the public functions accept as ``store``: a store, a config, a database URL, or None (the configured store)
+StoreLike: TypeAlias = "Store | Config | str | None"
+
+
+def get_store(store: StoreLike = None) -> Store:
     """``store`` itself, or the store of a config / URL, or the default config's store.
 
     Stores made from a config or URL are cached per URL so repeated queries reuse one connection pool;

@@ -92,7 +92,7 @@ def iso(value: TimeLike | None) -> str | None:
     """
     if _missing(value):
         return None
-    return to_datetime(to_ms(value)).strftime(ISO_FORMAT)  # type: ignore[arg-type]
+    return to_datetime(to_ms(value)).strftime(ISO_FORMAT)
 
 
 def iso_ms(value: TimeLike) -> str:
@@ -105,12 +105,9 @@ def iso_ms(value: TimeLike) -> str:
     return f"{to_datetime(ms - ms % 1000).strftime(ISO_FORMAT)[:-1]}.{ms % 1000:03d}Z"
 
 
-@overload
-def iso_texts(values: pd.Series) -> pd.Series: ...
-@overload
-def iso_texts(values: pd.DatetimeIndex) -> pd.Index: ...
 def iso_texts(values: pd.Series | pd.DatetimeIndex) -> pd.Series | pd.Index:
-    """Vectorised :func:`iso` of a datetime ``Series`` (same index) or ``DatetimeIndex``; naive values are UTC."""
+    """Vectorised :func:`iso` of a datetime ``Series`` (same index: a ``Series``) or ``DatetimeIndex`` (an
+    ``Index``); naive values are UTC."""
     import pandas as pd
 
     if isinstance(values, pd.Series):

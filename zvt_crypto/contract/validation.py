@@ -22,6 +22,7 @@ import pandas as pd
 from sqlalchemy import BigInteger, Float
 
 from zvt_crypto.contract.errors import InvalidDataError
+from zvt_crypto.contract.ids import entity_id
 from zvt_crypto.contract.levels import Level
 from zvt_crypto.contract.schema import Schema, UtcMillis
 from zvt_crypto.contract.timeutil import now_ms as wall_clock_ms
@@ -106,8 +107,6 @@ def _opened(frame: pd.DataFrame, now_ms: int) -> list[tuple[str, np.ndarray]]:
 
 
 def _entity(frame: pd.DataFrame) -> list[tuple[str, np.ndarray]]:
-    from zvt_crypto.contract.ids import entity_id
-
     expected = [
         entity_id(exchange, symbol, kind)
         for exchange, symbol, kind in zip(frame["exchange"], frame["symbol"], frame["entity_type"], strict=True)
@@ -229,6 +228,6 @@ def _shown_time(value: object) -> object:
     if pd.isna(value):
         return value
     try:
-        return to_datetime(int(value))  # type: ignore[call-overload]
+        return to_datetime(int(value))  # type: ignore[call-overload]  # any cell: a failing int() is caught
     except (TypeError, ValueError, OverflowError, OSError):
         return value

@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api.types import is_integer_dtype
-from sqlalchemy import JSON, BigInteger, Boolean, Float, String
+from sqlalchemy import JSON, BigInteger, Boolean, ColumnDefault, Float, String
 
 from zvt_crypto.contract.errors import ConflictError, InvalidDataError, InvalidInputError, StoreError
 from zvt_crypto.contract.levels import Level
@@ -104,7 +104,7 @@ def normalize_frame(schema: type[Schema], frame: pd.DataFrame, level: Level | st
     # inserted, never updated (see ``write_frame``), so a partial upsert keeps an existing row's other values.
     for column in schema.__table__.columns:
         default = column.default
-        if default is None or not getattr(default, "is_scalar", False):
+        if not isinstance(default, ColumnDefault) or not default.is_scalar:
             continue
         if column.name not in df:
             df[column.name] = default.arg
@@ -343,7 +343,7 @@ def _write_sqlite(
             return int(cursor.fetchone()[0] - before)
 
         def stored() -> int:
-            cursor.execute(*range_count)  # type: ignore[misc]
+            cursor.execute(*range_count)  # type: ignore[misc]  # only called when range_count is set
             return int(cursor.fetchone()[0])
 
         def split(sql: str) -> tuple[int, int]:

@@ -69,7 +69,7 @@ def export_bars(
     if kind is not None and kind not in ("pair", "perp"):
         raise InvalidInputError(f"unknown kind {kind!r}; use 'pair' (spot) or 'perp' (perpetual), or leave it out")
     level = Level.parse(level)
-    eid = entity_id(exchange, symbol, kind)  # type: ignore[arg-type]
+    eid = entity_id(exchange, symbol, kind)  # type: ignore[arg-type]  # kind checked just above
     frame = Bar.query_data(entity_ids=[eid], level=level, start_timestamp=start, end_timestamp=end,
                            store=get_store(store))
     if frame.empty:

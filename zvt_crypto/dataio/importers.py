@@ -529,7 +529,7 @@ def import_bars(
     if kind is not None and kind not in ("pair", "perp"):
         raise InvalidInputError(f"unknown kind {kind!r}; use 'pair' (spot) or 'perp' (perpetual), or leave it out")
     check_symbol(symbol)
-    eid = entity_id(exchange, symbol, kind)  # type: ignore[arg-type]
+    eid = entity_id(exchange, symbol, kind)  # type: ignore[arg-type]  # kind checked just above
     kind = eid.split("_", 1)[0]
     _split_symbol(symbol, kind)  # reject impossible symbol / kind combinations before reading anything
     level = Level.parse(level)

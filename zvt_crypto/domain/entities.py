@@ -1,7 +1,7 @@
 """Tradable things: assets, spot pairs and perpetual swaps, one table each.
 
 Rows are never deleted: a market that disappears keeps its row with ``active = False`` and a
-``delist_timestamp``, so a universe can be asked "as of date D" (:func:`zvt_crypto.contract.query.get_entities`).
+``delist_timestamp``, so a universe can be asked "as of date D" (:func:`zvt_crypto.domain.universe.get_entities`).
 """
 
 from __future__ import annotations

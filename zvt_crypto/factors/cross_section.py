@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -43,9 +44,9 @@ __all__ = [
 ]
 
 #: a boolean Series aligned on the values, or an entities frame (``get_entities``) turned into one
-Universe = pd.Series | pd.DataFrame | None
+Universe: TypeAlias = pd.Series | pd.DataFrame | None
 #: one factor (Series) or several (DataFrame, scored column by column)
-Values = pd.Series | pd.DataFrame
+Values: TypeAlias = pd.Series | pd.DataFrame
 
 
 # --- index helpers -----------------------------------------------------------------------------------------------
@@ -65,7 +66,7 @@ def universe_mask(index: pd.Index, entities: pd.DataFrame) -> pd.Series:
     ``delist_timestamp`` null or > t — the rule of ``get_entities(as_of=t)``. Entities missing from ``entities``
     are outside the universe.
 
-    ``entities`` is what :func:`~zvt_crypto.contract.query.get_entities` returns (indexed by ``entity_id``), or a
+    ``entities`` is what :func:`~zvt_crypto.domain.universe.get_entities` returns (indexed by ``entity_id``), or a
     frame with an ``entity_id`` column; it needs the ``list_timestamp`` and ``delist_timestamp`` columns.
 
     >>> entities = pd.DataFrame({"list_timestamp": pd.to_datetime(["2024-01-02", None], utc=True),

@@ -27,7 +27,7 @@ from zvt_crypto.contract.ids import parse_entity_id, symbol_of
 from zvt_crypto.contract.levels import Level
 from zvt_crypto.contract.query import resolve_entity_ids
 from zvt_crypto.contract.reader import in_values, read_frame
-from zvt_crypto.contract.store import Store, get_store
+from zvt_crypto.contract.store import Store, StoreLike, get_store
 from zvt_crypto.contract.timeutil import TimeLike, check_range, iso, series_to_ms, to_ms
 from zvt_crypto.domain.factors import VALUE_COLUMNS, FactorMeta, FactorValue
 from zvt_crypto.factors.base import Factor, make_factor
@@ -86,7 +86,7 @@ def compute_factor(
     end: TimeLike | None = None,
     incremental: bool = True,
     persist: bool = True,
-    store: Store | Any = None,
+    store: StoreLike = None,
 ) -> FactorRun:
     """Compute ``factor`` at ``level`` for the named entities and store the results.
 
@@ -128,8 +128,8 @@ def compute_factor(
             if entity not in continuing and out_from[entity] is not None:
                 warmup = None  # a running sum that does not continue starts at the first bar
     bars = _read_main_bars(store, ids, level, out_from, warmup, end_ms)
-    firsts = list(out_from.values())
-    output_from = None if any(value is None for value in firsts) else min(firsts)  # type: ignore[type-var]
+    firsts = [value for value in out_from.values() if value is not None]
+    output_from = min(firsts) if len(firsts) == len(out_from) else None  # None: some entity reads from its start
     data = FactorInput(store, ids, level, _earliest(bars), end_ms, output_from)
     data.set_main_bars(bars)
     full = factor.compute(data) if not bars.empty else _empty(factor.outputs)
@@ -144,8 +144,8 @@ def compute_factor(
     if persist and not values.empty:
         changed = _write(store, factor, factor_id, level, values)
     counts = _entity_counts(ids, values, factor.outputs)
-    stored = set(last.index) if len(last) else set()
-    warnings = _warnings(ids, level, bars, counts, stored, data.missing, warmup, start_ms, end_ms)
+    stored_ids = set(last.index) if len(last) else set()
+    warnings = _warnings(ids, level, bars, counts, stored_ids, data.missing, warmup, start_ms, end_ms)
     run = FactorRun(factor_id, len(ids), len(values), changed, time.monotonic() - started, values, counts,
                     warnings)
     log.info("%s", run)
@@ -162,7 +162,7 @@ def load_factor(
     entity_ids: str | Sequence[str] | None = None,
     start: TimeLike | None = None,
     end: TimeLike | None = None,
-    store: Store | Any = None,
+    store: StoreLike = None,
 ) -> pd.DataFrame:
     """Stored results of a factor, indexed ``(entity_id, timestamp)``, one column per output (plus
     ``filter_result`` / ``score_result`` when the factor produces them).
@@ -249,12 +249,12 @@ def _read_main_bars(store: Store, ids: list[str], level: Level, out_from: dict[s
     """Each entity's bars from ``warmup`` bars before its ``out_from`` (all of them when either is None)."""
     from zvt_crypto.domain import Bar
 
-    starts = [value for value in out_from.values()]
-    if warmup is None or any(value is None for value in starts):
+    starts = [value for value in out_from.values() if value is not None]
+    if warmup is None or len(starts) < len(out_from):
         read_from = None
     else:
         # a time margin for the warm-up (bars may be missing inside it), then trimmed to exact rows below
-        read_from = min(starts) - 2 * warmup * level.ms - _DAY_MS  # type: ignore[type-var]
+        read_from = min(starts) - 2 * warmup * level.ms - _DAY_MS
     bars = Bar.query_data(entity_ids=ids, level=level, columns=list(OHLCV), start_timestamp=read_from,
                           end_timestamp=end_ms, store=store)
     if warmup is None or bars.empty:
@@ -372,7 +372,7 @@ def _exchange_symbol(entity: str) -> tuple[str, str]:
 
 def _record_command(schema: str, level: str | None, entity: str) -> str | None:
     """The ``zvt-crypto record`` command that stores ``schema`` rows of ``entity`` (None for other inputs)."""
-    from zvt_crypto.contract.kinds import KINDS
+    from zvt_crypto.domain.kinds import KINDS
 
     kind = next((name for name, spec in KINDS.items() if spec.schema == schema), None)
     if kind is None:
@@ -383,7 +383,7 @@ def _record_command(schema: str, level: str | None, entity: str) -> str | None:
 
 
 def _describe_input(schema: str, level: str | None, entity: str) -> str:
-    from zvt_crypto.contract.kinds import KINDS
+    from zvt_crypto.domain.kinds import KINDS
 
     exchange, symbol = _exchange_symbol(entity)
     kind = next((name for name, spec in KINDS.items() if spec.schema == schema), schema)

@@ -80,10 +80,11 @@ class MLForecast(Factor):
     def warmup(self, level: Level) -> int | None:
         if self.p["window"] == "expanding":
             return None  # every earlier sample trains the model: the whole history
-        feature_warmups = [factor.warmup(level) for factor in self.feature_factors()]
-        if any(value is None for value in feature_warmups):
+        features = self.feature_factors()
+        feature_warmups = [warmup for factor in features if (warmup := factor.warmup(level)) is not None]
+        if len(feature_warmups) < len(features):
             return None
-        return self.p["retrain_every"] + self.p["horizon"] + self.p["train_bars"] + max(feature_warmups)  # type: ignore[type-var]
+        return self.p["retrain_every"] + self.p["horizon"] + self.p["train_bars"] + max(feature_warmups)
 
     def features(self, data: FactorInput) -> pd.DataFrame:
         """Every output of every feature factor, plus the last 1, 4 and 24-bar returns."""

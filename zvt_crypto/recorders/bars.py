@@ -25,9 +25,10 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from zvt_crypto.contract.coverage import Gap, coverage
 from zvt_crypto.contract.levels import Level
+from zvt_crypto.contract.schema import Schema
 from zvt_crypto.domain import Bar, IndexPriceBar, KnownGap, MarkPriceBar
+from zvt_crypto.domain.coverage import Gap, coverage
 from zvt_crypto.recorders.base import RunContext, SymbolResult
 from zvt_crypto.recorders.markets import set_listing_if_unknown
 from zvt_crypto.recorders.paged import PagedRecorder
@@ -71,7 +72,7 @@ def ohlcv_values(rows: Any, width: int) -> np.ndarray | None:
 class BarsRecorder(PagedRecorder):
     """``Bar.record_data(exchange="binance", symbols=["BTC/USDT"], level="1h", start=None, end=None)``."""
 
-    schema = Bar
+    schema: ClassVar[type[Schema]] = Bar  # (the subclasses record the mark and index price bars)
     capability = "fetchOHLCV"
     kind = "bars"
     price: ClassVar[str | None] = None  # "mark" / "index" in subclasses

@@ -20,12 +20,13 @@ from typing import Any, ClassVar
 from zvt_crypto.contract.config import Config, load_config
 from zvt_crypto.contract.errors import InvalidInputError, ZvtCryptoError
 from zvt_crypto.contract.redaction import redact_text
-from zvt_crypto.contract.registry import recorders
+from zvt_crypto.contract.registry import recorder_for, recorders
 from zvt_crypto.contract.schema import Schema
 from zvt_crypto.contract.store import Store, get_store
 from zvt_crypto.contract.text import shown
 from zvt_crypto.recorders.exchange import create_exchange, require
 from zvt_crypto.recorders.resilience import VenueClient, retryable, venue_client, venue_failure_advice
+from zvt_crypto.recorders.venues import DERIVATIVES_VENUE
 
 log = logging.getLogger(__name__)
 
@@ -205,8 +206,6 @@ class Recorder:
     def check_contracts(self, exchange: str, symbols: list[str], markets: Mapping[str, Any]) -> None:
         """Refuse symbols that are not derivatives (before anything is stored): the venue would answer with its
         perpetual's series, stored under the spot pair."""
-        from zvt_crypto.recorders.venues import DERIVATIVES_VENUE
-
         spot = [symbol for symbol in symbols if not markets[symbol].get("contract")]
         if not spot:
             return
@@ -299,8 +298,6 @@ async def arecord_exchanges(schema: type[Schema], exchanges: Mapping[str, Sequen
 
     ``partial``: when the call is cancelled or interrupted, the summaries of the venues' runs so far (what they
     stored and the requests they sent) are appended to it before the exception goes on."""
-    from zvt_crypto.contract.registry import recorder_for
-
     recorders = {exchange: recorder_for(schema, exchange)(store) for exchange in exchanges}
     with new_progress(show_progress) as progress:
 

@@ -49,7 +49,7 @@ def create_exchange(exchange_id: str, config: Config, *, asynchronous: bool = Tr
     if asynchronous:
         import ccxt.async_support as ccxt_module
     else:
-        import ccxt as ccxt_module  # type: ignore[no-redef]
+        import ccxt as ccxt_module
     client = getattr(ccxt_module, exchange_id)(ccxt_options(exchange_id, config))
     _warn_unknown_options(client, config.ccxt_options(exchange_id))
     _redact_request_errors(client)

@@ -8,17 +8,18 @@ A market that disappears from the venue (or turns inactive) is marked ``active =
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
-from zvt_crypto.contract.ids import entity_id
+from zvt_crypto.contract.ids import EntityType, entity_id
+from zvt_crypto.contract.schema import Schema
 from zvt_crypto.contract.store import Store
 from zvt_crypto.domain import CryptoAsset, CryptoPair, CryptoPerp
 from zvt_crypto.recorders.base import Recorder, RecordSummary, SymbolResult, VenueUnavailableError, load_markets
 
 
-def entity_kind(market: dict[str, Any]) -> str | None:
+def entity_kind(market: dict[str, Any]) -> EntityType | None:
     """``"pair"`` for spot, ``"perp"`` for perpetual swaps, ``None`` for what we do not record (futures, options)."""
     if market.get("spot"):
         return "pair"
@@ -50,10 +51,11 @@ def tick_size(value: Any, precision_mode: int | None) -> float | None:
     return float(value)
 
 
-def market_row(exchange: str, market: dict[str, Any], kind: str, precision_mode: int | None = None) -> dict[str, Any]:
+def market_row(exchange: str, market: dict[str, Any], kind: EntityType,
+               precision_mode: int | None = None) -> dict[str, Any]:
     """The entity row of a ccxt ``market``; ``precision_mode`` is the client's ``precisionMode``."""
     row = {
-        "entity_id": entity_id(exchange, market["symbol"], kind),  # type: ignore[arg-type]
+        "entity_id": entity_id(exchange, market["symbol"], kind),
         "entity_type": kind,
         "exchange": exchange,
         "symbol": market["symbol"],
@@ -86,9 +88,9 @@ def write_entities(store: Store, exchange: str, markets: Iterable[dict[str, Any]
     changed = 0
     by_kind: dict[str, list[dict[str, Any]]] = {"pair": [], "perp": []}
     for market in markets:
-        kind = entity_kind(market)
-        if kind:
-            by_kind[kind].append(market_row(exchange, market, kind, precision_mode))
+        market_kind = entity_kind(market)
+        if market_kind:
+            by_kind[market_kind].append(market_row(exchange, market, market_kind, precision_mode))
     for kind, rows in by_kind.items():
         if not rows:
             continue
@@ -169,11 +171,11 @@ def mark_delisted(store: Store, exchange: str, live: set[str], now_ms: int) -> i
 class MarketsRecorder(Recorder):
     """All spot pairs and perpetuals of an exchange: ``CryptoPair.record_data(exchange="binance")``."""
 
-    schema = CryptoPair
+    schema: ClassVar[type[Schema]] = CryptoPair  # (the subclasses record other entity schemas)
     capability = "fetchMarkets"
     kind = "markets"
 
-    async def arecord(self, *, exchange: str, symbols: Sequence[str] | str | None = None,  # type: ignore[override]
+    async def arecord(self, *, exchange: str, symbols: Sequence[str] | str | None = None,
                       show_progress: bool = True, **options: Any) -> RecordSummary:
         async with self.venue_run(exchange, options, label="markets") as (context, summary):
             markets = await load_markets(context, reload=True)

@@ -166,7 +166,7 @@ def pace_requests(exchange: Any, budget: RequestBudget) -> bool:
         await budget.acquire()
         return await original(url, method, headers, body)
 
-    fetch.budget, fetch.unpaced = budget, original  # type: ignore[attr-defined]
+    fetch.budget, fetch.unpaced = budget, original  # type: ignore[attr-defined]  # marks the pacing wrapper
     exchange.fetch = fetch
     return True
 

@@ -326,7 +326,8 @@ def _parse_job(entry: Mapping[str, Any], where: str, upstream: JobSpec | None = 
     _unknown(list(entry), _JOB_KEYS, where)
     after_job = _parse_after_job(entry, where, name, upstream, names)
     if after_job is not None and not ({"exchange", "exchanges", "kinds"} & set(entry)):
-        return _parse_steps_only(entry, where, name, upstream)  # type: ignore[arg-type]
+        assert upstream is not None  # _parse_after_job found the job it names
+        return _parse_steps_only(entry, where, name, upstream)
 
     if ("exchange" in entry) == ("exchanges" in entry):
         raise ConfigError(f"{where}: set exactly one of exchange = \"binance\" or exchanges = [\"binance\", …]")
@@ -439,7 +440,7 @@ def _check_recorder(schema_name: str, exchange: str) -> None:
 
 def _kinds() -> Mapping[str, tuple[str, bool, str]]:
     """The data kinds ``zvt-crypto record`` knows (kind → schema name, leveled, help): one list for both."""
-    from zvt_crypto.contract.kinds import KINDS
+    from zvt_crypto.domain.kinds import KINDS
 
     return KINDS
 
@@ -461,10 +462,10 @@ def _parse_symbols(entry: Mapping[str, Any], where: str, kinds: tuple[str, ...],
         if not isinstance(raw, Mapping):
             raise ConfigError(f"{where}: universe must be a table such as {{ quote = \"USDT\", top = 50 }}")
         _unknown(list(raw), _UNIVERSE_KEYS, f"{where}: universe")
-        quote, top, by = raw.get("quote"), raw.get("top"), raw.get("by", "quote_volume")
+        quote, by = raw.get("quote"), raw.get("by", "quote_volume")
         if not isinstance(quote, str) or not quote:
             raise ConfigError(f"{where}: universe.quote must name the quote currency, e.g. \"USDT\"")
-        _number(top, where, "universe.top", 1, 1000, integer=True)
+        top: int = _number(raw.get("top"), where, "universe.top", 1, 1000, integer=True)
         if by not in UNIVERSE_RANKS:
             raise ConfigError(f"{where}: universe.by must be one of {', '.join(UNIVERSE_RANKS)}, not {by!r}")
         if not needs_symbols:

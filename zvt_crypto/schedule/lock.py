@@ -15,8 +15,9 @@ import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Row, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from zvt_crypto.contract.errors import ZvtCryptoError
@@ -55,10 +56,10 @@ def read_holder(store: Store) -> Holder | None:
     return _holder(row)
 
 
-def _holder(row: object | None) -> Holder | None:
+def _holder(row: Row[Any] | None) -> Holder | None:
     if row is None:
         return None
-    data = row._mapping  # type: ignore[attr-defined]
+    data = row._mapping
     return Holder(data["token"], data["host"], data["pid"], data["started_timestamp"], data["heartbeat_timestamp"])
 
 

@@ -65,7 +65,7 @@ class JsonFormatter(logging.Formatter):
 
 
 class UtcFormatter(logging.Formatter):
-    converter = staticmethod(lambda seconds: datetime.fromtimestamp(seconds, UTC).timetuple())  # type: ignore
+    converter = staticmethod(lambda seconds: datetime.fromtimestamp(seconds, UTC).timetuple())
 
     def format(self, record: logging.LogRecord) -> str:
         return redact_text(super().format(record))
@@ -93,7 +93,7 @@ def setup_logging(home: Path, fmt: str = "text", level: str = "INFO", *, console
         handlers.append(stream)
     for handler in handlers:
         handler.addFilter(RunFilter())
-        handler._zvt_schedule = True  # type: ignore[attr-defined]
+        handler._zvt_schedule = True  # type: ignore[attr-defined]  # marks our handler for removal
         root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations checked at every start: not news

@@ -185,8 +185,8 @@ class JobRunner:
             failed_before = {}
         totals.detail["symbols"] = symbols
         totals.detail["record"] = []
-        from zvt_crypto.contract.kinds import KINDS  # the kind → schema table of `zvt-crypto record`
         from zvt_crypto.contract.schema import get_schema
+        from zvt_crypto.domain.kinds import KINDS  # the kind → schema table of `zvt-crypto record`
 
         for kind in job.kinds:
             schema_name, leveled, _help = KINDS[kind]
@@ -202,10 +202,10 @@ class JobRunner:
         totals.detail["steps"] = steps
         context = StepContext(self.store, self.config, job, {ex: list(s or []) for ex, s in symbols.items()}, failed)
         for step in job.after:
-            kind = get_step(step.kind)
-            name = kind.describe(step)
+            step_kind = get_step(step.kind)
+            name = step_kind.describe(step)
             try:
-                result = await asyncio.to_thread(kind.run, context, step)
+                result = await asyncio.to_thread(step_kind.run, context, step)
             except Exception as exc:  # a failing step is recorded; the other steps still run
                 log.exception("after-step %s of %s failed", name, job.name)
                 totals.errors.append(f"after {name}: {type(exc).__name__}: {exc}")
@@ -216,13 +216,14 @@ class JobRunner:
 
     async def _symbols(self, job: JobSpec, totals: RunTotals) -> dict[str, list[str] | None]:
         """Exchange → symbols (None: the kind records everything, e.g. markets)."""
-        if job.universe is None:
+        universe = job.universe
+        if universe is None:
             return {exchange: list(job.symbols) if job.symbols else None for exchange in job.exchanges}
         from zvt_crypto.schedule.universe import resolve_universe
 
         async def one(exchange: str) -> list[str]:
             try:
-                chosen, stats = await resolve_universe(exchange, job.universe, self.config)  # type: ignore[arg-type]
+                chosen, stats = await resolve_universe(exchange, universe, self.config)
             except Exception as exc:  # one venue's failure must not stop the others
                 log.warning("universe of %s on %s failed: %s", job.name, exchange, exc, exc_info=True)
                 totals.errors.append(f"universe on {exchange}: {type(exc).__name__}: {exc}")
@@ -247,7 +248,7 @@ class JobRunner:
             fresh = await asyncio.to_thread(_unrecorded, self.store, schema, targets, level)
             resumed = {ex: [s for s in syms or () if s not in fresh[ex]] for ex, syms in targets.items()}
             groups = [({ex: syms for ex, syms in resumed.items() if syms}, options),
-                      ({ex: syms for ex, syms in fresh.items() if syms}, {**options, "start": job.start})]
+                      ({ex: list(syms) for ex, syms in fresh.items() if syms}, {**options, "start": job.start})]
         for group, group_options in groups:
             if not group:
                 continue

@@ -53,10 +53,10 @@ class JobStatus:
 
     @property
     def worst_lag(self) -> float | None:
-        values = [lag.seconds for lag in self.lags]
-        if any(value is None for value in values):
+        values = [lag.seconds for lag in self.lags if lag.seconds is not None]
+        if len(values) < len(self.lags):
             return None
-        return max(values, default=None)  # type: ignore[type-var]
+        return max(values, default=None)
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "worst_lag_seconds": self.worst_lag}
@@ -100,9 +100,9 @@ def interval_seconds(job: JobSpec, schedule: Schedule, now: datetime | None = No
 
 def job_lags(store: Store, job: JobSpec, symbols: dict[str, list[str] | None], now: int | None = None) -> list[Lag]:
     from zvt_crypto.contract.ids import entity_id
-    from zvt_crypto.contract.kinds import KINDS
     from zvt_crypto.contract.levels import Level
     from zvt_crypto.contract.schema import get_schema
+    from zvt_crypto.domain.kinds import KINDS
 
     now = now if now is not None else now_ms()
     lags: list[Lag] = []

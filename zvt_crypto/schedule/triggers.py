@@ -56,7 +56,7 @@ class GridTrigger(BaseTrigger):
         return {"version": 1, "interval_seconds": self.interval_seconds, "delay_seconds": self.delay_seconds}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["interval_seconds"], state["delay_seconds"])  # type: ignore[misc]
+        self.__init__(state["interval_seconds"], state["delay_seconds"])  # type: ignore[misc]  # re-run the checks
 
     def __str__(self) -> str:
         return f"every {self.interval_seconds}s on the UTC grid +{self.delay_seconds}s"
@@ -85,7 +85,7 @@ class DelayedCronTrigger(BaseTrigger):
         return {"version": 1, "expression": self.expression, "delay_seconds": self.delay_seconds}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["expression"], state["delay_seconds"])  # type: ignore[misc]
+        self.__init__(state["expression"], state["delay_seconds"])  # type: ignore[misc]  # re-run the checks
 
     def __str__(self) -> str:
         return f"cron '{self.expression}' UTC +{self.delay_seconds}s"

@@ -442,8 +442,8 @@ class BinanceApi:
         limit = _limit(params, 30, 500)
         start, end = _time_range(params)
         earliest = now - OI_HISTORY_MS
-        for name, value in (("startTime", start), ("endTime", end)):
-            if value is not None and value < earliest:
+        for name, bound in (("startTime", start), ("endTime", end)):
+            if bound is not None and bound < earliest:
                 raise ApiError(400, -1130, f"parameter '{name}' is invalid.")
         assert period.ms is not None
         first = max(_ceil(data.market.listed_ms, period.ms), _ceil(earliest, period.ms))

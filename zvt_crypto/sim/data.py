@@ -116,7 +116,8 @@ class Trades:
     def concat(parts: Sequence[Trades]) -> Trades:
         parts = [p for p in parts if len(p)]
         if not parts:
-            return Trades(*(np.empty(0, dtype=np.int64) for _ in range(4)), np.empty(0, dtype=bool))
+            id_, time, price, qty = (np.empty(0, dtype=np.int64) for _ in range(4))
+            return Trades(id_, time, price, qty, np.empty(0, dtype=bool))
         return Trades(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Trades)))
 
 

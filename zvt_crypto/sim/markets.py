@@ -48,7 +48,8 @@ def decimals_of(step: str) -> int:
     """Number of decimals of a power-of-ten step (``"0.001"`` → 3); anything else is rejected."""
     value = Decimal(step)
     exponent = value.normalize().as_tuple().exponent
-    if value <= 0 or value > 1 or value != Decimal(1).scaleb(exponent):
+    # (a NaN or an infinity has a letter for exponent)
+    if not isinstance(exponent, int) or value <= 0 or value > 1 or value != Decimal(1).scaleb(exponent):
         raise InvalidInputError(f"step {step!r} must be a power of ten not above 1, such as '0.01'")
     return -int(exponent)
 

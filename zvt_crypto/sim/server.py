@@ -137,7 +137,13 @@ class _Server(ThreadingHTTPServer):
     def server_bind(self) -> None:
         # HTTPServer.server_bind resolves the host name (getfqdn), which can hang without DNS: not needed here.
         socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
+        self.server_name, self.server_port = self.host_port
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, port = self.server_address[:2]
+        assert isinstance(host, str), host  # bound to the text address SimulatedExchange passes
+        return host, port
 
 
 class SimulatedExchange:
@@ -182,7 +188,7 @@ class SimulatedExchange:
         self._done = threading.Event()  # set once the port is closed
         self._closing = threading.Lock()
         self._server = _Server((str(address), port), _make_handler(self))
-        self.host, self.port = self._server.server_address[:2]
+        self.host, self.port = self._server.host_port
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"zvt-sim-{self.port}", daemon=True)
         self._thread.start()

@@ -23,7 +23,6 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.levels import DAY_MS
 from zvt_crypto.contract.timeutil import iso
 from zvt_crypto.trader import fills
@@ -43,8 +42,9 @@ from zvt_crypto.trader.orders import (
     Order,
     PositionState,
 )
-from zvt_crypto.trader.risk import NO_LIMITS, RiskLimits
-from zvt_crypto.trader.slippage import Slippage, as_slippage
+from zvt_crypto.trader.risk import RiskLimits
+from zvt_crypto.trader.settings import BacktestSettings
+from zvt_crypto.trader.slippage import Slippage
 
 # priorities of fills at the same point of the intrabar path
 _LIQUIDATION, _STOP_LOSS, _STOP_ENTRY, _MARKET_REDUCE, _MARKET, _LIMIT = range(6)
@@ -66,31 +66,28 @@ class Broker:
         maintenance_margin: float = 0.005,
         liquidation_fee: float | None = None,
         risk: RiskLimits | None = None,
+        settings: BacktestSettings | None = None,
     ) -> None:
-        if not (isinstance(cash, (int, float)) and math.isfinite(cash) and cash > 0):
-            raise InvalidInputError(f"cash must be a positive number, got {cash!r}")
+        settings = BacktestSettings.from_arguments(  # the keyword arguments are checked where every setting is
+            settings, cash=cash, fee=fee, slippage=slippage,
+            leverage=leverage if isinstance(leverage, (int, float)) else tuple(leverage),
+            maintenance_margin=maintenance_margin, liquidation_fee=liquidation_fee, risk=risk)
+        self.settings = settings
         self.data = data
-        n = data.n_symbols
-        self.initial_cash = float(cash)
-        self.cash = float(cash)
-        self.slippage = as_slippage(slippage)
-        self.risk = risk or NO_LIMITS
-        self.fees = resolve_fees(data.specs, fee, exchange=data.exchange)
+        self.initial_cash = settings.cash
+        self.cash = settings.cash
+        self.slippage = settings.slippage
+        self.risk = settings.risk
+        self.fees = resolve_fees(data.specs, settings.fee, exchange=data.exchange)
         self.maker, self.taker = list(self.fees.maker), list(self.fees.taker)
-        levels = [float(leverage)] * n if isinstance(leverage, (int, float)) else [float(x) for x in leverage]
-        if len(levels) != n or any(not math.isfinite(x) or x < 1 for x in levels):
-            raise InvalidInputError(f"leverage must be ≥ 1 (one value, or one per symbol), got {leverage!r}")
-        for k, spec in enumerate(data.specs):
-            if not spec.perp and levels[k] != 1:
-                raise InvalidInputError(f"{spec.symbol} is a spot market: it trades at leverage 1")
-            if self.risk.max_leverage is not None:
-                levels[k] = min(levels[k], self.risk.max_leverage)
+        levels = settings.leverages(data.symbols, [spec.perp for spec in data.specs])
+        if self.risk.max_leverage is not None:
+            levels = [min(level, self.risk.max_leverage) for level in levels]
         self.leverage = levels
         self._can_leverage = any(x > 1 for x, spec in zip(levels, data.specs, strict=True) if spec.perp)
-        if not 0 <= maintenance_margin < 1:
-            raise InvalidInputError(f"maintenance_margin must be in [0, 1), got {maintenance_margin}")
-        self.maintenance = float(maintenance_margin)
-        self.liquidation_fee = self.maintenance if liquidation_fee is None else float(liquidation_fee)
+        self.maintenance = settings.maintenance_margin
+        self.liquidation_fee = self.maintenance if settings.liquidation_fee is None else settings.liquidation_fee
+        n = data.n_symbols
         self.cs = [spec.contract_size for spec in data.specs]
         self.perp = [spec.perp for spec in data.specs]
         self.positions = [PositionState() for _ in range(n)]

@@ -32,10 +32,12 @@ from zvt_crypto.trader.errors import LookAheadError, StrategyError
 from zvt_crypto.trader.metrics import Annualisation
 from zvt_crypto.trader.results import BacktestResult, make_result
 from zvt_crypto.trader.risk import RiskLimits
-from zvt_crypto.trader.slippage import Slippage, as_slippage
+from zvt_crypto.trader.settings import ENGINES, BacktestSettings
+from zvt_crypto.trader.slippage import Slippage
 from zvt_crypto.trader.strategy import Strategy, get_strategy
 
-ENGINES = ("event", "vectorised")
+__all__ = ["ENGINES", "run_backtest"]
+
 _OUT_OF_BOUNDS = re.compile(r"index (-?\d+) is out of bounds for axis \d+ with size (\d+)")
 
 
@@ -45,7 +47,7 @@ def run_backtest(strategy: str | type[Strategy] | Strategy, data: MarketData, *,
                  leverage: float | list[float] = 1.0, maintenance_margin: float = 0.005,
                  liquidation_fee: float | None = None, risk: RiskLimits | None = None, engine: str = "event",
                  check_lookahead: bool = True, start: int = 0,
-                 periods_per_year: float | None = None) -> BacktestResult:
+                 periods_per_year: float | None = None, settings: BacktestSettings | None = None) -> BacktestResult:
     """Backtest ``strategy`` on ``data``.
 
     Args:
@@ -69,38 +71,24 @@ def run_backtest(strategy: str | type[Strategy] | Strategy, data: MarketData, *,
         periods_per_year: bars per year for annualising volatility, Sharpe and Sortino; default: inferred from the
             bar times (:attr:`MarketData.annualisation`: 365 days for 24/7 markets, 252 for daily bars without
             weekends). The metrics state the number and its basis.
+        settings: all of the above (``cash`` … ``periods_per_year``) as one :class:`BacktestSettings` — what paper
+            accounts, optimisation and walk-forward pass; then leave those keyword arguments at their defaults.
     """
-    if engine not in ENGINES:
-        raise InvalidInputError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+    settings = BacktestSettings.from_arguments(
+        settings, cash=cash, fee=fee, slippage=slippage, leverage=leverage, maintenance_margin=maintenance_margin,
+        liquidation_fee=liquidation_fee, risk=risk, engine=engine, periods_per_year=periods_per_year)
     instance = _instantiate(strategy, params)
     if data.n_bars < 2:
         raise InvalidInputError(f"a backtest needs at least 2 bars, the data has {data.n_bars}")
     if not 0 <= start < data.n_bars:
         raise InvalidInputError(f"start={start} is outside the data's {data.n_bars} bars")
-    slippage_model = as_slippage(slippage)
-    annualisation = data.annualisation if periods_per_year is None else Annualisation.given(periods_per_year)
-    settings = {"cash": float(cash), "fee": fee if fee is None or isinstance(fee, float) else list(fee),
-                "slippage": slippage_model.to_dict(), "leverage": leverage,
-                "maintenance_margin": maintenance_margin, "liquidation_fee": liquidation_fee,
-                "risk": (risk or RiskLimits()).to_dict(), "engine": engine,
-                "periods_per_year": None if periods_per_year is None else annualisation.periods_per_year}
-    if isinstance(settings["fee"], int):
-        settings["fee"] = float(settings["fee"])
+    given_periods = settings.periods_per_year
+    annualisation = data.annualisation if given_periods is None else Annualisation.given(given_periods)
     started = time.perf_counter()
-    broker = Broker(data, cash=cash, fee=fee, slippage=slippage_model, leverage=leverage,
-                    maintenance_margin=maintenance_margin, liquidation_fee=liquidation_fee, risk=risk)
-    settings["fees"] = broker.fees.to_dict()
-    instance._bind(broker, data, check_lookahead)
-    instance._start = int(start)
-    instance._in_init = True
-    try:
-        instance.init()
-    except ZvtCryptoError:
-        raise
-    except Exception as exc:
-        raise StrategyError(f"strategy {instance.label()!r} failed in init(): {type(exc).__name__}: {exc}") from exc
-    finally:
-        instance._in_init = False
+    broker = Broker(data, settings=settings)
+    recorded_settings = {**settings.to_dict(), "fees": broker.fees.to_dict()}
+    engine = settings.engine
+    instance.setup(broker, data, start=start, check_lookahead=check_lookahead)
     if engine == "vectorised":
         from zvt_crypto.trader.vector import run_vectorised
 
@@ -109,7 +97,7 @@ def run_backtest(strategy: str | type[Strategy] | Strategy, data: MarketData, *,
         _run_events(instance, broker, data)
         recorded = broker
     seconds = time.perf_counter() - started
-    return make_result(data=data, strategy=instance.label(), params=instance.params, settings=settings,
+    return make_result(data=data, strategy=instance.label(), params=instance.params, settings=recorded_settings,
                        initial_cash=broker.initial_cash,
                        events=(recorded.ev_bar, recorded.ev_col, recorded.ev_size, recorded.ev_cash),
                        closed=recorded.closed, open_positions=recorded.open_positions(), orders=recorded.all_orders,
@@ -124,27 +112,11 @@ def _instantiate(strategy: str | type[Strategy] | Strategy, params: Mapping[str,
     return get_strategy(strategy)(**dict(params or {}))
 
 
-def first_bar(strategy: Strategy, n_bars: int) -> int:
-    """The first bar ``next`` sees: ``warmup``, else one after the last indicator's first value
-    (backtesting.py's rule; an indicator that is all NaN does not count); never before ``run_backtest``'s
-    ``start``."""
-    floor = min(getattr(strategy, "_start", 0), n_bars)
-    if strategy.warmup is not None:
-        return max(floor, min(int(strategy.warmup), n_bars))
-    start = 0
-    for array, _label in strategy._indicators.values():
-        valid = ~np.isnan(array)
-        if array.ndim > 1:
-            valid = valid.reshape(len(array), -1).all(axis=1)
-        if valid.any():
-            start = max(start, int(np.argmax(valid)))
-    return max(floor, min(start + 1, n_bars))
-
-
 def _views(strategy: Strategy) -> tuple[list[tuple[str, np.ndarray]], list[tuple[Any, Any, np.ndarray]]]:
     """Attributes (and dict / list entries) of the strategy that hold indicators: moved to each bar in the loop."""
-    known = strategy._indicators
-    attributes, entries = [], []
+    known = {id(array) for array, _label in strategy.indicators}
+    attributes: list[tuple[str, np.ndarray]] = []
+    entries: list[tuple[Any, Any, np.ndarray]] = []
     for name, value in list(vars(strategy).items()):
         if isinstance(value, np.ndarray) and id(value) in known:
             attributes.append((name, value))
@@ -160,9 +132,9 @@ def _views(strategy: Strategy) -> tuple[list[tuple[str, np.ndarray]], list[tuple
 
 def _run_events(strategy: Strategy, broker: Broker, data: MarketData) -> None:
     n_bars = data.n_bars
-    start = first_bar(strategy, n_bars)
+    start = strategy.first_bar
     attributes, entries = _views(strategy)
-    clock = strategy._clock
+    clock = strategy.clock
     state = strategy.__dict__
     step = strategy.next
     i = start

@@ -89,17 +89,27 @@ def _rate(value: Any) -> float | None:
     return float(value) if -0.01 <= value < 0.1 else None
 
 
+def fee_pair(fee: float | Sequence[float]) -> tuple[float, float]:
+    """``(maker, taker)`` of a given fee (one rate for both, or a pair); the one check of a fee's value."""
+    pair: tuple[Any, ...] = ()
+    if isinstance(fee, int | float) and not isinstance(fee, bool):
+        pair = (fee, fee)
+    elif isinstance(fee, Sequence) and not isinstance(fee, str):
+        pair = tuple(fee)
+    if len(pair) != 2 or any(_rate(x) is None for x in pair):
+        raise InvalidInputError(f"fee must be a rate in [-0.01, 0.1) or a (maker, taker) pair, got {fee!r}")
+    return float(pair[0]), float(pair[1])
+
+
 def resolve_fees(specs: Sequence[SymbolSpec], fee: float | Sequence[float] | None, *,
                  exchange: str | None) -> FeeSchedule:
     """The fees a backtest charges on ``specs`` (see the module docstring); an :class:`InvalidInputError` asking
     for ``--fee`` when a venue's market has none."""
     symbols = tuple(spec.symbol for spec in specs)
     if fee is not None:
-        pair = (fee, fee) if isinstance(fee, int | float) else tuple(fee)
-        if len(pair) != 2 or any(_rate(x) is None for x in pair):
-            raise InvalidInputError(f"fee must be a rate in [-0.01, 0.1) or a (maker, taker) pair, got {fee!r}")
+        pair = fee_pair(fee)
         n = len(specs)
-        return FeeSchedule(symbols, (float(pair[0]),) * n, (float(pair[1]),) * n, (GIVEN,) * n)
+        return FeeSchedule(symbols, (pair[0],) * n, (pair[1],) * n, (GIVEN,) * n)
     unknown = [spec.symbol for spec in specs if spec.taker_fee is None]
     if unknown and exchange is not None:
         raise InvalidInputError(

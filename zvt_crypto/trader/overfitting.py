@@ -96,7 +96,7 @@ def expected_max_sharpe(n_trials: float, sr_variance: float) -> float:
     return float(math.sqrt(sr_variance) * z)
 
 
-def _moments(returns: np.ndarray) -> tuple[float, float, float, int]:
+def sharpe_moments(returns: np.ndarray) -> tuple[float, float, float, int]:
     """(per-period Sharpe, skewness, non-excess kurtosis, n) of one returns vector."""
     r = np.asarray(returns, dtype=float)
     r = r[np.isfinite(r)]
@@ -140,7 +140,7 @@ def deflated_sharpe_ratio(
             raise InvalidInputError("need the Sharpe ratios of at least two trials (or sr_variance)")
         sr_variance = float(np.var(sharpes, ddof=1))
     sr0 = expected_max_sharpe(n, sr_variance)
-    sr, skew, kurt, n_obs = _moments(np.asarray(returns_of_best, dtype=float))
+    sr, skew, kurt, n_obs = sharpe_moments(np.asarray(returns_of_best, dtype=float))
     return probabilistic_sharpe_ratio(sr, sr0, n_obs, skew, kurt)
 
 
@@ -334,7 +334,7 @@ def overfitting_report(returns_matrix: pd.DataFrame | np.ndarray, n_splits: int 
     valid = sharpes[np.isfinite(sharpes)]
     var = float(np.var(valid, ddof=1)) if len(valid) > 1 else 0.0
     sr0 = expected_max_sharpe(n, var)
-    sr, skew, kurt, n_obs = _moments(m[:, i])
+    sr, skew, kurt, n_obs = sharpe_moments(m[:, i])
     pbo = None
     if n >= 2 and m.shape[0] // n_splits >= 2 and np.isfinite(m).all():
         pbo = probability_of_backtest_overfitting(m, n_splits)

@@ -204,3 +204,13 @@ def require_row(store: Store | Connection, name: str) -> dict[str, Any]:
         raise InvalidInputError(f"no paper account {name!r} (accounts: {known}); create it with zvt-crypto paper "
                                 f"create {name} --strategy … --exchange … --symbol … --level …")
     return row
+
+
+def waiting_for_funding(connection: Any, exchange: str, pairs: Sequence[tuple[str, str]]) -> str | None:
+    """Why an account's perps cannot be processed yet: perps with no funding rate stored at all (None: none)."""
+    unfunded = [symbol for symbol, entity in pairs
+                if entity.startswith("perp_") and next_funding(connection, entity) is None]
+    if not unfunded:
+        return None
+    commands = "; ".join(f"zvt-crypto record funding --exchange {exchange} --symbol {symbol}" for symbol in unfunded)
+    return f"waiting for funding rates of {', '.join(unfunded)}, none stored yet (record them: {commands})"

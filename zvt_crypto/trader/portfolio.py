@@ -45,7 +45,7 @@ class TargetWeightsStrategy(Strategy):
         self._act = rebalance_rows(self.targets)
 
     def next(self) -> None:
-        i = self._clock.n - 1
+        i = self.i
         if self._act[i]:
             self.rebalance(self.targets[i].tolist())
 

@@ -243,7 +243,7 @@ def trade_columns(closed: Sequence[ClosedTrade] | Mapping[str, Sequence[Any]]) -
 
 def trades_frame(data: MarketData, closed: Sequence[ClosedTrade] | Mapping[str, Sequence[Any]]) -> pd.DataFrame:
     if len(closed) == 0 or (isinstance(closed, Mapping) and len(closed["side"]) == 0):
-        return _empty_trades()
+        return empty_trades()
     t = trade_columns(closed)
     column = t["column"].astype(np.int64)
     cs = np.asarray([spec.contract_size for spec in data.specs])[column]
@@ -269,7 +269,8 @@ def trades_frame(data: MarketData, closed: Sequence[ClosedTrade] | Mapping[str, 
     return frame
 
 
-def _empty_trades() -> pd.DataFrame:
+def empty_trades() -> pd.DataFrame:
+    """A trades frame with no rows and the columns (and dtypes) of :data:`TRADE_FIELDS`."""
     frame = pd.DataFrame({name: pd.Series(dtype="float64") for name in TRADE_FIELDS})
     for name in ("symbol", "entity_id", "side", "exit_reason"):
         frame[name] = frame[name].astype(object)
@@ -283,7 +284,7 @@ def _empty_trades() -> pd.DataFrame:
 def _open_trades_frame(data: MarketData, open_positions: Sequence[tuple[int, Any, float]]) -> pd.DataFrame:
     """Open positions at the end, marked at the last close: ``(column, OpenTrade, size)``."""
     if not open_positions:
-        return _empty_trades()
+        return empty_trades()
     last = data.n_bars - 1
     rows = []
     for column, trade, _size in open_positions:

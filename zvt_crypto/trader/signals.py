@@ -47,14 +47,15 @@ class SignalStrategy(Strategy):
         if getattr(self, "_signal_cache", None) is None:
             self._signal_cache = self.full_signals()
         entries, exits = self._signal_cache
-        i = self._clock.n - 1
+        i = self.i
         self.act(bool(entries[i]), bool(exits[i]))
 
     def full_signals(self) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`signals` with every indicator visible (as in ``init``), whatever bar the engine is at."""
-        clock, n = self._clock, self._clock.n
+        clock = self.clock
+        n = clock.n
         saved = {}
-        full = {id(array): array for array, _ in self._indicators.values()}
+        full = {id(array): array for array, _label in self.indicators}
         for name, value in vars(self).items():
             if isinstance(value, np.ndarray) and value.base is not None and id(value.base) in full:
                 saved[name] = value

@@ -109,4 +109,5 @@ def slippage_from_dict(value: dict[str, Any] | None) -> Slippage:
     kind = models.get(str(value.get("model")))
     if kind is None:
         raise InvalidInputError(f"unknown slippage model {value.get('model')!r}; known: {', '.join(models)}")
-    return kind(**{k: v for k, v in value.items() if k != "model"})
+    model = kind(**{k: v for k, v in value.items() if k != "model"})
+    return NO_SLIPPAGE if kind is Slippage else model  # the one "none" model: settings read back compare equal

@@ -24,7 +24,8 @@ from zvt_crypto.contract.timeutil import to_ms
 from zvt_crypto.domain.trading import BacktestEquity, BacktestRun, BacktestTrade
 from zvt_crypto.trader.metrics import to_jsonable
 from zvt_crypto.trader.params import describe_params
-from zvt_crypto.trader.results import BacktestResult, _empty_trades
+from zvt_crypto.trader.results import BacktestResult, empty_trades
+from zvt_crypto.trader.settings import RECORDED_KEYS, BacktestSettings
 
 #: the metrics ``list_runs`` and ``compare_runs`` show first
 SUMMARY_METRICS = ("total_return", "cagr", "sharpe", "sortino", "max_drawdown", "n_trades", "win_rate",
@@ -59,7 +60,10 @@ def save_run(result: BacktestResult, store: Store | Any = None, *, note: str | N
             "run_id": run_id, "timestamp": curve.index.as_unit("ms").asi8, "equity": curve["equity"].to_numpy(),
             "cash": curve["cash"].to_numpy(), "drawdown": curve["drawdown"].to_numpy(),
             "exposure": curve["exposure"].to_numpy()}))
-    settings = dict(result.settings)
+    # the run's settings through the one settings object (checked, every key present), in the stored shape: cash,
+    # fee, slippage and engine as columns, the rest and the fee rates it charged in ``settings``
+    settings = BacktestSettings.from_dict(result.settings).to_dict()
+    settings.update({key: result.settings[key] for key in RECORDED_KEYS if key in result.settings})
     row = {
         "run_id": run_id, "created_timestamp": int(time.time() * 1000), "strategy": result.strategy,
         "params": describe_params(result.params), "exchange": result.exchange, "symbols": list(result.symbols),
@@ -118,8 +122,7 @@ def load_run(run_id: str, store: Store | Any = None, *, equity: bool = True) -> 
     else:
         index = pd.DatetimeIndex([row["start_timestamp"], row["end_timestamp"]], name="timestamp")
         curve = pd.DataFrame({"equity": [row["cash"], row["metrics"].get("final_equity")]}, index=index)
-    settings = {"cash": row["cash"], "fee": row["fee"], "slippage": row["slippage"], "engine": row["engine"],
-                **(row["settings"] or {})}
+    settings = _row_settings(row)
     return BacktestResult(
         strategy=row["strategy"], params=row["params"], symbols=list(row["symbols"]), exchange=row["exchange"],
         level=row["level"], settings=settings, equity=curve, trades=frame[~is_open].reset_index(drop=True),
@@ -128,9 +131,16 @@ def load_run(run_id: str, store: Store | Any = None, *, equity: bool = True) -> 
         _metrics=row["metrics"])
 
 
+def _row_settings(row: dict[str, Any]) -> dict[str, Any]:
+    """A run row's settings as one dict (its columns and its ``settings``), the form :meth:`BacktestSettings.from_dict`
+    reads — rows stored before that object existed included."""
+    return {"cash": row["cash"], "fee": row["fee"], "slippage": row["slippage"], "engine": row["engine"],
+            **(row["settings"] or {})}
+
+
 def _trades_from_table(trades: pd.DataFrame) -> pd.DataFrame:
     if trades.empty:
-        return _empty_trades()
+        return empty_trades()
     return pd.DataFrame({
         "symbol": trades["symbol"], "entity_id": trades["entity_id"], "side": trades["side"], "size": trades["size"],
         "entry_time": trades["entry_timestamp"], "exit_time": trades["exit_timestamp"],
@@ -157,8 +167,6 @@ def rerun(run_id: str, store: Store | Any = None) -> tuple[BacktestResult, bool]
     has the stored fingerprint (if it does, the metrics are the same)."""
     from zvt_crypto.trader.data import load_market_data
     from zvt_crypto.trader.engine import run_backtest
-    from zvt_crypto.trader.risk import RiskLimits
-    from zvt_crypto.trader.slippage import slippage_from_dict
 
     store = get_store(store)
     row = _run_row(run_id, store)
@@ -169,14 +177,8 @@ def rerun(run_id: str, store: Store | Any = None) -> tuple[BacktestResult, bool]
     if described:
         raise InvalidInputError(f"run {run_id} was given {', '.join(described)} as data (not a parameter); "
                                 "it cannot be re-run from the store alone")
-    settings = row["settings"] or {}
+    settings = BacktestSettings.from_dict(_row_settings(row))
     data = load_market_data(exchange=row["exchange"], symbols=list(row["symbols"]), level=row["level"],
                             start=row["start_timestamp"], end=row["end_timestamp"], store=store)
-    fee = row["fee"]
-    result = run_backtest(
-        row["strategy"], data, params=params, cash=row["cash"], fee=tuple(fee) if isinstance(fee, list) else fee,
-        slippage=slippage_from_dict(row["slippage"]), leverage=settings.get("leverage", 1.0),
-        maintenance_margin=settings.get("maintenance_margin", 0.005),
-        liquidation_fee=settings.get("liquidation_fee"), risk=RiskLimits(**(settings.get("risk") or {})),
-        engine=row["engine"], periods_per_year=settings.get("periods_per_year"))
+    result = run_backtest(row["strategy"], data, params=params, settings=settings)
     return result, result.fingerprint == row["data_fingerprint"]

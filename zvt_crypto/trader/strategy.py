@@ -39,15 +39,16 @@ for third-party packages).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from zvt_crypto.contract.errors import InvalidInputError
+from zvt_crypto.contract.errors import InvalidInputError, ZvtCryptoError
 from zvt_crypto.contract.registry import strategies as strategy_registry
-from zvt_crypto.trader.errors import LookAheadError
+from zvt_crypto.trader.errors import LookAheadError, StrategyError
 from zvt_crypto.trader.orders import LIMIT, MARKET, STOP, STOP_LIMIT, Order
 from zvt_crypto.trader.params import PARAM_TYPES, resolve_params
 
@@ -57,10 +58,13 @@ if TYPE_CHECKING:
 
 #: class attributes that configure a strategy rather than parametrise it
 RESERVED = frozenset({"name", "warmup", "description", "vectorisable"})
+#: what Strategy.setup binds (before it, reading one is an error that says so)
+_BOUND = frozenset({"_broker", "_market", "_check_lookahead", "data", "datas", "symbols", "position", "_positions"})
 
 
 class Clock:
-    """How many bars the strategy may see (the current bar's row + 1)."""
+    """How many bars the strategy may see (the current bar's row + 1): shared by every view of one strategy, so
+    the engine moves them all to the next bar with one assignment (``strategy.clock.n = i + 1``)."""
 
     __slots__ = ("n",)
 
@@ -126,9 +130,9 @@ class Position:
 
     __slots__ = ("_broker", "_strategy", "column")
 
-    def __init__(self, strategy: Strategy, column: int) -> None:
+    def __init__(self, strategy: Strategy, broker: Broker, column: int) -> None:
         self._strategy = strategy
-        self._broker = strategy._broker
+        self._broker = broker
         self.column = column
 
     @property
@@ -156,7 +160,7 @@ class Position:
         state = self._broker.positions[self.column]
         if state.size == 0:
             return 0.0
-        close = float(self._broker.data.close_filled[self._strategy._clock.n - 1, self.column])
+        close = float(self._broker.data.close_filled[self._strategy.i, self.column])
         return (close - state.entry_price) * state.size * self._broker.cs[self.column]
 
     @property
@@ -177,7 +181,19 @@ class Position:
 
 
 class Strategy:
-    """Base of every strategy (see the module docstring). Subclasses implement :meth:`init` and :meth:`next`."""
+    """Base of every strategy (see the module docstring). Subclasses implement :meth:`init` and :meth:`next`.
+
+    An engine drives it through a small public lifecycle — what :func:`~zvt_crypto.trader.engine.run_backtest`
+    does, and what a new engine (paper, live) does too:
+
+    >>> strategy = SmaCross(fast=5, slow=20)                                # doctest: +SKIP
+    >>> strategy.setup(Broker(data, cash=10_000), data)   # bind, then run init()   # doctest: +SKIP
+    >>> for i in range(strategy.first_bar, data.n_bars):                    # doctest: +SKIP
+    ...     strategy.clock.n = i + 1      # every view now ends at bar i (the engine also moves self.I's views)
+    ...     strategy.next()
+
+    :attr:`indicators` lists what ``init`` declared with :meth:`I`.
+    """
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
@@ -188,8 +204,8 @@ class Strategy:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        cls.param_defaults()  # a bad declaration fails at definition time
         if cls.__dict__.get("name"):
-            cls.param_defaults()  # a bad declaration fails at definition time
             strategy_registry.register(cls.name, cls)
 
     @classmethod
@@ -205,6 +221,9 @@ class Strategy:
                                                                                                     staticmethod)):
                     continue
                 if isinstance(value, PARAM_TYPES):
+                    if key in _api_names():
+                        raise InvalidInputError(f"strategy {cls.label()!r}: parameter {key!r} would hide the "
+                                                f"Strategy's own {key}; rename it")
                     params[key] = value
         return params
 
@@ -222,10 +241,10 @@ class Strategy:
         for key, value in self.params.items():
             setattr(self, key, value)
         self.validate()
-        self._broker: Broker | None = None
         self._clock = Clock(0)
         self._indicators: dict[int, tuple[np.ndarray, str]] = {}
         self._in_init = False
+        self._start = 0
 
     def __repr__(self) -> str:
         args = ", ".join(f"{key}={value!r}" for key, value in self.params.items())
@@ -241,19 +260,86 @@ class Strategy:
     def next(self) -> None:
         """Decide at the current bar's close; orders act from the next bar."""
 
-    # -- binding (the engine) ------------------------------------------------------------------------------------
-    def _bind(self, broker: Broker, data: MarketData, check_lookahead: bool = True) -> None:
+    # -- the lifecycle (what an engine calls) ----------------------------------------------------------------------
+    #: set by :meth:`setup` (declared here so the type checker knows they are always there when used)
+    _broker: Broker
+    _market: MarketData
+    _check_lookahead: bool
+    data: BarData
+    datas: list[BarData]
+    symbols: list[str]
+    position: Position
+    _positions: list[Position]
+
+    def setup(self, broker: Broker, data: MarketData, *, start: int = 0, check_lookahead: bool = True) -> None:
+        """Bind the strategy to ``data`` and ``broker``, then run :meth:`init` (with :attr:`market` readable).
+
+        ``start`` is the first bar the strategy may act on (:attr:`first_bar` never comes before it);
+        ``check_lookahead`` makes :meth:`I` test each indicator for look-ahead. Calling it again rebinds (a new
+        run). An exception in ``init`` becomes a :class:`StrategyError` naming the strategy.
+
+        >>> strategy.setup(broker, data, start=100)   # bars 0..99 only warm up the indicators  # doctest: +SKIP
+        """
         self._broker = broker
         self._indicators = {}
         self.__dict__.pop("_signal_cache", None)
         self._market = data
         self._clock = Clock(data.n_bars)
         self._check_lookahead = check_lookahead
+        self._start = int(start)
         self.datas = [BarData(data, k, self._clock) for k in range(data.n_symbols)]
         self.data = self.datas[0]
         self.symbols = data.symbols
-        self._positions = [Position(self, k) for k in range(data.n_symbols)]
+        self._positions = [Position(self, broker, k) for k in range(data.n_symbols)]
         self.position = self._positions[0]
+        self._in_init = True
+        try:
+            self.init()
+        except ZvtCryptoError:
+            raise
+        except Exception as exc:
+            raise StrategyError(f"strategy {self.label()!r} failed in init(): {type(exc).__name__}: {exc}") from exc
+        finally:
+            self._in_init = False
+
+    def __getattr__(self, name: str) -> Any:
+        # reached only when normal lookup fails: the attributes setup() binds do not exist before it ran
+        if name in _BOUND:
+            raise AttributeError(f"strategy {self.label()!r} has no {name} yet: it is set when an engine "
+                                 "(run_backtest) calls setup() with the data and a broker")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @property
+    def clock(self) -> Clock:
+        """The shared bar counter of every view (:class:`Clock`): an engine sets ``clock.n`` to move them."""
+        return self._clock
+
+    @property
+    def indicators(self) -> list[tuple[np.ndarray, str]]:
+        """Every array declared with :meth:`I` since :meth:`setup`, whole-history, with its label, in order.
+
+        >>> [label for _array, label in strategy.indicators]   # doctest: +SKIP
+        ['sma', 'sma']
+        """
+        return list(self._indicators.values())
+
+    @property
+    def first_bar(self) -> int:
+        """The first bar ``next`` sees: ``warmup``, else one after the last indicator's first value
+        (backtesting.py's rule; an indicator that is all NaN does not count); never before :meth:`setup`'s
+        ``start``."""
+        n_bars = self._market.n_bars
+        floor = min(self._start, n_bars)
+        if self.warmup is not None:
+            return max(floor, min(int(self.warmup), n_bars))
+        start = 0
+        for array, _label in self._indicators.values():
+            valid = ~np.isnan(array)
+            if array.ndim > 1:
+                valid = valid.reshape(len(array), -1).all(axis=1)
+            if valid.any():
+                start = max(start, int(np.argmax(valid)))
+        return max(floor, min(start + 1, n_bars))
 
     # -- data ------------------------------------------------------------------------------------------------------
     @property
@@ -311,7 +397,7 @@ class Strategy:
         ``func`` returns an array, a Series, a DataFrame (one array per column, returned as a tuple) or a tuple of
         arrays; each must have one value per bar. Returns the array (or tuple of arrays). A function with an
         attribute ``causal = True`` (a vetted built-in) skips the look-ahead check."""
-        label = name or getattr(func, "__name__", "indicator")
+        label = str(name or getattr(func, "__name__", None) or "indicator")
         arrays = _as_arrays(func(*args, **kwargs), self._market.n_bars, label)
         if self._check_lookahead and not getattr(func, "causal", False):
             _check_causal(self.label(), label, func, args, kwargs, arrays, self._market.n_bars)
@@ -475,6 +561,13 @@ def _check_causal(strategy: str, label: str, func: Callable[..., Any], args: tup
                 "must use only the current and earlier bars (no centred windows, shift(-k) or whole-sample "
                 "normalisation)"
             )
+
+
+@functools.cache
+def _api_names() -> frozenset[str]:
+    """The public names of the strategy API (a parameter may not reuse one)."""
+    return frozenset(name for name in vars(Strategy) if not name.startswith("_")) | {
+        name for name in _BOUND if not name.startswith("_")} | {"params"}
 
 
 def get_strategy(spec: str | type[Strategy]) -> type[Strategy]:

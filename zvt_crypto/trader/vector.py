@@ -116,8 +116,6 @@ def check_vectorisable(strategy: Strategy, data: MarketData, broker: Broker) -> 
 
 def run_vectorised(strategy: Strategy, data: MarketData, broker: Broker) -> VectorRecord:
     """Run a signal strategy (already bound and initialised) without a per-bar loop; see the module docstring."""
-    from zvt_crypto.trader.engine import first_bar
-
     check_vectorisable(strategy, data, broker)
     signal_strategy: SignalStrategy = strategy  # type: ignore[assignment]
     entries, exits = signal_strategy.full_signals()
@@ -125,7 +123,7 @@ def run_vectorised(strategy: Strategy, data: MarketData, broker: Broker) -> Vect
     if entries.shape != (n_bars,) or exits.shape != (n_bars,):
         raise InvalidInputError(f"signals() must give two arrays of {n_bars} booleans, got {entries.shape} and "
                                 f"{exits.shape}")
-    start = first_bar(strategy, n_bars)
+    start = strategy.first_bar
     # decision bars, each list ending with the sentinel n_bars
     entry_at = np.append(np.flatnonzero(entries[start:]) + start, n_bars).astype(np.int64)
     exit_at = np.append(np.flatnonzero(exits[start:]) + start, n_bars).astype(np.int64)

@@ -41,27 +41,18 @@ from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.timeutil import iso, iso_texts
 from zvt_crypto.trader.fees import resolve_fees
 from zvt_crypto.trader.metrics import compute_metrics, dump_json, to_jsonable
-from zvt_crypto.trader.optimize import (
-    Grid,
-    Metric,
+from zvt_crypto.trader.optimize_results import (
     OptimizeResult,
-    _assemble,
-    _data_info,
-    _overfitting_dict,
-    _strategy_class,
-    _Task,
     annualisation_of,
-    backtest_settings,
-    bar_returns,
-    check_metric,
-    json_settings,
-    parameter_sets,
+    assemble,
+    data_info,
+    overfitting_dict,
     rank,
-    run_tasks,
-    score,
     sweep_overfitting,
-    window_metrics,
 )
+from zvt_crypto.trader.optimize_space import Grid, parameter_sets, strategy_class
+from zvt_crypto.trader.optimize_trials import Metric, Task, bar_returns, check_metric, run_tasks, score, window_metrics
+from zvt_crypto.trader.settings import BacktestSettings
 
 if TYPE_CHECKING:
     from zvt_crypto.trader.data import MarketData
@@ -175,7 +166,7 @@ class WalkForwardResult:
     overfitting: OverfittingReport
     full: OptimizeResult
     windows: list[FoldWindow]
-    settings: dict[str, Any]
+    settings: BacktestSettings
     spans: dict[str, Any]
     seconds: float
     fold_trials: list[pd.DataFrame] = field(default_factory=list, repr=False)
@@ -213,10 +204,10 @@ class WalkForwardResult:
         stamps = iso_texts(self.equity.index)
         return {
             "strategy": self.strategy, "method": self.method, "metric": self.metric, "maximize": self.maximize,
-            "windows": self.spans, "settings": json_settings(self.settings), "data": _data_info(self.full.data),
+            "windows": self.spans, "settings": self.settings.to_dict(), "data": data_info(self.full.data),
             "seconds": round(self.seconds, 3), "folds": folds, "metrics": to_jsonable(self.metrics),
             "in_sample_mean": _finite(self.is_mean), "efficiency": _finite(self.efficiency),
-            "overfitting": _overfitting_dict(self.overfitting),
+            "overfitting": overfitting_dict(self.overfitting),
             "equity": [{"timestamp": t, "equity": _finite(v)}
                        for t, v in zip(stamps, self.equity["equity"].to_numpy(), strict=True)],
             "full_sweep": self.full.to_dict(),
@@ -237,7 +228,8 @@ def walk_forward(strategy: str | type[Strategy], data: MarketData, grid: Grid, *
                  constraint: Callable[[dict[str, Any]], bool] | None = None, n_jobs: int | None = -1,
                  cash: float = 10_000.0, fee: float | tuple[float, float] | None = None, slippage: Any = None,
                  leverage: float | list[float] = 1.0, engine: str = "event", n_splits: int = 16,
-                 check_lookahead: bool = True, progress: bool | None = None, **options: Any) -> WalkForwardResult:
+                 check_lookahead: bool = True, progress: bool | None = None, settings: BacktestSettings | None = None,
+                 **options: Any) -> WalkForwardResult:
     """Walk-forward analysis of ``strategy`` over ``grid`` (see the module docstring); the search arguments are
     :func:`~zvt_crypto.trader.optimize.optimize`'s. Every backtest of the sweeps (each fold's train window and the
     whole data) runs in one pool of ``n_jobs`` workers; the out-of-sample runs (one per fold) run here.
@@ -249,10 +241,11 @@ def walk_forward(strategy: str | type[Strategy], data: MarketData, grid: Grid, *
     from zvt_crypto.trader.results import buy_and_hold
 
     started = time.perf_counter()
-    cls = _strategy_class(strategy)
+    cls = strategy_class(strategy)
     metric_name = check_metric(metric)
-    settings = backtest_settings(cash, fee, slippage, leverage, engine, options)
-    resolve_fees(data.specs, fee, exchange=data.exchange)  # an unknown fee fails here, not in every worker
+    settings = BacktestSettings.from_arguments(settings, options, cash=cash, fee=fee, slippage=slippage,
+                                               leverage=leverage, engine=engine)
+    resolve_fees(data.specs, settings.fee, exchange=data.exchange)  # an unknown fee fails here, not in every worker
     spans = {"train": window_bars(train, data, "train"), "test": window_bars(test, data, "test")}
     spans["step"] = spans["test"] if step is None else window_bars(step, data, "step")
     spans["warmup"] = spans["train"] if warmup is None else window_bars(warmup, data, "warmup")
@@ -263,20 +256,20 @@ def walk_forward(strategy: str | type[Strategy], data: MarketData, grid: Grid, *
         raise InvalidInputError(f"{exc} ({_describe(data)}; asked {asked})") from None
     sets, skipped = parameter_sets(cls, grid, method=method, n_iter=n_iter, seed=seed, constraint=constraint)
 
-    tasks = [_Task(("full", k), params, 0, data.n_bars) for k, params in enumerate(sets)]
+    tasks = [Task(("full", k), params, 0, data.n_bars) for k, params in enumerate(sets)]
     for w in windows:
-        tasks += [_Task((w.fold, k), params, w.train_start, w.train_stop, returns=False)
+        tasks += [Task((w.fold, k), params, w.train_start, w.train_stop, returns=False)
                   for k, params in enumerate(sets)]
     done = run_tasks(cls, data, tasks, settings=settings, metric=metric, metric_name=metric_name, n_jobs=n_jobs,
                      check_lookahead=check_lookahead, progress=progress,
                      label=f"{cls.label()} walk-forward ({len(windows)} folds)")
-    full = _assemble(cls, data, sets, done, names=list(grid), metric_name=metric_name, maximize=maximize,
+    full = assemble(cls, data, sets, done, names=list(grid), metric_name=metric_name, maximize=maximize,
                      method=method, skipped=skipped, settings=settings, n_splits=n_splits, seconds=0.0,
                      key=lambda k: ("full", k))
 
     rows, fold_trials, fold_results, pieces, exposures, trades = [], [], [], [], [], []
     totals = dict.fromkeys(("traded_notional", "fees_paid", "funding_paid", "funding_received"), 0.0)
-    level = float(cash)
+    level = settings.cash
     index = data.index
     for w in windows:
         table = rank(pd.DataFrame([{"trial": k, **params, **done[(w.fold, k)][0]} for k, params in enumerate(sets)]),
@@ -287,7 +280,7 @@ def walk_forward(strategy: str | type[Strategy], data: MarketData, grid: Grid, *
         read_from = max(0, w.test_start - max(1, spans["warmup"]))
         act = w.test_start - 1 - read_from  # the close before the test window: decisions there fill inside it
         result = run_backtest(cls, data.window(read_from, w.test_stop), params=best, start=act,
-                              check_lookahead=check_lookahead, **settings)
+                              check_lookahead=check_lookahead, settings=settings)
         inputs = result.metric_inputs
         for key in totals:
             totals[key] += float(inputs.get(key) or 0.0)
@@ -312,7 +305,7 @@ def walk_forward(strategy: str | type[Strategy], data: MarketData, grid: Grid, *
     stitched = pd.concat(pieces).rename("equity")
     exposure = pd.concat(exposures).fillna(0.0)
     rows_of = index.get_indexer(stitched.index)
-    benchmark = buy_and_hold(data, cash)[rows_of]
+    benchmark = buy_and_hold(data, settings.cash)[rows_of]
     oos_trades = pd.concat(trades, ignore_index=True) if trades else pd.DataFrame()
     annual = annualisation_of(settings, data)
     metrics = compute_metrics(stitched, oos_trades, exposure.to_numpy(), periods_per_year=annual.periods_per_year,
@@ -329,7 +322,7 @@ def walk_forward(strategy: str | type[Strategy], data: MarketData, grid: Grid, *
         strategy=cls.label(), metric=metric_name, maximize=maximize, method=method, params=list(grid), folds=folds,
         equity=pd.DataFrame({"equity": stitched, "exposure": exposure}), trades=oos_trades, metrics=metrics,
         is_mean=is_mean, efficiency=efficiency, overfitting=report, full=full, windows=windows,
-        settings=dict(settings), spans={**spans, "anchored": anchored}, seconds=time.perf_counter() - started,
+        settings=settings, spans={**spans, "anchored": anchored}, seconds=time.perf_counter() - started,
         fold_trials=fold_trials, fold_results=fold_results)
 
 

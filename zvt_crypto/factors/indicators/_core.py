@@ -281,5 +281,5 @@ def kernel(function: Callable[..., Any]) -> Callable[..., Any]:
 
     call.__name__ = function.__name__
     call.__doc__ = function.__doc__
-    call.python = function  # type: ignore[attr-defined]
+    call.python = function  # type: ignore[attr-defined]  # the uncompiled kernel, for tests and debugging
     return call

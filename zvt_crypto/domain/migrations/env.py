@@ -4,16 +4,16 @@ or on ``sqlalchemy.url`` from alembic.ini when a developer runs the alembic comm
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import engine_from_config, pool
+from sqlalchemy import Connection, engine_from_config, pool
 
-import zvt_crypto.domain  # noqa: F401 - registers the models for autogenerate
+import zvt_crypto.domain.builtin  # noqa: F401 - defines every table: the metadata to compare and autogenerate
 from zvt_crypto.contract.schema import Schema
 
 config = context.config
 target_metadata = Schema.metadata
 
 
-def _run(connection: object) -> None:
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -10,10 +10,10 @@ from collections.abc import Callable
 import pandas as pd
 import pytest
 
-from zvt_crypto.contract.coverage import coverage, format_coverage
 from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.store import Store
 from zvt_crypto.domain import Bar, FundingRate, KnownGap
+from zvt_crypto.domain.coverage import coverage, format_coverage
 
 
 def _write_with_holes(store: Store, bars: Callable[..., pd.DataFrame]) -> pd.DataFrame:

@@ -13,6 +13,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
+import zvt_crypto.domain.builtin  # noqa: F401 - defines every table: the metadata the migrations must match
 from zvt_crypto.contract.migrate import alembic_config, current_revision, head_revision, upgrade
 from zvt_crypto.contract.schema import Schema
 from zvt_crypto.contract.store import Store

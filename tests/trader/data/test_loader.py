@@ -1,4 +1,5 @@
-"""MarketData: loaded from the store in a few queries (SQLite and PostgreSQL), built from frames, fingerprinted."""
+"""The loader: MarketData read from the store in a few queries (SQLite and PostgreSQL), fingerprinted, market specs
+and fees."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from zvt_crypto.contract.ids import entity_id
 from zvt_crypto.contract.store import Store
 from zvt_crypto.domain import Bar, CryptoPair, CryptoPerp, FundingRate
 from zvt_crypto.trader import MarketData, load_market_data, run_backtest
-from zvt_crypto.trader.data import market_specs
+from zvt_crypto.trader.data.loader import market_specs
 
 PAIR, PERP = "BTC/USDT", "ETH/USDT:USDT"
 PAIR_ID, PERP_ID = "pair_binance_BTC-USDT", "perp_binance_ETH-USDT.USDT"
@@ -87,38 +88,6 @@ def test_an_empty_range_names_the_range_and_what_is_stored(sqlite_store: Store,
                          store=sqlite_store)
     with pytest.raises(InvalidInputError, match="unknown level"):
         load_market_data(exchange="binance", symbols=[PAIR], level="2h", store=sqlite_store)
-
-
-def test_from_frames_union_grid_and_checks() -> None:
-    index = pd.date_range("2024-01-01", periods=4, freq="D")
-    a = pd.DataFrame({"Open": [1.0, 2, 3, 4], "High": [2.0, 3, 4, 5], "Low": [0.5, 1, 2, 3], "Close": [1.5, 2, 3, 4]},
-                     index=index)
-    b = a.iloc[[1, 3]]
-    data = MarketData.from_frames({"A/USDT": a, "B/USDT": b})
-    assert data.n_bars == 4 and np.isnan(data.open[0, 1]) and data.open[1, 1] == 2.0
-    assert data.index.tz is not None and str(data.index.tz) == "UTC"
-    assert np.isnan(data.close_filled[0, 1]) and data.close_filled[2, 1] == 2.0
-    window = data.window(1, 3)
-    assert window.n_bars == 2 and window.open[0, 0] == 2.0
-    bad = a.copy()
-    bad.iloc[2, 1] = 0.0  # high below the open
-    with pytest.raises(InvalidInputError, match="inconsistent OHLC for A/USDT"):
-        MarketData.from_frame(bad, symbol="A/USDT")
-    with pytest.raises(InvalidInputError, match="no column"):
-        MarketData.from_frame(a.drop(columns="Low"))
-    with pytest.raises(InvalidInputError, match="at least 2 bars"):
-        run_backtest("sma_cross", MarketData.from_frame(a.iloc[:1]))
-
-
-def test_market_data_pickles() -> None:
-    import pickle
-
-    index = pd.date_range("2024-01-01", periods=3, freq="D")
-    frame = pd.DataFrame({"open": [1.0, 2, 3], "high": [2.0, 3, 4], "low": [0.5, 1, 2], "close": [1.5, 2, 3]},
-                         index=index)
-    data = MarketData.from_frame(frame)
-    copy = pickle.loads(pickle.dumps(data))
-    assert copy.fingerprint == data.fingerprint
 
 
 def test_fees_come_from_the_market_else_the_venue_default_else_a_refusal(

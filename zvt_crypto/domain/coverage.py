@@ -27,6 +27,7 @@ from zvt_crypto.contract.reader import in_values
 from zvt_crypto.contract.schema import Schema
 from zvt_crypto.contract.store import Store
 from zvt_crypto.contract.timeutil import TimeLike, iso, to_ms
+from zvt_crypto.domain.series import Bar, KnownGap
 
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement
@@ -102,8 +103,6 @@ def coverage(
 ) -> list[Coverage]:
     """Coverage of ``schema`` (default ``Bar``) per entity and level, with every gap on the level's grid; with
     ``start`` / ``end`` (inclusive) of the rows in that range, the bars missing at its ends included."""
-    from zvt_crypto.domain import Bar, KnownGap
-
     schema = schema or Bar
     if not schema.has_level():
         raise InvalidInputError(f"coverage works on leveled series; {schema.__name__} has no level")
@@ -139,7 +138,7 @@ def coverage(
         # The window query scans every row: run it only on the series whose count says they have a hole (a
         # complete series has exactly (last - first) / step + 1 rows, since (entity, level, timestamp) is unique).
         holed = sorted({row.entity_id for row in result.values() if row.missing > 0})
-        gap_rows: list[Any] = []
+        gap_rows: Sequence[Any] = []
         if holed:
             where = [*conditions, in_values(table.c.entity_id, holed, store.dialect)]
             previous = func.lag(stamp).over(partition_by=(table.c.entity_id, table.c.level),
