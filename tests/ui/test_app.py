@@ -158,3 +158,14 @@ def test_dash_debug_mode_only_when_asked(site: Site, debug: bool) -> None:
         body = call(f"{url}/")[2]
     shown = re.search(r'"ui":\s*(true|false)', body)  # Dash's dev-tools switch in the page's config
     assert shown is not None and shown.group(1) == str(debug).lower()
+
+
+def test_shutdown_disposes_the_store(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = _app(site)
+    store = app.state.ui.store
+    disposed: list[bool] = []
+    monkeypatch.setattr(store, "dispose", lambda: disposed.append(True))
+    with serve_in_thread(app) as url:
+        assert call(f"{url}/healthz")[0] == 200
+        assert disposed == []
+    assert disposed == [True]

@@ -113,6 +113,9 @@ def test_overview_renders_the_store(page: Any, served: Served, shots: list[Path]
     expect(page.locator(".utc-label")).to_have_text("all times UTC")
     assert page.locator("#page-error").count() == 0
     snap(page, shots, "overview")
+    rows(page, "overview-runs").last.get_by_role("link", name="btc-1h").click()  # a run's job → its history
+    expect(page).to_have_url(re.compile(r"/jobs\?job=btc-1h$"))
+    expect(rows(page, "jobs-history")).to_have_count(1, timeout=TIMEOUT_MS)
     assert watch.problems == []
 
 
@@ -141,6 +144,7 @@ def test_jobs_page_health_history_and_deep_link(page: Any, served: Served, shots
     updated = page.locator("#jobs-updated").inner_text()
     expect(page.locator("#jobs-updated")).not_to_have_text(updated, timeout=TIMEOUT_MS)  # refreshed by itself
 
+    assert page.locator("#page-error").count() == 0
     rows(page, "jobs-table").filter(has_text="btc-1h").get_by_role("link", name="btc-1h").click()
     expect(page).to_have_url(re.compile(r"/jobs\?job=btc-1h$"))
     expect(rows(page, "jobs-history")).to_have_count(1, timeout=TIMEOUT_MS)

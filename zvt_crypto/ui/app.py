@@ -6,6 +6,8 @@ hands it to the pages (closures) and routes (``app.state.ui``)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -26,7 +28,13 @@ def create_app(config: Config, settings: ServeSettings | None = None, *, create_
     store = Store(config, create=create_store or config.db_url_origin == "default")
     context = UiContext(config=config, store=store, settings=settings)
 
-    server = FastAPI(title="zvt_crypto", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        store.dispose()  # at shutdown: the store's connections closed (SQLite checkpoints its WAL)
+
+    server = FastAPI(title="zvt_crypto", version=__version__, docs_url=None, redoc_url=None, openapi_url=None,
+                     lifespan=lifespan)
     server.state.ui = context
     from zvt_crypto.ui.api import api_router
     from zvt_crypto.ui.routes import ui_router

@@ -4,6 +4,7 @@ scheduler's state and its last runs; on an empty store, the exact commands that 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import dash
 from dash import Dash, Input, Output, dcc, html
@@ -106,7 +107,8 @@ def _scheduler_section(context: UiContext) -> html.Section:
     daemon = report.daemon
     state = (coloured("No scheduler running on this store", GREY) if "host" not in daemon
              else coloured(daemon["text"], RED if daemon.get("stale") else "#1b7f3b"))
-    rows = [[utc(run["started_timestamp"]), run["job"], _status(run["status"]), f"{run['changed']:,}",
+    rows = [[utc(run["started_timestamp"]), dcc.Link(run["job"], href=f"/jobs?job={quote(run['job'])}"),
+             _status(run["status"]), f"{run['changed']:,}",
              html.Span((run["error"] or "").splitlines()[0][:120] if run["error"] else "", className="wrap")]
             for run in report.runs]
     return html.Section([
