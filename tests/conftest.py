@@ -35,7 +35,7 @@ from zvt_crypto.sim import DEFAULT_NOW, SimulatedExchange
 ENV_PG_URL = "ZVT_CRYPTO_TEST_PG_URL"
 ENV_REQUIRE_PG = "ZVT_CRYPTO_REQUIRE_POSTGRES"
 # Variables the tests themselves read; every other ZVT_CRYPTO_* variable is cleared per test.
-_KEEP_ENV = {ENV_PG_URL, ENV_REQUIRE_PG}
+_KEEP_ENV = {ENV_PG_URL, ENV_REQUIRE_PG, "ZVT_CRYPTO_REQUIRE_BROWSER"}  # the last: tests/ui/conftest.py
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 T0 = pd.Timestamp("2024-01-01", tz="UTC")
 

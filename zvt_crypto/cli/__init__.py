@@ -8,6 +8,7 @@ from zvt_crypto.cli import (  # noqa: F401 - defining the commands registers the
     paper,
     record,
     schedule,
+    serve,
     store,
 )
 from zvt_crypto.cli.app import cli

@@ -15,20 +15,13 @@ from zvt_crypto.cli.app import Context, cli, handle_errors
 @handle_errors
 def info(obj: Context) -> None:
     """Show the configuration in effect, the database (password hidden) and row counts per schema."""
-    from sqlalchemy import func, select
-
     from zvt_crypto.contract.migrate import current_revision
-    from zvt_crypto.contract.schema import schema_registry
+    from zvt_crypto.domain.inventory import row_counts
 
     details = obj.config.describe()
     details["version"] = __version__
-    engine = obj.store.engine
-    details["schema_revision"] = current_revision(engine)
-    counts = {}
-    with engine.connect() as connection:
-        for name, schema in sorted(schema_registry().items()):
-            counts[name] = connection.execute(select(func.count()).select_from(schema.__table__)).scalar_one()
-    details["rows"] = counts
+    details["schema_revision"] = current_revision(obj.store.engine)
+    details["rows"] = row_counts(obj.store)
     click.echo(json.dumps(details, indent=2))
 
 

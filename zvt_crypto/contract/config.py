@@ -50,8 +50,9 @@ ENV_CONFIG = "ZVT_CRYPTO_CONFIG"
 DEFAULT_DB_FILE = "zvt_crypto.db"
 
 _ENV_SECRET_SUFFIXES = {"API_KEY": "apiKey", "SECRET": "secret", "PASSWORD": "password", "UID": "uid"}
-#: "schedule" and "jobs" are read by zvt_crypto.schedule.config (the daemon's jobs)
-_TOP_LEVEL_KEYS = {"home", "store", "exchanges", "schedule", "jobs"}
+#: "schedule" and "jobs" are read by zvt_crypto.schedule.config (the daemon's jobs), "serve" by
+#: zvt_crypto.ui.settings (the dashboard's access token)
+_TOP_LEVEL_KEYS = {"home", "store", "exchanges", "schedule", "jobs", "serve"}
 _STORE_KEYS = {"url", "echo"}
 # [exchanges.<id>] keys of the request budget, retry policy and circuit breaker (zvt_crypto.recorders.resilience
 # reads them and holds the per-venue defaults): name → (type, minimum, maximum). Bounds catch typos such as a

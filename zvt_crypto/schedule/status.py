@@ -9,11 +9,12 @@ exchange, kind and level, for the job's worst symbol (the last run's symbols for
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 
+from zvt_crypto.contract.config import Config
 from zvt_crypto.contract.redaction import redact_text
 from zvt_crypto.contract.store import Store
 from zvt_crypto.contract.timeutil import iso, now_ms, to_ms
@@ -46,6 +47,9 @@ class JobStatus:
     consecutive_failures: int
     last_error: str | None
     lags: list[Lag] = field(default_factory=list)
+    #: seconds between two runs (cron: between its next two fire times; chained: its upstream's), None if unknown;
+    #: a lag above it means the job fell behind
+    interval_seconds: float | None = None
 
     @property
     def worst_lag(self) -> float | None:
@@ -75,7 +79,23 @@ def daemon_status(store: Store, timeout_seconds: float) -> dict[str, Any]:
     stale = is_stale(holder, timeout_seconds)
     text = f"scheduler {holder.describe()}" + (f" — STALE: {stale}" if stale else "")
     return {"running": stale is None, "host": holder.host, "pid": holder.pid, "started": iso(to_ms(holder.started)),
-            "heartbeat": iso(to_ms(holder.heartbeat)), "stale": stale, "text": text}
+            "heartbeat": iso(to_ms(holder.heartbeat)),
+            "heartbeat_age_seconds": (now_ms() - to_ms(holder.heartbeat)) / 1000, "stale": stale, "text": text}
+
+
+def interval_seconds(job: JobSpec, schedule: Schedule, now: datetime | None = None) -> float | None:
+    """Seconds between two runs of ``job``: ``every``, the gap between a cron's next two fire times, or (chained)
+    its upstream's interval; None when there is no upstream to follow."""
+    if job.every_seconds:
+        return float(job.every_seconds)
+    if job.cron:
+        moment = now or datetime.now(UTC)
+        trigger = job.trigger()
+        first = trigger.get_next_fire_time(None, moment)
+        second = trigger.get_next_fire_time(first, first) if first else None
+        return (second - first).total_seconds() if first and second else None
+    upstream = next((other for other in schedule.jobs if other.name == job.after_job), None)
+    return interval_seconds(upstream, schedule, now) if upstream is not None and upstream is not job else None
 
 
 def job_lags(store: Store, job: JobSpec, symbols: dict[str, list[str] | None], now: int | None = None) -> list[Lag]:
@@ -131,8 +151,41 @@ def schedule_status(store: Store, schedule: Schedule) -> list[JobStatus]:
             # redacted again when shown: rows written before redaction existed may hold a URL's credentials
             last_error=redact_text(last["error"]) if last and last["status"] != "ok" and last["error"] else None,
             lags=job_lags(store, job, symbols),
+            interval_seconds=interval_seconds(job, schedule),
         ))
     return out
+
+
+@dataclass
+class JobsReport:
+    """Everything the dashboard's jobs page (and the REST API) shows: the daemon, health per job, the history.
+
+    ``jobs`` is empty and ``config_problem`` says why when the config names no jobs: the history and the daemon
+    are still shown, since they live in the store."""
+
+    daemon: dict[str, Any]
+    jobs: list[JobStatus]
+    runs: list[dict[str, Any]]
+    config_problem: str | None = None
+
+
+def jobs_report(store: Store, config: Config, history_limit: int = 50, job: str | None = None) -> JobsReport:
+    """The daemon's state, each configured job's health and the newest ``history_limit`` runs (of ``job`` only,
+    if given), every error text redacted."""
+    from zvt_crypto.contract.errors import ConfigError
+    from zvt_crypto.contract.redaction import redact_value
+    from zvt_crypto.schedule.config import ScheduleSettings, load_schedule
+    from zvt_crypto.schedule.history import recent_runs
+
+    problem = None
+    try:
+        schedule: Schedule | None = load_schedule(config)
+    except ConfigError as exc:
+        schedule, problem = None, str(exc)
+    timeout = (schedule.settings if schedule else ScheduleSettings()).lock_timeout_seconds
+    jobs = schedule_status(store, schedule) if schedule else []
+    runs = [redact_value(run) for run in recent_runs(store, job, history_limit)]
+    return JobsReport(daemon_status(store, timeout), jobs, runs, problem)
 
 
 def format_age(seconds: float | None) -> str:
