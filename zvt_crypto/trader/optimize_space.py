@@ -104,7 +104,7 @@ def _space_size(space: Mapping[str, list[Any] | _Range]) -> float:
 
 
 def _draw(space: Mapping[str, list[Any] | _Range], rng: np.random.Generator) -> dict[str, Any]:
-    params = {}
+    params: dict[str, Any] = {}
     for name, values in space.items():
         if isinstance(values, _Range):
             if values.integer:
