@@ -69,6 +69,22 @@ def ccxt_closes_without_pause() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(autouse=True)
+def venues_unpaced(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Against the loopback simulator, ccxt's rate limiter and our default request budget (binanceusdm: one request
+    per 150 ms) only wait on the wall clock: they made most of a recorder test's time. Both are off unless a test is
+    marked ``paced`` (the tests of the defaults themselves); a config that sets ``requests_per_minute`` or
+    ``enableRateLimit`` still gets it, so pacing keeps its own tests (test_resilience.py)."""
+    if request.node.get_closest_marker("paced"):
+        return
+    from zvt_crypto.recorders.exchange import DEFAULT_CCXT_OPTIONS
+    from zvt_crypto.recorders.resilience import VENUE_DEFAULTS
+
+    monkeypatch.setitem(DEFAULT_CCXT_OPTIONS, "enableRateLimit", False)
+    for exchange_id in ("binance", "binanceusdm"):  # the simulator's venues
+        monkeypatch.setitem(VENUE_DEFAULTS, exchange_id, {**VENUE_DEFAULTS[exchange_id], "requests_per_minute": 0})
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # PostgreSQL server
 # ---------------------------------------------------------------------------------------------------------------
