@@ -40,6 +40,14 @@ BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 T0 = pd.Timestamp("2024-01-01", tz="UTC")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """One OpenMP thread per test process (before scikit-learn loads its OpenMP runtime; a value the caller set
+    wins): the tests fit models on a few thousand rows, where a team of spinning threads per core only fights the
+    other processes for the cores — test_ml.py took 47 s instead of 8 s on a busy 2-core machine, and one of its
+    tests 130 s under ``-n 2``."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # isolation
 # ---------------------------------------------------------------------------------------------------------------
