@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 from pathlib import Path
 
@@ -28,8 +29,11 @@ def test_serve_on_a_port_in_use_says_so(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
+        logger = logging.getLogger("zvt_crypto")
+        before = (logger.level, list(logger.handlers))
         ran = run_cli("serve", "--port", str(port), home=tmp_path)
     assert ran.returncode == 1
+    assert (logger.level, logger.handlers) == before  # the command ran in this process: its logging is put back
     assert ran.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}") and "--port" in ran.stderr
     assert "Traceback" not in ran.stderr
 

@@ -45,12 +45,14 @@ def serve(obj: Context, host: str, port: int, serve_debug: bool) -> None:
 
     app = create_app(obj.config, settings, create_store=obj.create)
     app.state.ui.store.engine  # noqa: B018 - open (and migrate) the store now: a bad URL fails here, in one line
-    _log_to_stderr(debug)
-    run_server(app, settings.host, settings.port, debug)
+    with _log_to_stderr(debug):
+        run_server(app, settings.host, settings.port, debug)
 
 
-def _log_to_stderr(debug: bool) -> None:
-    """The dashboard's warnings and failing callbacks (with their tracebacks) on stderr, UTC-stamped and redacted."""
+@contextmanager
+def _log_to_stderr(debug: bool) -> Generator[None, None, None]:
+    """The dashboard's warnings and failing callbacks (with their tracebacks) on stderr, UTC-stamped and redacted;
+    the handler and level are put back afterwards (the command may run inside another process, e.g. a test)."""
     import logging
     import sys
 
@@ -59,8 +61,14 @@ def _log_to_stderr(debug: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(UtcFormatter("%(asctime)sZ %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S"))
     logger = logging.getLogger("zvt_crypto")
+    level = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.INFO if debug else logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def run_server(app: Any, host: str, port: int, debug: bool) -> None:
