@@ -1,0 +1,164 @@
+"""What a page (or the REST API) shows of stored runs: the runs with their headline metrics, one run with the
+series its charts draw (equity, buy-and-hold, drawdown, each symbol's close) thinned to what a chart can show,
+several runs' equity normalised to their start, and a re-run that lands a new stored run.
+
+>>> view = run_view(run_id, store, budget=2_000)          # doctest: +SKIP
+>>> view.equity["equity"], view.benchmark, view.prices["BTC/USDT"], view.price_problem  # doctest: +SKIP
+>>> new_id, same_data = rerun_and_store(run_id, store)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from zvt_crypto.contract.errors import InvalidInputError
+from zvt_crypto.contract.store import Store, get_store
+
+#: the columns :func:`runs_overview` gives, in order
+OVERVIEW_COLUMNS = ("run_id", "created", "strategy", "params", "exchange", "symbols", "level", "start", "end",
+                    "total_return", "sharpe", "max_drawdown", "n_trades", "win_rate", "final_equity", "note")
+
+
+def downsample_positions(values: np.ndarray, budget: int) -> np.ndarray:
+    """The positions of at most ``budget`` points of ``values`` that a line chart of that width cannot tell from
+    the whole series: per bucket its first, lowest, highest and last point (a drawdown's trough and a spike's top
+    survive, unlike with every n-th point). Every position when the series fits. NaNs are never picked as the
+    low or high of a bucket."""
+    n = len(values)
+    if budget < 4:
+        raise InvalidInputError(f"a chart budget of {budget} points is too small (at least 4)")
+    if n <= budget:
+        return np.arange(n)
+    buckets = budget // 4
+    size = -(-n // buckets)  # ceil: at most ``buckets`` buckets of ``size`` points
+    padded = np.full(buckets * size, np.nan)
+    padded[:n] = values
+    blocks = padded.reshape(buckets, size)
+    starts = np.arange(buckets) * size
+    valid = ~np.isnan(blocks)
+    has = valid.any(axis=1)
+    low = np.where(valid, blocks, np.inf).argmin(axis=1)
+    high = np.where(valid, blocks, -np.inf).argmax(axis=1)
+    last_in_block = np.minimum(starts + size, n) - 1 - starts
+    picked = np.concatenate([starts[has], (starts + low)[has], (starts + high)[has],
+                             (starts + last_in_block)[has]])
+    return np.unique(picked[picked < n])
+
+
+def downsample(series: pd.Series, budget: int) -> pd.Series:
+    """:func:`downsample_positions` of a series (its index kept)."""
+    return series.iloc[downsample_positions(series.to_numpy(dtype=float), budget)]
+
+
+def runs_overview(store: Store | Any = None, *, limit: int = 500) -> pd.DataFrame:
+    """The stored runs, newest first, with their headline metrics (:data:`OVERVIEW_COLUMNS`); ``symbols`` as one
+    text, ``params`` as ``name=value`` text, times UTC."""
+    from zvt_crypto.domain.trading import BacktestRun
+    from zvt_crypto.trader.storage import list_runs
+
+    store = get_store(store)
+    runs = list_runs(store, limit=limit)
+    if runs.empty:
+        return pd.DataFrame(columns=list(OVERVIEW_COLUMNS))
+    notes = BacktestRun.query_data(columns=["run_id", "note"], filters=[BacktestRun.run_id.in_(list(runs["run_id"]))],
+                                   index=None, store=store)
+    runs["note"] = runs["run_id"].map(dict(zip(notes["run_id"], notes["note"], strict=True)))
+    runs["params"] = [describe(params) for params in runs["params"]]
+    return runs[list(OVERVIEW_COLUMNS)].reset_index(drop=True)
+
+
+def describe(params: dict[str, Any] | None) -> str:
+    """``fast=10, slow=30`` (sorted by name, so equal parameters read the same)."""
+    return ", ".join(f"{name}={value}" for name, value in sorted((params or {}).items()))
+
+
+@dataclass
+class RunView:
+    """A stored run as its page draws it. ``equity``: ``equity`` and ``drawdown`` (a fraction ≤ 0) thinned to the
+    budget; ``benchmark``: equal-weight buy-and-hold of the run's symbols (no fees) on the same points, None when
+    the bars are gone; ``prices``: each symbol's close, thinned; ``price_problem``: why there are no prices;
+    ``trades``: every trade (open ones last, ``is_open``); ``n_equity``: the stored equity points."""
+
+    run_id: str
+    row: dict[str, Any]
+    metrics: dict[str, Any]
+    equity: pd.DataFrame
+    n_equity: int
+    trades: pd.DataFrame
+    benchmark: pd.Series | None = None
+    prices: dict[str, pd.Series] = field(default_factory=dict)
+    price_problem: str | None = None
+
+
+def run_view(run_id: str, store: Store | Any = None, *, budget: int = 2_000) -> RunView:
+    """The series of run ``run_id`` for its charts, each at most ``budget`` points (the price and benchmark read
+    from the store's bars over the run's range; when they are gone, ``price_problem`` says so)."""
+    from zvt_crypto.trader.results import buy_and_hold
+    from zvt_crypto.trader.storage import _run_row, load_run
+
+    store = get_store(store)
+    row = _run_row(run_id, store)
+    result = load_run(run_id, store)
+    curve = result.equity
+    keep = np.union1d(downsample_positions(curve["equity"].to_numpy(dtype=float), budget // 2),
+                      downsample_positions(curve["drawdown"].to_numpy(dtype=float), budget // 2))
+    trades = pd.concat([result.trades.assign(is_open=False), result.open_trades.assign(is_open=True)],
+                       ignore_index=True)
+    view = RunView(run_id=run_id, row=row, metrics=dict(row["metrics"]), equity=curve.iloc[keep][
+        ["equity", "drawdown"]], n_equity=len(curve), trades=trades)
+    try:
+        data = _run_data(row, store)
+    except InvalidInputError as exc:
+        view.price_problem = str(exc)
+        return view
+    bench = pd.Series(buy_and_hold(data, float(row["cash"])), index=data.index)
+    view.benchmark = bench.reindex(view.equity.index)
+    for column, symbol in enumerate(data.symbols):
+        close = pd.Series(data.close[:, column], index=data.index, name=symbol).dropna()
+        view.prices[symbol] = downsample(close, budget)
+    return view
+
+
+def _run_data(row: dict[str, Any], store: Store) -> Any:
+    from zvt_crypto.trader.data import load_market_data
+
+    if not row["exchange"] or not row["level"]:
+        raise InvalidInputError("the run did not read its bars from the store (its data was given directly)")
+    return load_market_data(exchange=row["exchange"], symbols=list(row["symbols"]), level=row["level"],
+                            start=row["start_timestamp"], end=row["end_timestamp"], store=store)
+
+
+def normalised_equity(run_ids: Sequence[str], store: Store | Any = None, *,
+                      budget: int = 2_000) -> dict[str, pd.Series]:
+    """Each run's equity divided by its first value (1.0 = the start), thinned to ``budget`` points, for an
+    overlay of runs with different cash."""
+    from zvt_crypto.trader.storage import load_run
+
+    store = get_store(store)
+    out = {}
+    for run_id in run_ids:
+        equity = load_run(run_id, store).equity["equity"]  # an unknown id: the error that lists the latest
+        out[run_id] = downsample(equity / float(equity.iloc[0]), budget)
+    return out
+
+
+def rerun_and_store(run_id: str, store: Store | Any = None, *,
+                    progress: Callable[[str], None] | None = None) -> tuple[str, bool]:
+    """Run stored run ``run_id`` again on the store's data now and store the result as a new run (its note says
+    which run it repeats); the new id and whether the data still had the stored fingerprint. ``progress`` hears
+    each step."""
+    from zvt_crypto.trader.storage import rerun, save_run
+
+    store = get_store(store)
+    say = progress or (lambda _text: None)
+    say(f"re-running {run_id} on the stored bars")
+    result, same_data = rerun(run_id, store)
+    say("storing the new run")
+    new_id = save_run(result, store, note=f"rerun of {run_id}" + ("" if same_data else " (the data changed)"))
+    say(f"stored as {new_id}")
+    return new_id, same_data
