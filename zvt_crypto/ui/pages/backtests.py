@@ -479,10 +479,14 @@ def compare_content(context: UiContext, run_ids: Sequence[str]) -> list[Any]:
                      kind="warning", note_id="bt-compare-missing")]
     side_by_side = compare_runs(run_ids, context.store)
     curves = normalised_equity(run_ids, context.store, budget=CHART_BUDGET)
+    elapsed = not _ranges_overlap(list(curves.values()))
     figure = _figure(420, {"title": "equity / equity at the start", "tickformat": ",.2f"})
+    if elapsed:  # runs over different periods: side by side from their own start, not far apart on a calendar
+        figure.update_layout(xaxis={"title": "days since the run's start"})
     for run_id, curve in curves.items():
         info = side_by_side[run_id]
-        figure.add_trace(go.Scatter(x=curve.index, y=curve.to_numpy(), mode="lines",
+        x = (curve.index - curve.index[0]).total_seconds() / 86_400 if elapsed else curve.index
+        figure.add_trace(go.Scatter(x=x, y=curve.to_numpy(), mode="lines",
                                     name=f"{run_id} {info['strategy']} {info['symbols']}",
                                     hovertemplate="%{y:.3f}"))
     figure.add_hline(y=1.0, line={"color": "#bbb", "width": 1})
@@ -496,9 +500,16 @@ def compare_content(context: UiContext, run_ids: Sequence[str]) -> list[Any]:
     return [
         html.P(dcc.Link("← all runs", href=PATH), className="hint"),
         html.Section([html.H2(f"{len(run_ids)} runs: equity normalised to their start"),
+                      html.P("The runs cover periods that do not overlap: each is drawn from its own start."
+                             if elapsed else "", className="hint", id="bt-compare-axis"),
                       _graph("bt-compare-equity", figure)], className="card"),
         html.Section([html.H2("Side by side"),
                       html.Div(html.Table([html.Thead(html.Tr([html.Th(cell) for cell in header])),
                                            html.Tbody([html.Tr([html.Td(cell) for cell in row]) for row in rows])],
                                           className="grid"), id="bt-compare-table")], className="card"),
     ]
+
+
+def _ranges_overlap(curves: Sequence[pd.Series]) -> bool:
+    """Whether some stretch of time is in every curve (a calendar axis then compares like with like)."""
+    return max(curve.index[0] for curve in curves) < min(curve.index[-1] for curve in curves)
