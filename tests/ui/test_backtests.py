@@ -106,6 +106,7 @@ def test_a_runs_charts_are_thinned_and_mark_every_trade(runs_site: Runs) -> None
     assert tip.startswith(f"{first['side']} entry") and f"fees {first['fees']:,.2f}" in tip
     assert f"P&L {first['pnl']:,.2f}" in tip and "size " in tip and "price " in tip
     assert len(find(content, "bt-trades").data) == len(result.trades) + len(result.open_trades)
+    assert f"Trades ({len(result.trades):,} closed" in text_of(content)
     fills = find(content, "bt-fills").data
     assert len(fills) == 2 * len(result.trades) + len(result.open_trades)
     assert "No funding paid or received" in text_of(find(content, "bt-funding"))
@@ -174,6 +175,9 @@ def test_an_unknown_run_names_the_latest_ones(runs_site: Runs) -> None:
     site, ids = runs_site
     with pytest.raises(InvalidInputError, match=f"no backtest run 'nope'; the latest are: .*{ids[0]}"):
         bt.run_content(ui_context(site), "nope", None)
+    for query in ({"run": "nope"}, {"compare": f"{ids[0]},nope"}):  # a stale link: a note, not a traceback
+        text = text_of(find(bt.backtests_content(ui_context(site), query), "bt-not-found"))
+        assert "no backtest run 'nope'; the latest are:" in text and ids[1] in text
 
 
 def test_a_rerun_lands_a_new_run_and_links_to_it(runs_site: Runs) -> None:

@@ -189,6 +189,8 @@ def test_ticking_two_runs_compares_them_and_the_link_restores_it(page: Any, runs
     other.get_by_role("link", name=runs.ids[0]).click()  # a run's column header opens the run
     expect(other).to_have_url(f"{runs.url}/backtests?run={runs.ids[0]}")
     wait_graph(other, "bt-equity")
+    other.goto(f"{runs.url}/backtests?run=nope")  # a stale link
+    expect(other.locator("#bt-not-found")).to_contain_text("no backtest run 'nope'", timeout=TIMEOUT_MS)
     other.close()
     assert watch.problems == []
 

@@ -70,11 +70,17 @@ def layout(run: str | None = None, compare: str | None = None, symbol: str | Non
 
 
 def backtests_content(context: UiContext, query: dict[str, str | None]) -> Any:
-    if query.get("compare"):
-        ids = [part.strip() for part in (query["compare"] or "").split(",") if part.strip()]
-        return compare_content(context, ids)
-    if query.get("run"):
-        return run_content(context, query["run"] or "", query.get("symbol"))
+    """The view the query asks for; a link to a run that is not (or no longer) stored says so, not a traceback."""
+    from zvt_crypto.contract.errors import InvalidInputError
+
+    try:
+        if query.get("compare"):
+            ids = [part.strip() for part in (query["compare"] or "").split(",") if part.strip()]
+            return compare_content(context, ids)
+        if query.get("run"):
+            return run_content(context, query["run"] or "", query.get("symbol"))
+    except InvalidInputError as exc:
+        return [note([f"{exc}. ", dcc.Link("All stored runs", href=PATH)], kind="warning", note_id="bt-not-found")]
     return runs_content(context)
 
 
@@ -191,8 +197,11 @@ def runs_content(context: UiContext) -> list[Any]:
             row_selectable="multi", selected_row_ids=[], page_size=25, markdown_options={"html": False},
             style_table={"overflowX": "auto"}, style_cell={"fontFamily": "inherit", "fontSize": "0.9em",
                                                            "padding": "4px 8px", "textAlign": "left"},
-            style_cell_conditional=[{"if": {"column_id": key}, "textAlign": "right"}
-                                    for key in ("total_return", "sharpe", "max_drawdown", "n_trades")],
+            style_cell_conditional=[
+                *[{"if": {"column_id": key}, "textAlign": "right"}
+                  for key in ("total_return", "sharpe", "max_drawdown", "n_trades")],
+                *[{"if": {"column_id": key}, "whiteSpace": "normal", "minWidth": "9em", "maxWidth": "16em"}
+                  for key in ("params", "note")]],
             style_data_conditional=[{"if": {"filter_query": f"{{{key}}} < 0", "column_id": key},
                                      "color": LOSS_COLOUR} for key in ("total_return", "sharpe")],
             style_header={"fontWeight": 600}),
@@ -234,7 +243,7 @@ def run_content(context: UiContext, run_id: str, symbol: str | None) -> list[Any
         html.Section([html.H2("Drawdown"), _drawdown_chart(view)], className="card"),
         html.Section([html.H2(f"Price and trades: {chosen}" if chosen else "Price and trades"),
                       _symbol_picker(run_id, symbols, chosen), _price_chart(view, chosen)], className="card"),
-        html.Section([html.H2(f"Trades ({len(view.trades):,})"), _trades_table(view.trades)], className="card"),
+        html.Section([html.H2(_trades_heading(view.trades)), _trades_table(view.trades)], className="card"),
         html.Section([html.H2("Fills"), _fills_table(view.trades)], className="card"),
         html.Section([html.H2("Funding"), _funding(view)], className="card"),
     ]
@@ -398,6 +407,12 @@ def _trades_table(trades: pd.DataFrame) -> Any:
         {"id": "funding", "name": "funding", "type": "numeric", "format": money_format},
         {"id": "held", "name": "held"}, {"id": "reason", "name": "exit reason"}]
     return _data_table("bt-trades", columns, rows, negative=("pnl", "return"))
+
+
+def _trades_heading(trades: pd.DataFrame) -> str:
+    still_open = int(trades["is_open"].sum())
+    closed = len(trades) - still_open
+    return f"Trades ({closed:,} closed" + (f", {still_open:,} open at the end)" if still_open else ")")
 
 
 def _held(trade: dict[str, Any]) -> str:
