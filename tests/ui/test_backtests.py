@@ -53,7 +53,8 @@ def test_the_list_holds_every_run_with_its_headline_metrics_as_numbers(runs_site
             assert row[key] == pytest.approx(stored.loc[run_id, key])  # numbers: the table sorts them as numbers
         assert row["link"].endswith(f"(/backtests?run={run_id})")
     assert table.sort_action == "native" and table.filter_action == "native" and table.row_selectable == "multi"
-    assert {row["symbols"] for row in rows.values()} == {"GOOG/USD", "EUR/USD"}
+    assert {row["symbols"]: row["range"] for row in rows.values()} == {
+        "GOOG/USD": "2004-08-19 → 2013-03-01", "EUR/USD": "2017-04-19 09:00 → 2018-02-07 15:00"}  # the CSVs' ends
 
 
 def test_an_empty_store_says_how_to_store_a_run(empty_site: Site) -> None:
@@ -99,12 +100,18 @@ def test_a_runs_charts_are_thinned_and_mark_every_trade(runs_site: Runs) -> None
     assert figure_of(content, "bt-drawdown").layout.yaxis.ticksuffix == " %"
     price = traces(content, "bt-price")
     assert len(price["close"].x) <= bt.CHART_BUDGET
-    assert len(price["entry"].x) == len(result.trades) + len(result.open_trades)
-    assert len(price["exit"].x) == len(result.trades)
+    entries = sum(len(trace.x) for name, trace in price.items() if name.endswith("entry"))
+    exits = sum(len(trace.x) for name, trace in price.items() if name.endswith("exit"))
+    assert entries == len(result.trades) + len(result.open_trades) and exits == len(result.trades)
     first = result.trades.iloc[0]
-    tip = price["entry"].hovertext[0]
-    assert tip.startswith(f"{first['side']} entry") and f"fees {first['fees']:,.2f}" in tip
-    assert f"P&L {first['pnl']:,.2f}" in tip and "size " in tip and "price " in tip
+    entry = price[f"{first['side']} entry"]
+    assert pd.Timestamp(entry.x[0], unit="ms", tz="UTC") == first["entry_time"] and entry.y[0] == first["entry_price"]
+    assert list(entry.customdata[0]) == pytest.approx([first["size"], first["pnl"], first["return"], first["fees"],
+                                                       first["funding"]])
+    tip = entry.hovertemplate  # plotly fills it in the browser from customdata
+    assert tip.startswith(f"<b>{first['side']} entry</b>")
+    for part in ("size %{customdata[0]", "price %{y", "P&L %{customdata[1]", "fees %{customdata[3]"):
+        assert part in tip
     assert len(find(content, "bt-trades").data) == len(result.trades) + len(result.open_trades)
     assert f"Trades ({len(result.trades):,} closed" in text_of(content)
     fills = find(content, "bt-fills").data
@@ -133,7 +140,8 @@ def test_a_multi_symbol_run_has_a_picker_that_switches_the_price_chart(tmp_path:
     result = load_run(run_id, store)
     eth = result.trades[result.trades["symbol"] == "ETH/USDT"]
     assert figure_of(second, "bt-price").layout.yaxis.title.text == "ETH/USDT close"
-    assert len(traces(second, "bt-price")["exit"].x) == len(eth)
+    assert sum(len(trace.x) for name, trace in traces(second, "bt-price").items() if name.endswith("exit")) == len(
+        eth)
 
 
 def test_a_run_whose_bars_are_gone_says_why_and_still_draws_its_equity(runs_site: Runs) -> None:
@@ -190,3 +198,20 @@ def test_a_rerun_lands_a_new_run_and_links_to_it(runs_site: Runs) -> None:
     assert link.href == f"/backtests?run={link.children}"
     assert "same data, so the same metrics" in text_of(content)
     assert steps == [f"re-running {ids[0]} on the stored bars", "storing the new run", f"stored as {link.children}"]
+
+
+def test_a_long_run_sends_the_latest_trades_and_says_how_to_get_all(runs_site: Runs,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    site, ids = runs_site
+    monkeypatch.setattr(bt, "TABLE_ROWS", 50)
+    monkeypatch.setattr(bt, "MAX_MARKERS", 100)
+    result = load_run(ids[1], site.store())  # 141 trades
+    content = bt.run_content(ui_context(site), ids[1], None)
+    table = find(content, "bt-trades").data
+    assert len(table) == 50 and table[0]["no"] == len(result.trades) - 49 and table[-1]["no"] == len(result.trades)
+    assert table[-1]["entry"] == f"{result.trades['entry_time'].iloc[-1]:%Y-%m-%d %H:%M:%S}"
+    capped = text_of(find(content, "bt-trades-capped"))
+    assert f"latest 50 of {len(result.trades)} trades" in capped and f"runs show {ids[1]} --out run.json" in capped
+    entries = sum(len(trace.x) for trace in figure_of(content, "bt-price").data if trace.name.endswith("entry"))
+    assert entries == 100
+    assert f"latest 100 of {len(result.trades)} trades" in text_of(find(content, "bt-markers-capped"))

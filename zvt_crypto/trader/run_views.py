@@ -96,41 +96,64 @@ class RunView:
 
 
 def run_view(run_id: str, store: Store | Any = None, *, budget: int = 2_000) -> RunView:
-    """The series of run ``run_id`` for its charts, each at most ``budget`` points (the price and benchmark read
-    from the store's bars over the run's range; when they are gone, ``price_problem`` says so)."""
-    from zvt_crypto.trader.results import buy_and_hold
+    """The series of run ``run_id`` for its charts, each at most ``budget`` points. Only what the charts draw is
+    read (equity and drawdown, each symbol's close), so a run over a million bars opens in about a second; the
+    price and the benchmark come from the store's bars over the run's range (when they are gone,
+    ``price_problem`` says so)."""
+    from zvt_crypto.domain.trading import BacktestEquity
     from zvt_crypto.trader.storage import _run_row, load_run
 
     store = get_store(store)
     row = _run_row(run_id, store)
-    result = load_run(run_id, store)
-    curve = result.equity
+    curve = BacktestEquity.query_data(columns=["timestamp", "equity", "drawdown"],
+                                      filters=[BacktestEquity.run_id == run_id], order=["timestamp"], index=None,
+                                      store=store).set_index("timestamp")
     keep = np.union1d(downsample_positions(curve["equity"].to_numpy(dtype=float), budget // 2),
                       downsample_positions(curve["drawdown"].to_numpy(dtype=float), budget // 2))
+    result = load_run(run_id, store, equity=False)
     trades = pd.concat([result.trades.assign(is_open=False), result.open_trades.assign(is_open=True)],
                        ignore_index=True)
-    view = RunView(run_id=run_id, row=row, metrics=dict(row["metrics"]), equity=curve.iloc[keep][
-        ["equity", "drawdown"]], n_equity=len(curve), trades=trades)
+    view = RunView(run_id=run_id, row=row, metrics=dict(row["metrics"]), equity=curve.iloc[keep],
+                   n_equity=len(curve), trades=trades)
     try:
-        data = _run_data(row, store)
+        closes = run_closes(row, store)
     except InvalidInputError as exc:
         view.price_problem = str(exc)
         return view
-    bench = pd.Series(buy_and_hold(data, float(row["cash"])), index=data.index)
-    view.benchmark = bench.reindex(view.equity.index)
-    for column, symbol in enumerate(data.symbols):
-        close = pd.Series(data.close[:, column], index=data.index, name=symbol).dropna()
-        view.prices[symbol] = downsample(close, budget)
+    view.benchmark = buy_and_hold_of(closes, float(row["cash"])).reindex(view.equity.index)
+    for symbol in closes.columns:
+        view.prices[symbol] = downsample(closes[symbol].dropna(), budget)
     return view
 
 
-def _run_data(row: dict[str, Any], store: Store) -> Any:
-    from zvt_crypto.trader.data import load_market_data
+def run_closes(row: dict[str, Any], store: Store) -> pd.DataFrame:
+    """The close of each of a run's symbols (columns, in the run's order) at every bar time of its range, as
+    stored (NaN where a symbol has no bar); an :class:`InvalidInputError` naming what is missing."""
+    from zvt_crypto.contract.ids import entity_id
+    from zvt_crypto.contract.timeutil import iso
+    from zvt_crypto.domain import Bar
 
     if not row["exchange"] or not row["level"]:
         raise InvalidInputError("the run did not read its bars from the store (its data was given directly)")
-    return load_market_data(exchange=row["exchange"], symbols=list(row["symbols"]), level=row["level"],
-                            start=row["start_timestamp"], end=row["end_timestamp"], store=store)
+    symbols = list(row["symbols"])
+    ids = {entity_id(row["exchange"], symbol): symbol for symbol in symbols}
+    bars = Bar.query_data(entity_ids=list(ids), level=row["level"], columns=["close"],
+                          start_timestamp=row["start_timestamp"], end_timestamp=row["end_timestamp"], store=store)
+    closes = bars["close"].unstack("entity_id") if len(bars) else pd.DataFrame()
+    missing = [symbol for entity, symbol in ids.items() if entity not in closes.columns]
+    if missing:
+        raise InvalidInputError(
+            f"no {row['level']} bars of {', '.join(missing)} on {row['exchange']} from {iso(row['start_timestamp'])} "
+            f"to {iso(row['end_timestamp'])} in the store any more (import or record them again to draw the price)")
+    return closes[list(ids)].rename(columns=ids).rename_axis(columns=None)
+
+
+def buy_and_hold_of(closes: pd.DataFrame, cash: float) -> pd.Series:
+    """The equity of an equal-weight buy-and-hold of every column from its first close (no fees): what the
+    engine's benchmark (:func:`zvt_crypto.trader.results.buy_and_hold`) computes, from closes alone."""
+    filled = closes.ffill()
+    first = filled.apply(lambda column: column.loc[column.first_valid_index()])
+    return (filled / first).fillna(1.0).mean(axis=1) * cash
 
 
 def normalised_equity(run_ids: Sequence[str], store: Store | Any = None, *,

@@ -25,6 +25,7 @@ PATH = "/backtests"
 CHART_BUDGET = 2_000  # points per line sent to the browser: more than a chart's width in pixels
 MAX_MARKERS = 2_000  # trades drawn as markers (the latest); the table lists all of them
 TABLE_PAGE = 15
+TABLE_ROWS = 500  # trades sent to the browser's table (the latest); ``runs show ID --out FILE`` has them all
 PERCENT = {"specifier": ",.2%"}  # a fraction shown as a percentage (the value stays a fraction)
 JOBS_FOLDER = "ui-jobs"  # under the data home: the background re-runs' results (diskcache)
 EQUITY_COLOUR, BENCH_COLOUR, LOSS_COLOUR = "#1f4e99", "#888", "#b00020"
@@ -143,8 +144,7 @@ RUN_COLUMNS: list[Any] = [  # Dash's TypedDicts of a column are too narrow for a
     {"id": "params", "name": "params"},
     {"id": "symbols", "name": "symbols"},
     {"id": "level", "name": "level"},
-    {"id": "start", "name": "from (UTC)"},
-    {"id": "end", "name": "to (UTC)"},
+    {"id": "range", "name": "range (UTC)"},
     {"id": "total_return", "name": "total return", "type": "numeric",
      "format": PERCENT},
     {"id": "sharpe", "name": "Sharpe", "type": "numeric", "format": {"specifier": ",.2f"}},
@@ -163,10 +163,18 @@ def run_rows(runs: pd.DataFrame) -> list[Any]:
         rows.append({
             "id": run["run_id"], "link": f"[{_markdown_text(run['run_id'])}]({PATH}?run={quote(run['run_id'])})",
             "strategy": run["strategy"], "params": run["params"], "symbols": run["symbols"], "level": run["level"],
-            "start": utc(run["start"]), "end": utc(run["end"]), "created": utc(run["created"]),
+            "range": time_range(run["start"], run["end"]), "created": utc(run["created"])[:16],
             **{key: _finite(run[key]) for key in ("total_return", "sharpe", "max_drawdown", "n_trades")},
             "note": run["note"] if isinstance(run["note"], str) else ""})
     return rows
+
+
+def time_range(start: Any, end: Any) -> str:
+    """``2004-08-19 → 2013-03-01`` (dates when both fall on midnight, else to the minute), UTC."""
+    first, last = utc(start), utc(end)
+    if first.endswith(" 00:00:00") and last.endswith(" 00:00:00"):
+        return f"{first[:10]} → {last[:10]}"
+    return f"{first[:16]} → {last[:16]}"
 
 
 def _markdown_text(text: str) -> str:
@@ -243,8 +251,10 @@ def run_content(context: UiContext, run_id: str, symbol: str | None) -> list[Any
         html.Section([html.H2("Drawdown"), _drawdown_chart(view)], className="card"),
         html.Section([html.H2(f"Price and trades: {chosen}" if chosen else "Price and trades"),
                       _symbol_picker(run_id, symbols, chosen), _price_chart(view, chosen)], className="card"),
-        html.Section([html.H2(_trades_heading(view.trades)), _trades_table(view.trades)], className="card"),
-        html.Section([html.H2("Fills"), _fills_table(view.trades)], className="card"),
+        html.Section([html.H2(_trades_heading(view.trades)), _capped(context, run_id, view.trades, "bt-trades-capped"),
+                      _trades_table(view.trades.tail(TABLE_ROWS))], className="card"),
+        html.Section([html.H2("Fills"), _capped(context, run_id, view.trades, "bt-fills-capped"),
+                      _fills_table(view.trades.tail(TABLE_ROWS))], className="card"),
         html.Section([html.H2("Funding"), _funding(view)], className="card"),
     ]
 
@@ -307,8 +317,14 @@ def _figure(height: int, yaxis: dict[str, Any] | None = None) -> go.Figure:
     figure = go.Figure()
     figure.update_layout(template="plotly_white", height=height, margin={"l": 60, "r": 20, "t": 10, "b": 40},
                          hovermode="x unified", legend={"orientation": "h", "y": 1.08},
-                         xaxis={"title": "time (UTC)"}, yaxis=yaxis or {})
+                         xaxis={"title": "time (UTC)", "type": "date"}, yaxis=yaxis or {})
     return figure
+
+
+def epoch_ms(times: Any) -> Any:
+    """UTC times as epoch milliseconds (numbers: a figure sends them in binary form, a third of the size of date
+    texts; a date axis reads them as UTC)."""
+    return pd.DatetimeIndex(times).as_unit("ms").asi8.astype(float)  # float64: plotly sends no int64 in binary
 
 
 def _graph(graph_id: str, figure: go.Figure) -> dcc.Graph:
@@ -317,10 +333,10 @@ def _graph(graph_id: str, figure: go.Figure) -> dcc.Graph:
 
 def _equity_chart(view: Any) -> dcc.Graph:
     figure = _figure(360, {"title": "equity", "tickformat": ",.0f"})
-    figure.add_trace(go.Scatter(x=view.equity.index, y=view.equity["equity"], name="equity", mode="lines",
-                                line={"color": EQUITY_COLOUR, "width": 1.6}, hovertemplate="%{y:,.2f}"))
+    figure.add_trace(go.Scatter(x=epoch_ms(view.equity.index), y=view.equity["equity"].to_numpy(), name="equity",
+                                mode="lines", line={"color": EQUITY_COLOUR, "width": 1.6}, hovertemplate="%{y:,.2f}"))
     if view.benchmark is not None:
-        figure.add_trace(go.Scatter(x=view.benchmark.index, y=view.benchmark.to_numpy(), name="buy and hold",
+        figure.add_trace(go.Scatter(x=epoch_ms(view.benchmark.index), y=view.benchmark.to_numpy(), name="buy and hold",
                                     mode="lines", line={"color": BENCH_COLOUR, "width": 1, "dash": "dot"},
                                     hovertemplate="%{y:,.2f}"))
     return _graph("bt-equity", figure)
@@ -328,8 +344,8 @@ def _equity_chart(view: Any) -> dcc.Graph:
 
 def _drawdown_chart(view: Any) -> dcc.Graph:
     figure = _figure(220, {"title": "drawdown", "ticksuffix": " %", "tickformat": ",.1f"})
-    figure.add_trace(go.Scatter(x=view.equity.index, y=view.equity["drawdown"] * 100, name="drawdown",
-                                mode="lines", fill="tozeroy", line={"color": LOSS_COLOUR, "width": 1},
+    figure.add_trace(go.Scatter(x=epoch_ms(view.equity.index), y=view.equity["drawdown"].to_numpy() * 100,
+                                name="drawdown", mode="lines", fill="tozeroy", line={"color": LOSS_COLOUR, "width": 1},
                                 hovertemplate="%{y:.2f} %"))
     return _graph("bt-drawdown", figure)
 
@@ -349,51 +365,64 @@ def _price_chart(view: Any, symbol: str | None) -> Any:
     close = view.prices[symbol]
     figure = _figure(420, {"title": f"{symbol} close", "tickformat": ",.6~g"})
     figure.update_layout(hovermode="closest")
-    figure.add_trace(go.Scatter(x=close.index, y=close.to_numpy(), name="close", mode="lines",
-                                line={"color": "#444", "width": 1}, hovertemplate="%{x}<br>close %{y:,.6~g}"
-                                                                                  "<extra></extra>"))
-    trades = view.trades[view.trades["symbol"] == symbol].tail(MAX_MARKERS)
-    figure.add_trace(go.Scatter(x=trades["entry_time"], y=trades["entry_price"], name="entry", mode="markers",
-                                marker={"symbol": ["triangle-up" if side == "long" else "triangle-down"
-                                                   for side in trades["side"]],
-                                        "color": ["#1b7f3b" if side == "long" else LOSS_COLOUR
-                                                  for side in trades["side"]], "size": 10},
-                                hovertext=[_trade_tip(trade, "entry") for trade in trades.to_dict("records")],
-                                hoverinfo="text"))
-    exits = trades[trades["exit_time"].notna()]
-    figure.add_trace(go.Scatter(x=exits["exit_time"], y=exits["exit_price"], name="exit", mode="markers",
-                                marker={"symbol": "x", "color": "#111", "size": 8},
-                                hovertext=[_trade_tip(trade, "exit") for trade in exits.to_dict("records")],
-                                hoverinfo="text"))
+    figure.add_trace(go.Scatter(x=epoch_ms(close.index), y=close.to_numpy(), name="close", mode="lines",
+                                line={"color": "#444", "width": 1},
+                                hovertemplate="%{x|%Y-%m-%d %H:%M} UTC<br>close %{y:,.6~g}<extra></extra>"))
+    mine = view.trades[view.trades["symbol"] == symbol]
+    for trace in marker_traces(mine.tail(MAX_MARKERS)):
+        figure.add_trace(trace)
     children: list[Any] = [_graph("bt-price", figure)]
-    if len(view.trades[view.trades["symbol"] == symbol]) > MAX_MARKERS:
-        children.insert(0, note(f"The chart marks the latest {MAX_MARKERS:,} trades; the table has all of them.",
-                                note_id="bt-markers-capped"))
+    if len(mine) > MAX_MARKERS:
+        children.insert(0, note(f"The chart marks the latest {MAX_MARKERS:,} of {len(mine):,} trades; the table "
+                                "below lists them.", note_id="bt-markers-capped"))
     return html.Div(children)
 
 
-def _trade_tip(trade: dict[str, Any], end: str) -> str:
-    """A marker's tooltip (plotly renders it as text with <br> line breaks; store text is escaped by plotly)."""
-    when = trade[f"{end}_time"]
-    lines = [f"{trade['side']} {end}" + (" (still open)" if trade["is_open"] and end == "entry" else ""),
-             f"{utc(when)} UTC", f"size {size(trade['size'])}", f"price {trade[f'{end}_price']:,.6g}",
-             f"P&L {money(trade['pnl'])} ({percent(trade['return'])})", f"fees {money(trade['fees'])}"]
-    if trade["funding"]:
-        lines.append(f"funding {money(trade['funding'])}")
-    if end == "exit":
-        lines.append(f"reason {trade['exit_reason']}")
-    return "<br>".join(lines)
+#: a marker's tooltip; ``customdata`` holds size, P&L, return, fees, funding (numbers: they travel in binary form,
+#: and plotly formats them in the browser)
+_TIP = ("<b>{what}</b><br>%{{x|%Y-%m-%d %H:%M}} UTC<br>size %{{customdata[0]:,.6~g}}<br>price %{{y:,.6~g}}<br>"
+        "P&L %{{customdata[1]:,.2f}} (%{{customdata[2]:.2%}}){pnl_note}<br>fees %{{customdata[3]:,.2f}}<br>"
+        "funding %{{customdata[4]:,.2f}}<extra></extra>")
+_MARKERS = {  # (end, side, open) -> marker symbol, colour, filled
+    ("entry", "long"): ("triangle-up", "#1b7f3b"), ("entry", "short"): ("triangle-down", LOSS_COLOUR),
+    ("exit", "long"): ("x", "#111"), ("exit", "short"): ("x", "#7a0016"),
+}
+
+
+def marker_traces(trades: pd.DataFrame) -> list[go.Scatter]:
+    """Entry markers (▲ long, ▼ short; hollow when the position is still open at the end) and exit markers (×), a
+    trace per kind, each with the trade's side, size, price, P&L and fees in its tooltip."""
+    traces = []
+    data = trades.assign(funding=trades["funding"].fillna(0.0))
+    for end in ("entry", "exit"):
+        for side in ("long", "short"):
+            for still_open in (False, True):
+                part = data[(data["side"] == side) & (data["is_open"] == still_open)]
+                if part.empty or (end == "exit" and still_open):
+                    continue
+                marker, colour = _MARKERS[(end, side)]
+                what = f"{'open ' if still_open else ''}{side} {end}"
+                custom = part[["size", "pnl", "return", "fees", "funding"]].to_numpy(dtype=float)
+                traces.append(go.Scatter(
+                    x=epoch_ms(part[f"{end}_time"]), y=part[f"{end}_price"].to_numpy(dtype=float), mode="markers",
+                    name=what,
+                    marker={"symbol": marker + ("-open" if still_open else ""), "color": colour, "size": 10,
+                            "line": {"width": 1.5, "color": colour}},
+                    customdata=custom, hovertemplate=_TIP.format(
+                        what=what, pnl_note=" at the last close" if still_open else "")))
+    return traces
 
 
 def _trades_table(trades: pd.DataFrame) -> Any:
     if trades.empty:
         return html.P("The run made no trade.", className="empty", id="bt-trades")
+    first = int(trades.index[0]) + 1 if len(trades) else 1  # numbered within the whole run, not the tail
     rows = [{"no": number, "symbol": trade["symbol"], "side": trade["side"], "size": size(trade["size"]),
              "entry": utc(trade["entry_time"]), "entry_price": trade["entry_price"],
              "exit": "open" if trade["is_open"] else utc(trade["exit_time"]), "exit_price": trade["exit_price"],
              "pnl": _finite(trade["pnl"]), "return": _finite(trade["return"]), "fees": _finite(trade["fees"]),
              "funding": _finite(trade["funding"]), "held": _held(trade), "reason": trade["exit_reason"]}
-            for number, trade in enumerate(trades.to_dict("records"), start=1)]
+            for number, trade in enumerate(trades.to_dict("records"), start=first)]
     money_format = {"specifier": ",.2f"}
     columns: list[dict[str, Any]] = [
         {"id": "no", "name": "#", "type": "numeric"}, {"id": "symbol", "name": "symbol"},
@@ -407,6 +436,14 @@ def _trades_table(trades: pd.DataFrame) -> Any:
         {"id": "funding", "name": "funding", "type": "numeric", "format": money_format},
         {"id": "held", "name": "held"}, {"id": "reason", "name": "exit reason"}]
     return _data_table("bt-trades", columns, rows, negative=("pnl", "return"))
+
+
+def _capped(context: UiContext, run_id: str, trades: pd.DataFrame, note_id: str) -> Any:
+    """Says the table holds only the latest trades (a long run has tens of thousands) and how to get all."""
+    if len(trades) <= TABLE_ROWS:
+        return html.Div(id=note_id)
+    return note([f"The table holds the latest {TABLE_ROWS:,} of {len(trades):,} trades. All of them, as JSON: ",
+                 html.Code(f"{context.cli_prefix()} runs show {run_id} --out run.json")], note_id=note_id)
 
 
 def _trades_heading(trades: pd.DataFrame) -> str:
@@ -497,10 +534,10 @@ def compare_content(context: UiContext, run_ids: Sequence[str]) -> list[Any]:
     elapsed = not _ranges_overlap(list(curves.values()))
     figure = _figure(420, {"title": "equity / equity at the start", "tickformat": ",.2f"})
     if elapsed:  # runs over different periods: side by side from their own start, not far apart on a calendar
-        figure.update_layout(xaxis={"title": "days since the run's start"})
+        figure.update_layout(xaxis={"title": "days since the run's start", "type": "linear"})
     for run_id, curve in curves.items():
         info = side_by_side[run_id]
-        x = (curve.index - curve.index[0]).total_seconds() / 86_400 if elapsed else curve.index
+        x = ((curve.index - curve.index[0]).total_seconds() / 86_400).to_numpy() if elapsed else epoch_ms(curve.index)
         figure.add_trace(go.Scatter(x=x, y=curve.to_numpy(), mode="lines",
                                     name=f"{run_id} {info['strategy']} {info['symbols']}",
                                     hovertemplate="%{y:.3f}"))
