@@ -211,6 +211,7 @@ def test_a_rerun_runs_in_the_background_and_lands_a_third_run(page: Any, runs: R
     expect(page.locator("#bt-rerun")).to_be_enabled()
     new_id = link.inner_text()
     assert new_id not in runs.ids
+    assert any((runs.site.home / "ui-jobs").iterdir())  # the job's state: under the data home, not in /tmp
     snap(page, shots, "backtest-rerun")
     link.click()
     expect(page).to_have_url(f"{runs.url}/backtests?run={new_id}")
