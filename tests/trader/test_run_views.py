@@ -126,3 +126,16 @@ def test_rerun_and_store_lands_a_new_run_with_the_same_metrics(store: Store,
     runs = runs_overview(store).set_index("run_id")
     assert runs.loc[new_id, "note"] == f"rerun of {btc}"
     assert load_run(new_id, store).metrics == load_run(btc, store).metrics
+
+
+def test_a_window_of_a_run_has_every_point_in_it_and_the_runs_own_benchmark(
+        store: Store, bars: Callable[..., pd.DataFrame]) -> None:
+    pair, _btc = _two_runs(store, bars)
+    whole = run_view(pair, store, budget=10_000)
+    start, end = whole.equity.index[100], whole.equity.index[179]
+    window = run_view(pair, store, budget=200, start=start, end=end)
+    assert window.n_equity == 80 and list(window.equity.index) == list(whole.equity.index[100:180])
+    pd.testing.assert_series_equal(window.benchmark, whole.benchmark.iloc[100:180])  # still from the run's start
+    assert all(series.index[0] == start and series.index[-1] == end for series in window.prices.values())
+    coarse = run_view(pair, store, budget=40)
+    assert len(coarse.equity) < 80 and coarse.n_equity == 600

@@ -215,3 +215,48 @@ def test_a_long_run_sends_the_latest_trades_and_says_how_to_get_all(runs_site: R
     entries = sum(len(trace.x) for trace in figure_of(content, "bt-price").data if trace.name.endswith("entry"))
     assert entries == 100
     assert f"latest 100 of {len(result.trades)} trades" in text_of(find(content, "bt-markers-capped"))
+
+
+def test_zoom_reads_the_time_range_of_a_relayout() -> None:
+    from dash.exceptions import PreventUpdate
+
+    start, end = pd.Timestamp("2017-06-01 12:00", tz="UTC"), pd.Timestamp("2017-06-20", tz="UTC")
+    assert bt.zoom_window({"xaxis.range[0]": "2017-06-01 12:00:00", "xaxis.range[1]": "2017-06-20"}) == (start, end)
+    assert bt.zoom_window({"xaxis.range": ["2017-06-20", "2017-06-01 12:00"]}) == (start, end)
+    assert bt.zoom_window({"xaxis.range": [start.value / 1e6, end.value / 1e6]}) == (start, end)
+    assert bt.zoom_window({"xaxis.autorange": True}) is None
+    for relayout in ({"yaxis.range[0]": 1, "yaxis.range[1]": 2}, {"autosize": True}, None):
+        with pytest.raises(PreventUpdate):
+            bt.zoom_window(relayout)
+
+
+def test_zooming_in_sends_every_stored_point_of_the_range(runs_site: Runs) -> None:
+    site, ids = runs_site
+    context = ui_context(site)
+    curve = load_run(ids[1], site.store()).equity  # 5,000 hourly points
+    start, end = curve.index[1_000], curve.index[1_999]  # 1,000 points: within the budget
+    equity, drawdown = bt.zoomed_figures(context, ids[1], {"xaxis.range[0]": f"{start:%Y-%m-%d %H:%M:%S}",
+                                                           "xaxis.range[1]": f"{end:%Y-%m-%d %H:%M:%S}"})
+    line = next(trace for trace in equity.data if trace.name == "equity")
+    assert list(line.x) == list(curve.index[1_000:2_000].as_unit("ms").asi8.astype(float))
+    assert list(line.y) == list(curve["equity"].iloc[1_000:2_000])
+    assert len(drawdown.data[0].x) == 1_000 and equity.layout.xaxis.range[0].startswith(f"{start:%Y-%m-%d}")
+    whole, _ = bt.zoomed_figures(context, ids[1], {"xaxis.autorange": True})
+    assert len(whole.data[0].x) <= bt.CHART_BUDGET < len(curve)
+    price = bt.zoomed_price(context, ids[1], None, {"xaxis.range": [f"{start}"[:19], f"{end}"[:19]]})
+    trades = load_run(ids[1], site.store()).trades
+    inside = trades["entry_time"].between(start, end) | trades["exit_time"].between(start, end)
+    assert sum(len(trace.x) for trace in price.data if trace.name.endswith("entry")) == inside.sum() > 0
+    assert len(price.data[0].x) == 1_000
+
+
+def test_a_failing_zoom_leaves_the_chart_and_logs_why(caplog: pytest.LogCaptureFixture) -> None:
+    from dash.exceptions import PreventUpdate
+
+    @bt.zoom_guard
+    def broken() -> None:
+        raise RuntimeError("store gone")
+
+    with caplog.at_level("ERROR", logger="zvt_crypto.ui"), pytest.raises(PreventUpdate):
+        broken()
+    assert "zooming a backtest chart failed" in caplog.text and "store gone" in caplog.text

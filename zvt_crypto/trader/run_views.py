@@ -18,6 +18,7 @@ import pandas as pd
 
 from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.store import Store, get_store
+from zvt_crypto.contract.timeutil import to_ms
 
 #: the columns :func:`runs_overview` gives, in order
 OVERVIEW_COLUMNS = ("run_id", "created", "strategy", "params", "exchange", "symbols", "level", "start", "end",
@@ -95,19 +96,25 @@ class RunView:
     price_problem: str | None = None
 
 
-def run_view(run_id: str, store: Store | Any = None, *, budget: int = 2_000) -> RunView:
-    """The series of run ``run_id`` for its charts, each at most ``budget`` points. Only what the charts draw is
-    read (equity and drawdown, each symbol's close), so a run over a million bars opens in about a second; the
-    price and the benchmark come from the store's bars over the run's range (when they are gone,
+def run_view(run_id: str, store: Store | Any = None, *, budget: int = 2_000, start: Any = None,
+             end: Any = None) -> RunView:
+    """The series of run ``run_id`` for its charts, each at most ``budget`` points; with ``start`` / ``end``
+    (UTC, inclusive) only that window of the run (a chart zoomed in: finer detail, up to every stored point).
+    Only what the charts draw is read (equity and drawdown, each symbol's close), so a run over a million bars
+    opens in about a second; the price and the benchmark come from the store's bars (when they are gone,
     ``price_problem`` says so)."""
     from zvt_crypto.domain.trading import BacktestEquity
     from zvt_crypto.trader.storage import _run_row, load_run
 
     store = get_store(store)
     row = _run_row(run_id, store)
-    curve = BacktestEquity.query_data(columns=["timestamp", "equity", "drawdown"],
-                                      filters=[BacktestEquity.run_id == run_id], order=["timestamp"], index=None,
-                                      store=store).set_index("timestamp")
+    window = [BacktestEquity.run_id == run_id]
+    if start is not None:
+        window.append(BacktestEquity.timestamp >= pd.Timestamp(to_ms(start), unit="ms", tz="UTC"))
+    if end is not None:
+        window.append(BacktestEquity.timestamp <= pd.Timestamp(to_ms(end), unit="ms", tz="UTC"))
+    curve = BacktestEquity.query_data(columns=["timestamp", "equity", "drawdown"], filters=window,
+                                      order=["timestamp"], index=None, store=store).set_index("timestamp")
     keep = np.union1d(downsample_positions(curve["equity"].to_numpy(dtype=float), budget // 2),
                       downsample_positions(curve["drawdown"].to_numpy(dtype=float), budget // 2))
     result = load_run(run_id, store, equity=False)
@@ -116,43 +123,56 @@ def run_view(run_id: str, store: Store | Any = None, *, budget: int = 2_000) -> 
     view = RunView(run_id=run_id, row=row, metrics=dict(row["metrics"]), equity=curve.iloc[keep],
                    n_equity=len(curve), trades=trades)
     try:
-        closes = run_closes(row, store)
+        closes = run_closes(row, store, start=start, end=end)
+        first = None if start is None else run_closes(row, store, first_only=True).iloc[0]  # the run's start
     except InvalidInputError as exc:
         view.price_problem = str(exc)
         return view
-    view.benchmark = buy_and_hold_of(closes, float(row["cash"])).reindex(view.equity.index)
+    view.benchmark = buy_and_hold_of(closes, float(row["cash"]), first).reindex(view.equity.index)
     for symbol in closes.columns:
         view.prices[symbol] = downsample(closes[symbol].dropna(), budget)
     return view
 
 
-def run_closes(row: dict[str, Any], store: Store) -> pd.DataFrame:
-    """The close of each of a run's symbols (columns, in the run's order) at every bar time of its range, as
-    stored (NaN where a symbol has no bar); an :class:`InvalidInputError` naming what is missing."""
+def run_closes(row: dict[str, Any], store: Store, *, start: Any = None, end: Any = None,
+               first_only: bool = False) -> pd.DataFrame:
+    """The close of each of a run's symbols (columns, in the run's order) at every bar time of its range (or of
+    ``start``..``end`` within it), as stored (NaN where a symbol has no bar); ``first_only``: one row, each
+    symbol's first close in the run. An :class:`InvalidInputError` names what is missing."""
     from zvt_crypto.contract.ids import entity_id
     from zvt_crypto.contract.timeutil import iso
     from zvt_crypto.domain import Bar
 
     if not row["exchange"] or not row["level"]:
         raise InvalidInputError("the run did not read its bars from the store (its data was given directly)")
-    symbols = list(row["symbols"])
-    ids = {entity_id(row["exchange"], symbol): symbol for symbol in symbols}
-    bars = Bar.query_data(entity_ids=list(ids), level=row["level"], columns=["close"],
-                          start_timestamp=row["start_timestamp"], end_timestamp=row["end_timestamp"], store=store)
-    closes = bars["close"].unstack("entity_id") if len(bars) else pd.DataFrame()
+    ids = {entity_id(row["exchange"], symbol): symbol for symbol in row["symbols"]}
+    lower = max(to_ms(row["start_timestamp"]), to_ms(start)) if start is not None else row["start_timestamp"]
+    upper = min(to_ms(row["end_timestamp"]), to_ms(end)) if end is not None else row["end_timestamp"]
+    if first_only:
+        firsts = [Bar.query_data(entity_ids=[entity], level=row["level"], columns=["close"], order="timestamp",
+                                 limit=1, start_timestamp=lower, end_timestamp=upper, store=store)
+                  for entity in ids]
+        bars = pd.concat(firsts)
+        closes = bars["close"].droplevel("timestamp").to_frame().T if len(bars) else pd.DataFrame()
+    else:
+        bars = Bar.query_data(entity_ids=list(ids), level=row["level"], columns=["close"], start_timestamp=lower,
+                              end_timestamp=upper, store=store)
+        closes = bars["close"].unstack("entity_id") if len(bars) else pd.DataFrame()
     missing = [symbol for entity, symbol in ids.items() if entity not in closes.columns]
     if missing:
         raise InvalidInputError(
-            f"no {row['level']} bars of {', '.join(missing)} on {row['exchange']} from {iso(row['start_timestamp'])} "
-            f"to {iso(row['end_timestamp'])} in the store any more (import or record them again to draw the price)")
+            f"no {row['level']} bars of {', '.join(missing)} on {row['exchange']} from {iso(lower)} to {iso(upper)} "
+            "in the store any more (import or record them again to draw the price)")
     return closes[list(ids)].rename(columns=ids).rename_axis(columns=None)
 
 
-def buy_and_hold_of(closes: pd.DataFrame, cash: float) -> pd.Series:
-    """The equity of an equal-weight buy-and-hold of every column from its first close (no fees): what the
-    engine's benchmark (:func:`zvt_crypto.trader.results.buy_and_hold`) computes, from closes alone."""
+def buy_and_hold_of(closes: pd.DataFrame, cash: float, first: pd.Series | None = None) -> pd.Series:
+    """The equity of an equal-weight buy-and-hold of every column from its first close (``first``: the run's
+    first closes when ``closes`` is a later window of it), no fees: what the engine's benchmark
+    (:func:`zvt_crypto.trader.results.buy_and_hold`) computes, from closes alone."""
     filled = closes.ffill()
-    first = filled.apply(lambda column: column.loc[column.first_valid_index()])
+    if first is None:
+        first = filled.apply(lambda column: column.loc[column.first_valid_index()])
     return (filled / first).fillna(1.0).mean(axis=1) * cash
 
 

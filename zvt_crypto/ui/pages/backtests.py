@@ -7,9 +7,10 @@ Every series comes thinned on the server (:mod:`zvt_crypto.trader.run_views`): a
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, ParamSpec
 from urllib.parse import quote, urlencode
 
 import dash
@@ -18,9 +19,10 @@ import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, dcc, html
 from dash.dash_table.DataTable import DataTable
 
-from zvt_crypto.ui.components import command, guarded, note, table, utc
+from zvt_crypto.ui.components import command, guarded, logger, note, table, utc
 from zvt_crypto.ui.context import UiContext
 
+P = ParamSpec("P")
 PATH = "/backtests"
 CHART_BUDGET = 2_000  # points per line sent to the browser: more than a chart's width in pixels
 MAX_MARKERS = 2_000  # trades drawn as markers (the latest); the table lists all of them
@@ -45,6 +47,22 @@ def register(app: Dash, context: UiContext) -> None:
     def pick(selected: list[str] | None) -> tuple[str, str, str]:
         return compare_link(selected or [])
 
+    @app.callback(Output("bt-equity", "figure"), Output("bt-drawdown", "figure"),
+                  Input("bt-equity", "relayoutData"), Input("bt-drawdown", "relayoutData"), State("bt-query", "data"),
+                  prevent_initial_call=True)
+    @zoom_guard
+    def zoom(equity: dict[str, Any] | None, drawdown: dict[str, Any] | None,
+             query: dict[str, str | None] | None) -> tuple[go.Figure, go.Figure]:
+        relayout = drawdown if dash.ctx.triggered_id == "bt-drawdown" else equity
+        return zoomed_figures(context, (query or {}).get("run") or "", relayout)
+
+    @app.callback(Output("bt-price", "figure"), Input("bt-price", "relayoutData"), State("bt-query", "data"),
+                  prevent_initial_call=True)
+    @zoom_guard
+    def zoom_price(relayout: dict[str, Any] | None, query: dict[str, str | None] | None) -> go.Figure:
+        query = query or {}
+        return zoomed_price(context, query.get("run") or "", query.get("symbol"), relayout)
+
     import diskcache  # type: ignore[import-untyped]
     from dash import DiskcacheManager
 
@@ -58,6 +76,25 @@ def register(app: Dash, context: UiContext) -> None:
     @guarded("the re-run")
     def rerun(set_progress: Any, _clicks: int | None, query: dict[str, str | None] | None) -> Any:
         return rerun_content(context, (query or {}).get("run") or "", set_progress)
+
+
+def zoom_guard(render: Callable[P, Any]) -> Callable[P, Any]:
+    """A zoom that fails leaves the chart as it was (logged with its traceback): its output is a figure, where
+    the page's error message cannot go."""
+
+    @functools.wraps(render)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+        from dash.exceptions import PreventUpdate
+
+        try:
+            return render(*args, **kwargs)
+        except PreventUpdate:
+            raise
+        except Exception as exc:  # every failure: logged, the chart unchanged
+            logger.exception("dashboard: zooming a backtest chart failed")
+            raise PreventUpdate from exc
+
+    return wrapper
 
 
 def layout(run: str | None = None, compare: str | None = None, symbol: str | None = None,
@@ -247,8 +284,9 @@ def run_content(context: UiContext, run_id: str, symbol: str | None) -> list[Any
             banner(view.metrics, float(row["cash"])),
             _rerun_controls(),
         ], className="card"),
-        html.Section([html.H2("Equity and buy-and-hold"), _equity_chart(view)], className="card"),
-        html.Section([html.H2("Drawdown"), _drawdown_chart(view)], className="card"),
+        html.Section([html.H2("Equity and buy-and-hold"), _graph("bt-equity", equity_figure(view)),
+                      html.P(ZOOM_HINT, className="hint")], className="card"),
+        html.Section([html.H2("Drawdown"), _graph("bt-drawdown", drawdown_figure(view))], className="card"),
         html.Section([html.H2(f"Price and trades: {chosen}" if chosen else "Price and trades"),
                       _symbol_picker(run_id, symbols, chosen), _price_chart(view, chosen)], className="card"),
         html.Section([html.H2(_trades_heading(view.trades)), _capped(context, run_id, view.trades, "bt-trades-capped"),
@@ -331,7 +369,7 @@ def _graph(graph_id: str, figure: go.Figure) -> dcc.Graph:
     return dcc.Graph(id=graph_id, figure=figure, config={"displaylogo": False})
 
 
-def _equity_chart(view: Any) -> dcc.Graph:
+def equity_figure(view: Any) -> go.Figure:
     figure = _figure(360, {"title": "equity", "tickformat": ",.0f"})
     figure.add_trace(go.Scatter(x=epoch_ms(view.equity.index), y=view.equity["equity"].to_numpy(), name="equity",
                                 mode="lines", line={"color": EQUITY_COLOUR, "width": 1.6}, hovertemplate="%{y:,.2f}"))
@@ -339,15 +377,15 @@ def _equity_chart(view: Any) -> dcc.Graph:
         figure.add_trace(go.Scatter(x=epoch_ms(view.benchmark.index), y=view.benchmark.to_numpy(), name="buy and hold",
                                     mode="lines", line={"color": BENCH_COLOUR, "width": 1, "dash": "dot"},
                                     hovertemplate="%{y:,.2f}"))
-    return _graph("bt-equity", figure)
+    return figure
 
 
-def _drawdown_chart(view: Any) -> dcc.Graph:
+def drawdown_figure(view: Any) -> go.Figure:
     figure = _figure(220, {"title": "drawdown", "ticksuffix": " %", "tickformat": ",.1f"})
     figure.add_trace(go.Scatter(x=epoch_ms(view.equity.index), y=view.equity["drawdown"].to_numpy() * 100,
                                 name="drawdown", mode="lines", fill="tozeroy", line={"color": LOSS_COLOUR, "width": 1},
                                 hovertemplate="%{y:.2f} %"))
-    return _graph("bt-drawdown", figure)
+    return figure
 
 
 def _symbol_picker(run_id: str, symbols: Sequence[str], chosen: str | None) -> Any:
@@ -362,6 +400,16 @@ def _price_chart(view: Any, symbol: str | None) -> Any:
     if view.price_problem or symbol is None or symbol not in view.prices:
         return note(["No price chart: ", view.price_problem or f"no bars of {symbol} in the store",
                      ". The trades are listed below."], kind="warning", note_id="bt-price-missing")
+    mine = view.trades[view.trades["symbol"] == symbol]
+    children: list[Any] = [_graph("bt-price", price_figure(view, symbol))]
+    if len(mine) > MAX_MARKERS:
+        children.insert(0, note(f"The chart marks the latest {MAX_MARKERS:,} of {len(mine):,} trades (zoom in to see "
+                                "the others); the table below lists them.", note_id="bt-markers-capped"))
+    return html.Div(children)
+
+
+def price_figure(view: Any, symbol: str, window: tuple[pd.Timestamp, pd.Timestamp] | None = None) -> go.Figure:
+    """``symbol``'s close with the markers of its trades (those entered or exited inside ``window``, if given)."""
     close = view.prices[symbol]
     figure = _figure(420, {"title": f"{symbol} close", "tickformat": ",.6~g"})
     figure.update_layout(hovermode="closest")
@@ -369,13 +417,67 @@ def _price_chart(view: Any, symbol: str | None) -> Any:
                                 line={"color": "#444", "width": 1},
                                 hovertemplate="%{x|%Y-%m-%d %H:%M} UTC<br>close %{y:,.6~g}<extra></extra>"))
     mine = view.trades[view.trades["symbol"] == symbol]
+    if window is not None:
+        inside = mine["entry_time"].between(*window) | mine["exit_time"].between(*window)
+        mine = mine[inside]
     for trace in marker_traces(mine.tail(MAX_MARKERS)):
         figure.add_trace(trace)
-    children: list[Any] = [_graph("bt-price", figure)]
-    if len(mine) > MAX_MARKERS:
-        children.insert(0, note(f"The chart marks the latest {MAX_MARKERS:,} of {len(mine):,} trades; the table "
-                                "below lists them.", note_id="bt-markers-capped"))
-    return html.Div(children)
+    return figure
+
+
+ZOOM_HINT = ("Drag across a chart to zoom in: the server sends every stored point of the range once it fits "
+             f"({CHART_BUDGET:,} per line); double-click to see the whole run again.")
+
+
+def zoom_window(relayout: dict[str, Any] | None) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The time range a chart's ``relayoutData`` asks for; None when it asks for the whole run (autorange). A
+    relayout that changes no time range (a y-axis zoom, a resize) is :class:`dash.exceptions.PreventUpdate`."""
+    from dash.exceptions import PreventUpdate
+
+    relayout = relayout or {}
+    if relayout.get("xaxis.autorange"):
+        return None
+    bounds = relayout.get("xaxis.range") or [relayout.get("xaxis.range[0]"), relayout.get("xaxis.range[1]")]
+    if bounds[0] is None or bounds[1] is None:
+        raise PreventUpdate
+    start, end = (_axis_time(value) for value in bounds)
+    return (start, end) if start <= end else (end, start)
+
+
+def _axis_time(value: Any) -> pd.Timestamp:
+    """A date axis' bound (a text in UTC, or epoch milliseconds) as a UTC timestamp."""
+    if isinstance(value, (int, float)):
+        return pd.Timestamp(value, unit="ms", tz="UTC")
+    return pd.Timestamp(value).tz_localize("UTC")
+
+
+def zoomed_figures(context: UiContext, run_id: str, relayout: dict[str, Any] | None) -> tuple[go.Figure, go.Figure]:
+    """Equity and drawdown over the range the user zoomed to (every stored point once they fit the budget)."""
+    from zvt_crypto.trader.run_views import run_view
+
+    window = zoom_window(relayout)
+    view = run_view(run_id, context.store, budget=CHART_BUDGET, **_bounds(window))
+    equity, drawdown = equity_figure(view), drawdown_figure(view)
+    if window is not None:  # keep the user's range (the data may start a little after it)
+        for figure in (equity, drawdown):
+            figure.update_xaxes(range=[window[0].isoformat(), window[1].isoformat()])
+    return equity, drawdown
+
+
+def zoomed_price(context: UiContext, run_id: str, symbol: str | None, relayout: dict[str, Any] | None) -> go.Figure:
+    from zvt_crypto.trader.run_views import run_view
+
+    window = zoom_window(relayout)
+    view = run_view(run_id, context.store, budget=CHART_BUDGET, **_bounds(window))
+    chosen = symbol if symbol in view.prices else next(iter(view.prices))
+    figure = price_figure(view, chosen, window)
+    if window is not None:
+        figure.update_xaxes(range=[window[0].isoformat(), window[1].isoformat()])
+    return figure
+
+
+def _bounds(window: tuple[pd.Timestamp, pd.Timestamp] | None) -> dict[str, Any]:
+    return {} if window is None else {"start": window[0], "end": window[1]}
 
 
 #: a marker's tooltip; ``customdata`` holds size, P&L, return, fees, funding (numbers: they travel in binary form,
