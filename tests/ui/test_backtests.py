@@ -260,3 +260,11 @@ def test_a_failing_zoom_leaves_the_chart_and_logs_why(caplog: pytest.LogCaptureF
     with caplog.at_level("ERROR", logger="zvt_crypto.ui"), pytest.raises(PreventUpdate):
         broken()
     assert "zooming a backtest chart failed" in caplog.text and "store gone" in caplog.text
+
+
+def test_the_list_says_when_it_holds_only_the_newest_runs(runs_site: Runs, monkeypatch: pytest.MonkeyPatch) -> None:
+    site, ids = runs_site
+    monkeypatch.setattr(bt, "MAX_RUNS", 1)
+    content = bt.runs_content(ui_context(site))
+    assert [row["id"] for row in find(content, "bt-runs").data] == [ids[1]]  # the newest
+    assert "The latest 1 stored runs" in text_of(content)

@@ -27,6 +27,7 @@ PATH = "/backtests"
 CHART_BUDGET = 2_000  # points per line sent to the browser: more than a chart's width in pixels
 MAX_MARKERS = 2_000  # trades drawn as markers (the latest); the table lists all of them
 TABLE_PAGE = 15
+MAX_RUNS = 500  # runs in the list (the newest); ``zvt-crypto runs list --limit N`` reaches further
 TABLE_ROWS = 500  # trades sent to the browser's table (the latest); ``runs show ID --out FILE`` has them all
 PERCENT = {"specifier": ",.2%"}  # a fraction shown as a percentage (the value stays a fraction)
 JOBS_FOLDER = "ui-jobs"  # under the data home: the background re-runs' results (diskcache)
@@ -222,7 +223,7 @@ def _markdown_text(text: str) -> str:
 def runs_content(context: UiContext) -> list[Any]:
     from zvt_crypto.trader.run_views import runs_overview
 
-    runs = runs_overview(context.store)
+    runs = runs_overview(context.store, limit=MAX_RUNS)
     if runs.empty:
         return [html.Section([
             html.H2("No backtest stored yet"),
@@ -234,7 +235,7 @@ def runs_content(context: UiContext) -> list[Any]:
                     ", ", html.Code("record"), ")."], className="hint"),
         ], className="card")]
     return [html.Section([
-        html.H2(f"Stored runs ({len(runs):,})"),
+        html.H2(f"The latest {MAX_RUNS:,} stored runs" if len(runs) >= MAX_RUNS else f"Stored runs ({len(runs):,})"),
         html.P("Click a column to sort, type in the row under the headers to filter (e.g. > 0.1 in total return, "
                "sma in strategy); tick two or more runs to compare them.", className="hint"),
         DataTable(
