@@ -1,12 +1,13 @@
 # Two commands set everything up from a fresh clone:
 #   make demo   — venv, install, run the offline main job on the embedded SQLite store
 #   make test   — venv, install with the dev extras, lint, run the whole test suite
+#   make test-quick — the quick loop while developing: no slow tests, spread over the machine's cores (pytest-xdist)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-quick lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +29,9 @@ lint: $(VENV)/.installed-dev
 
 test: lint
 	$(BIN)/python -m pytest
+
+test-quick: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -m "not slow" -n auto
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_store.py

@@ -40,6 +40,14 @@ BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 T0 = pd.Timestamp("2024-01-01", tz="UTC")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """One OpenMP thread per test process (before scikit-learn loads its OpenMP runtime; a value the caller set
+    wins): the tests fit models on a few thousand rows, where a team of spinning threads per core only fights the
+    other processes for the cores — test_ml.py took 47 s instead of 8 s on a busy 2-core machine, and one of its
+    tests 130 s under ``-n 2``."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # isolation
 # ---------------------------------------------------------------------------------------------------------------
@@ -67,6 +75,22 @@ def ccxt_closes_without_pause() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(ccxt.async_support.Exchange, "timeout_on_exit", 0)
         yield
+
+
+@pytest.fixture(autouse=True)
+def venues_unpaced(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Against the loopback simulator, ccxt's rate limiter and our default request budget (binanceusdm: one request
+    per 150 ms) only wait on the wall clock: they made most of a recorder test's time. Both are off unless a test is
+    marked ``paced`` (the tests of the defaults themselves); a config that sets ``requests_per_minute`` or
+    ``enableRateLimit`` still gets it, so pacing keeps its own tests (test_resilience.py)."""
+    if request.node.get_closest_marker("paced"):
+        return
+    from zvt_crypto.recorders.exchange import DEFAULT_CCXT_OPTIONS
+    from zvt_crypto.recorders.resilience import VENUE_DEFAULTS
+
+    monkeypatch.setitem(DEFAULT_CCXT_OPTIONS, "enableRateLimit", False)
+    for exchange_id in ("binance", "binanceusdm"):  # the simulator's venues
+        monkeypatch.setitem(VENUE_DEFAULTS, exchange_id, {**VENUE_DEFAULTS[exchange_id], "requests_per_minute": 0})
 
 
 # ---------------------------------------------------------------------------------------------------------------

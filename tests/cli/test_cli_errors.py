@@ -51,11 +51,12 @@ def venue_config(tmp_path: Path, public_url: str, extra: str = "") -> Path:
 
 # -- the venue --------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("url", "phrase"), [
-    (f"http://127.0.0.1:{closed_port()}/api/v3", "the venue did not answer"),
+    # the port is taken when the test runs: one taken at collection names the test differently in each xdist worker
+    ("http://127.0.0.1:{closed_port}/api/v3", "the venue did not answer"),
     ("http://no-such-host.invalid/api/v3", "host name does not resolve"),
 ])
 def test_unreachable_venue(tmp_path: Path, url: str, phrase: str) -> None:
-    config = venue_config(tmp_path, url)
+    config = venue_config(tmp_path, url.format(closed_port=closed_port()))
     line = assert_error_line(invoke("--config", str(config), *BARS, "--symbol", "BTC/USDT"), phrase, "run again")
     assert "no running event loop" not in line
 

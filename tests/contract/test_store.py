@@ -205,6 +205,7 @@ OPEN_WHEN_TOLD = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # 12 interpreters importing the package at once: 3-4 s each
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def test_concurrent_first_open_by_processes(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     """12 processes open one new store at once: all succeed, and exactly one of them migrates it."""

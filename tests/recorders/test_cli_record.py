@@ -127,6 +127,7 @@ def test_markets_that_never_load_are_an_error_line(cli, sim: SimulatedExchange) 
     assert sim.count("/api/v3/exchangeInfo") == 6  # each retry asked the venue again
 
 
+@pytest.mark.slow  # a real process, pressed Ctrl-C after a 4 s window, then run again: ~10 s
 def test_ctrl_c_says_what_is_stored_and_a_rerun_resumes(sim: SimulatedExchange, tmp_path: Path) -> None:
     config = tmp_path / "zvt_crypto.toml"
     config.write_text(sim.config_toml() + FAST_RETRIES)

@@ -193,6 +193,7 @@ def config_file(tmp_path: Path, body: str) -> Config:
     return load_config(path, home=tmp_path / "home", env={})
 
 
+@pytest.mark.paced  # asserts the default budgets
 def test_venue_client_honours_the_config(tmp_path: Path) -> None:
     config = config_file(tmp_path, """
         [exchanges.binance]
@@ -216,6 +217,7 @@ def test_venue_client_honours_the_config(tmp_path: Path) -> None:
     assert other.budget is not None and other.budget.max_requests == 400
 
 
+@pytest.mark.paced  # asserts the default budgets
 def test_venue_defaults_without_a_config() -> None:
     assert client_settings("binance").requests_per_minute == 1200
     assert client_settings("binanceusdm").requests_per_minute == 400
@@ -259,6 +261,7 @@ def test_configured_retries_and_breaker_take_effect(tmp_path: Path) -> None:
     assert venue.calls == 3
 
 
+@pytest.mark.paced  # asserts the default budgets
 def test_a_burst_above_the_default_budget_is_refused_after_the_merge(tmp_path: Path) -> None:
     config = config_file(tmp_path, """
         [exchanges.binanceusdm]

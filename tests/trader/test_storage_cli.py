@@ -62,6 +62,18 @@ def test_a_stored_run_lists_loads_compares_and_reruns(store: Store, filled: Call
         load_run("nope", store)
 
 
+def test_market_data_is_the_runs_data_and_a_loaded_run_says_to_rerun(sqlite_store: Store,
+                                                                      filled: Callable[[Store], Store]) -> None:
+    filled(sqlite_store)
+    data = load_market_data(exchange="binance", symbols=["BTC/USDT"], level="1h", store=sqlite_store)
+    result = run_backtest("sma_cross", data, params={"fast": 3, "slow": 10}, fee=0.001)
+    assert result.market_data is data
+    run_id = save_run(result, sqlite_store)
+    loaded = load_run(run_id, sqlite_store)
+    with pytest.raises(InvalidInputError, match=rf"holds no market data: re-run it \(zvt-crypto runs rerun {run_id}\)"):
+        _ = loaded.market_data
+
+
 def test_json_and_html_outputs(sqlite_store: Store, filled: Callable[[Store], Store], tmp_path: Path) -> None:
     filled(sqlite_store)
     data = load_market_data(exchange="binance", symbols=["BTC/USDT"], level="1h", store=sqlite_store)

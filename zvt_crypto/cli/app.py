@@ -10,11 +10,15 @@ import sys
 import traceback
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from zvt_crypto import __version__
+
+if TYPE_CHECKING:  # typing only: the CLI opens no config or store before a command uses them
+    from zvt_crypto.contract.config import Config
+    from zvt_crypto.contract.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -27,8 +31,8 @@ class Context:
         self._args = (config_file, db_url, home)
         self.debug = debug
         self.create = create
-        self._config: Any = None
-        self._store: Any = None
+        self._config: Config | None = None
+        self._store: Store | None = None
 
     def use_config_file(self, config_file: str) -> None:
         """Read ``config_file`` instead (``--config`` given after a subcommand); ``--db-url``/``--home`` still
@@ -41,7 +45,7 @@ class Context:
         self._config = None
 
     @property
-    def config(self) -> Any:
+    def config(self) -> Config:
         if self._config is None:
             from zvt_crypto.contract.config import load_config
 
@@ -50,7 +54,7 @@ class Context:
         return self._config
 
     @property
-    def store(self) -> Any:
+    def store(self) -> Store:
         if self._store is None:
             from zvt_crypto.contract.store import Store
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from zvt_crypto.cli.app import Context, cli, fail, handle_errors
 from zvt_crypto.domain.kinds import KINDS
+
+if TYPE_CHECKING:
+    from zvt_crypto.contract.store import Store
 
 
 @cli.group()
@@ -20,7 +23,7 @@ def record() -> None:
 Stored = dict[tuple[str, str], tuple[int, str | None]]
 
 
-def stored_so_far(store: Any, schema: Any, exchanges: tuple[str, ...], symbols: tuple[str, ...],
+def stored_so_far(store: Store, schema: Any, exchanges: tuple[str, ...], symbols: tuple[str, ...],
                   level: str | None) -> Stored:
     """(exchange, symbol) → (rows stored, the last one's time) of ``schema`` (at ``level``) for the symbols asked."""
     from sqlalchemy import BigInteger, func, select, type_coerce

@@ -226,6 +226,7 @@ def _table(rows: list[Coverage]) -> str:
             shown.append(f"… {len(row.gaps) - 3} more")
         table.add_row(row.entity_id, row.level, iso(row.first), iso(row.last), str(row.rows), str(row.missing),
                       "\n".join(shown) or "none")
-    console = Console(file=io.StringIO(), width=160, force_terminal=False)
+    out = io.StringIO()
+    console = Console(file=out, width=160, force_terminal=False)
     console.print(table if rows else "no data in the store for this selection")
-    return console.file.getvalue()  # type: ignore[attr-defined]
+    return out.getvalue()

@@ -240,7 +240,9 @@ class Broker:
 
         after = 0.0
         while True:
-            best: tuple[float, int, int, Any, str, float] | None = None
+            best: tuple[float, int, int, Order | int, str, float] | None = None  # target: the order or a column
+            key: tuple[float, int, int, Order | int, str, float]
+            found: tuple[float, int, float] | None
             for order in self.orders:
                 if order.status != PENDING:
                     continue
@@ -249,7 +251,7 @@ class Broker:
                     continue
                 if order.type == MARKET:
                     if order.id not in priorities:
-                        priorities[order.id] = self._order_trigger(i, order, points, after)  # type: ignore[assignment]
+                        priorities[order.id] = self._market_trigger(i, order, points[0], after)
                     found = priorities[order.id]
                 else:
                     found = self._order_trigger(i, order, points, after)
@@ -273,7 +275,7 @@ class Broker:
                 break
             tau, _, _, target, kind, price = best
             after = tau
-            if kind == "order":
+            if isinstance(target, Order):  # kind == "order"
                 self._execute(i, target, price)
             else:
                 self._protective_fill(i, target, kind, price)
@@ -288,7 +290,7 @@ class Broker:
         for order in self.orders:
             reference = float(opens[i, order.column])
             if reference == reference:
-                priority = self._order_trigger(i, order, (reference,) * 4, 0.0)[1]  # type: ignore[index]
+                priority = self._market_trigger(i, order, reference, 0.0)[1]
                 ready.append((priority, order.id, order, reference))
         ready.sort(key=lambda item: (item[0], item[1]))
         for _, _, order, reference in ready:
@@ -338,15 +340,7 @@ class Broker:
         buy = order.side > 0
         kind = LIMIT if order.triggered else order.type
         if kind == MARKET:
-            pos = self.positions[order.column].size
-            if order.close_all or order.reduce_only:
-                reducing = True
-            elif order.weight is not None:  # reduces when the target notional is below the current one
-                reducing = (pos != 0 and pos * order.weight <= 0) or (
-                    abs(order.weight) * self._equity_now(i) < abs(pos) * self.cs[order.column] * points[0])
-            else:
-                reducing = pos * order.side < 0
-            return after, _MARKET_REDUCE if reducing else _MARKET, points[0]
+            return self._market_trigger(i, order, points[0], after)
         if kind == LIMIT:
             assert order.limit is not None
             tau = fills.first_reach(points, order.limit, up=not buy, after=after)
@@ -368,6 +362,18 @@ class Broker:
         order.triggered = True
         later = fills.first_reach(points, order.limit, up=not buy, after=tau)
         return None if later is None else (later, _LIMIT, order.limit)
+
+    def _market_trigger(self, i: int, order: Order, open_price: float, after: float) -> tuple[float, int, float]:
+        """A market order fills at once at the bar's open; those that reduce a position rank first."""
+        pos = self.positions[order.column].size
+        if order.close_all or order.reduce_only:
+            reducing = True
+        elif order.weight is not None:  # reduces when the target notional is below the current one
+            reducing = (pos != 0 and pos * order.weight <= 0) or (
+                abs(order.weight) * self._equity_now(i) < abs(pos) * self.cs[order.column] * open_price)
+        else:
+            reducing = pos * order.side < 0
+        return after, _MARKET_REDUCE if reducing else _MARKET, open_price
 
     def _protective_triggers(
         self, c: int, state: PositionState, points: tuple[float, float, float, float], after: float
@@ -714,8 +720,8 @@ class Broker:
     # -- after the run --------------------------------------------------------------------------------------------
     def open_positions(self) -> list[tuple[int, OpenTrade, float]]:
         """``(column, open trade, size)`` of the positions still open."""
-        return [(c, self.positions[c].trade, self.positions[c].size) for c in sorted(self.open_columns)
-                if self.positions[c].trade is not None]
+        return [(c, trade, self.positions[c].size) for c in sorted(self.open_columns)
+                if (trade := self.positions[c].trade) is not None]
 
     def totals(self) -> dict[str, float]:
         return {"traded_notional": self.traded_notional, "fees_paid": self.fees_paid,

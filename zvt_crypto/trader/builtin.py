@@ -17,7 +17,10 @@ Portfolios (target weights, long and short, rebalanced at the next open; :mod:`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+import pandas as pd
 
 from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.trader import portfolio  # noqa: F401 - defines (registers) the portfolio strategies
@@ -58,13 +61,13 @@ class SmaCross(SignalStrategy):
         return cross_above(fast, slow), cross_above(slow, fast)
 
 
-def _indicator(name: str, **params: object) -> object:
+def _indicator(name: str, **params: object) -> Callable[[pd.DataFrame], pd.DataFrame]:
     """A function of one symbol's bars frame giving the indicator ``name`` of the factor library."""
     from zvt_crypto.factors.indicators import INDICATORS
 
     spec = INDICATORS[name]
 
-    def compute(bars: object) -> object:
+    def compute(bars: pd.DataFrame) -> pd.DataFrame:
         return spec(bars, **params)
 
     compute.__name__ = name

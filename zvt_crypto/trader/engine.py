@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,6 +35,9 @@ from zvt_crypto.trader.risk import RiskLimits
 from zvt_crypto.trader.settings import ENGINES, BacktestSettings
 from zvt_crypto.trader.slippage import Slippage
 from zvt_crypto.trader.strategy import Strategy, get_strategy
+
+if TYPE_CHECKING:
+    from zvt_crypto.trader.vector import VectorRecord
 
 __all__ = ["ENGINES", "run_backtest"]
 
@@ -89,6 +92,7 @@ def run_backtest(strategy: str | type[Strategy] | Strategy, data: MarketData, *,
     recorded_settings = {**settings.to_dict(), "fees": broker.fees.to_dict()}
     engine = settings.engine
     instance.setup(broker, data, start=start, check_lookahead=check_lookahead)
+    recorded: Broker | VectorRecord  # the two engines record in the shapes make_result takes
     if engine == "vectorised":
         from zvt_crypto.trader.vector import run_vectorised
 

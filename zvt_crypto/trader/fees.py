@@ -75,7 +75,8 @@ def venue_default_fees(exchange: str, *, perp: bool) -> tuple[float, float, str]
     for name, section in [*sections, ("", fees)]:
         if not isinstance(section, Mapping):
             continue
-        table = section.get("trading") if isinstance(section.get("trading"), Mapping) else section
+        trading = section.get("trading")
+        table = trading if isinstance(trading, Mapping) else section
         taker, maker = _rate(table.get("taker")), _rate(table.get("maker"))
         if taker is not None and table.get("percentage") is not False:
             label = f"ccxt {exchange}{' ' + name if name else ''} default"

@@ -50,7 +50,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -74,7 +74,7 @@ __all__ = [
     "to_jsonable",
 ]
 
-MetricValue = float | int | str | pd.Timedelta | pd.Timestamp | None
+MetricValue: TypeAlias = float | int | str | pd.Timedelta | pd.Timestamp | None
 
 DAYS_PER_YEAR = 365  # crypto trades every day of the year: no 252, no 365.25
 TRADING_DAYS_PER_YEAR = 252  # stocks and FX: the usual count of trading days
@@ -461,10 +461,10 @@ def compute_metrics(
     mean_equity = float(values.mean())
     out["turnover"] = float(traded_notional) / mean_equity / years if years > 0 and mean_equity > 0 else math.nan
 
-    has_trades = trades is not None and len(trades) > 0
-    funding = trades["funding"].to_numpy(dtype=float) if has_trades and "funding" in trades else np.zeros(0)
+    listed = trades if trades is not None and len(trades) > 0 else None
+    funding = listed["funding"].to_numpy(dtype=float) if listed is not None and "funding" in listed else np.zeros(0)
     if fees_paid is None:
-        fees_paid = float(trades["fees"].sum()) if has_trades and "fees" in trades else 0.0
+        fees_paid = float(listed["fees"].sum()) if listed is not None and "fees" in listed else 0.0
     if funding_paid is None:
         funding_paid = float(funding[funding > 0].sum())
     if funding_received is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import pandas as pd
@@ -181,6 +181,15 @@ def sweep_overfitting(returns: np.ndarray, best: int, *, label: int | str | None
     return OverfittingReport(n_trials=n, n_obs=n_obs, best=best if label is None else label, best_sharpe=sr,
                              expected_max_sharpe=sr0,
                              deflated_sharpe=probabilistic_sharpe_ratio(sr, sr0, n_obs, skew, kurt), pbo=pbo)
+
+
+# with data the result is never None: callers that pass data need no narrowing
+@overload
+def annualisation_of(settings: BacktestSettings, data: MarketData) -> Annualisation: ...
+
+
+@overload
+def annualisation_of(settings: BacktestSettings, data: MarketData | None) -> Annualisation | None: ...
 
 
 def annualisation_of(settings: BacktestSettings, data: MarketData | None) -> Annualisation | None:

@@ -104,7 +104,7 @@ def _space_size(space: Mapping[str, list[Any] | _Range]) -> float:
 
 
 def _draw(space: Mapping[str, list[Any] | _Range], rng: np.random.Generator) -> dict[str, Any]:
-    params = {}
+    params: dict[str, Any] = {}
     for name, values in space.items():
         if isinstance(values, _Range):
             if values.integer:
@@ -146,7 +146,9 @@ def parameter_sets(strategy: str | type[Strategy], grid: Grid, *, method: str = 
     names = list(space)
     size = _space_size(space)
     if method == "grid":
-        combos: Iterator[tuple[Any, ...]] = itertools.product(*space.values())  # type: ignore[arg-type]
+        columns = [values for values in space.values() if not isinstance(values, _Range)]
+        assert len(columns) == len(space)  # _space refuses a (low, high) range unless method='random'
+        combos: Iterator[tuple[Any, ...]] = itertools.product(*columns)
         sets = [params for params in (dict(zip(names, combo, strict=True)) for combo in combos) if accept(params)]
     else:
         n_iter = DEFAULT_N_ITER if n_iter is None else int(n_iter)

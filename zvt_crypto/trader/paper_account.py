@@ -11,14 +11,14 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from zvt_crypto.contract.errors import InvalidInputError, ZvtCryptoError
 from zvt_crypto.contract.ids import check_exchange_id, check_symbol, entity_id, entity_type_of_symbol
 from zvt_crypto.contract.levels import Level
-from zvt_crypto.contract.store import Store, get_store
+from zvt_crypto.contract.store import Store, StoreLike, get_store
 from zvt_crypto.contract.timeutil import TimeLike, iso, now_ms, to_ms
 from zvt_crypto.trader import paper_store as db
 from zvt_crypto.trader.data import market_specs
@@ -35,6 +35,9 @@ from zvt_crypto.trader.paper_store import PaperConflictError
 from zvt_crypto.trader.risk import RiskLimits
 from zvt_crypto.trader.settings import BacktestSettings
 from zvt_crypto.trader.strategy import Strategy, get_strategy
+
+if TYPE_CHECKING:
+    from zvt_crypto.trader.results import BacktestResult
 
 __all__ = ["DEFAULT_WARMUP", "PaperHistoryError", "PaperTrader", "StepReport", "check_account_name",
            "strategy_version"]
@@ -166,7 +169,7 @@ class PaperTrader:
         return f"<PaperTrader {self.name}: {self.describe()}>"
 
     # -- lifecycle -------------------------------------------------------------------------------------------------
-    def create(self, store: Store | Any = None, *, replace: bool = False, now: TimeLike | None = None
+    def create(self, store: StoreLike = None, *, replace: bool = False, now: TimeLike | None = None
                ) -> PaperTrader:
         """Store the account. An account of that name with the same strategy, parameters, market and settings is
         left as it is (creating is idempotent); a different one is an error unless ``replace`` (which drops its
@@ -195,7 +198,7 @@ class PaperTrader:
             **self._initial_state()}, replace=replace)
         return self
 
-    def fees(self, store: Store | Any = None) -> FeeSchedule:
+    def fees(self, store: StoreLike = None) -> FeeSchedule:
         """The fee rates the account charges and where they came from (``fee``, else the stored markets', else the
         venue's published defaults); an error asking for ``--fee`` when none is known."""
         fee = self.settings.fee
@@ -218,7 +221,7 @@ class PaperTrader:
         return level.floor(now_ms() if now is None else to_ms(now))
 
     @classmethod
-    def load(cls, name: str, store: Store | Any = None) -> PaperTrader:
+    def load(cls, name: str, store: StoreLike = None) -> PaperTrader:
         """The stored account ``name`` (its strategy must still accept its parameters unchanged)."""
         return cls.from_row(db.require_row(get_store(store), check_account_name(name)))
 
@@ -244,7 +247,7 @@ class PaperTrader:
                 f"(zvt-crypto paper create {row['name']} … --reset)")
         return trader
 
-    def reset(self, store: Store | Any = None, *, start: TimeLike | None = None) -> PaperTrader:
+    def reset(self, store: StoreLike = None, *, start: TimeLike | None = None) -> PaperTrader:
         """Drop the account's history and start it over (from ``start``; default: its current start)."""
         store = get_store(store)
         row = db.require_row(store, self.name)
@@ -260,12 +263,12 @@ class PaperTrader:
             int(row["revision"]))
         return self
 
-    def delete(self, store: Store | Any = None) -> bool:
+    def delete(self, store: StoreLike = None) -> bool:
         """Delete the account and its history; False when there was none."""
         return db.delete_account_rows(get_store(store), self.name)
 
     # -- the step ----------------------------------------------------------------------------------------------
-    def step(self, store: Store | Any = None, *, until: TimeLike | None = None,
+    def step(self, store: StoreLike = None, *, until: TimeLike | None = None,
              before_commit: Callable[[], None] | None = None) -> StepReport:
         """Process the bars stored since the last step (up to ``until``): replay, verify, append, in one
         transaction. ``before_commit`` runs inside the transaction just before it commits (tests inject crashes
@@ -288,6 +291,7 @@ class PaperTrader:
             row = db.require_row(connection, self.name)
             if self.start is None:
                 self.start, self.data_start = int(row["start_timestamp"]), int(row["data_start_timestamp"])
+            assert self.start is not None and self.data_start is not None  # set together, here or in __init__
             self._check_definition(row)
             first_bar = row.get("first_bar_timestamp")
             data_from = self.data_start if first_bar is None else int(first_bar)
@@ -298,7 +302,6 @@ class PaperTrader:
         report = StepReport(self.name, last_bar=last, equity=row["equity"], waiting=waiting)
         if horizon is None or (last is not None and horizon <= last):
             return report
-        assert self.start is not None and self.data_start is not None
         if horizon < self.start:
             return StepReport(self.name, last_bar=last, equity=row["equity"],
                               waiting=f"the account starts at {iso(self.start)}")
@@ -311,22 +314,23 @@ class PaperTrader:
         if data.n_bars < 2 or start_row >= data.n_bars or (last is not None and int(stamps[-1]) <= last):
             return report
         result = run_backtest(self._cls, data, params=self.params, settings=self.settings, start=start_row)
-        known_orders = self._verify(store, row, result)
+        known_orders = self._verify(store, row, result, self.start)
         rows = new_rows(self.name, result, last, self.start, known_orders, int(row["n_trades"]))
         counts = tuple(len(rows[table]) for table in ("paper_equity", "paper_trade", "paper_order"))
         equity = result.equity
+        equity_now = float(equity["equity"].iloc[-1])
         values = {
             "last_bar_timestamp": int(stamps[-1]),
             "first_bar_timestamp": data_from if first_bar is not None else int(stamps[0]),
             "n_trades": int(row["n_trades"]) + counts[1],
             "n_orders": int(row["n_orders"]) + counts[2], "cash": float(equity["cash"].iloc[-1]),
-            "equity": float(equity["equity"].iloc[-1]),
+            "equity": equity_now,
             "state": {**state_after(result, start_row), "equity_sum": equity_sum(result, self.start, len(stamps) - 1)},
             "version": __version__, "updated_timestamp": now_ms(), "strategy_version": strategy_version(self._cls),
         }
         db.write_step(store, self.name, int(row["revision"]), values, rows, before_commit,
                       definition_hash=self.definition_hash())
-        return StepReport(self.name, counts[0], counts[1], counts[2], int(stamps[-1]), values["equity"], waiting)
+        return StepReport(self.name, counts[0], counts[1], counts[2], int(stamps[-1]), equity_now, waiting)
 
     def _check_definition(self, row: Mapping[str, Any]) -> None:
         if row["definition_hash"] != self.definition_hash():
@@ -362,12 +366,13 @@ class PaperTrader:
                     waiting = f"funding of {symbol} due {iso(due)} not stored yet (record funding)"
         return horizon, waiting
 
-    def _verify(self, store: Store, row: Mapping[str, Any], result: Any) -> set[int]:
-        """Check that the replay reproduces what was persisted; returns the ids of the persisted orders."""
+    def _verify(self, store: Store, row: Mapping[str, Any], result: BacktestResult, start: int) -> set[int]:
+        """Check that the replay (of the account that starts at ``start``) reproduces what was persisted; returns
+        the ids of the persisted orders."""
         last = row["last_bar_timestamp"]
         if last is None:
             return set()
-        stamps = result.data.timestamps
+        stamps = result.market_data.timestamps
         at = int(np.searchsorted(stamps, last))
         problem = None
         if at >= len(stamps) or int(stamps[at]) != last:
@@ -377,9 +382,9 @@ class PaperTrader:
             checksum = (row["state"] or {}).get("equity_sum")
             if not same_number(replayed, row["equity"]):
                 problem = f"equity at {iso(last)} replays as {replayed!r}, it recorded {row['equity']!r}"
-            elif checksum is not None and not same_number(equity_sum(result, self.start, at), checksum):
+            elif checksum is not None and not same_number(equity_sum(result, start, at), checksum):
                 problem = (f"its equity at some bar before {iso(last)} replays differently (the sum over the bars "
-                           f"it processed is {equity_sum(result, self.start, at)!r}, it recorded {checksum!r})")
+                           f"it processed is {equity_sum(result, start, at)!r}, it recorded {checksum!r})")
         persisted: list[dict[str, Any]] = []
         if problem is None and (row["n_trades"] or row["n_orders"]):
             # as of the revision read with the account row: a step committed meanwhile is a conflict (retried),
@@ -395,10 +400,14 @@ class PaperTrader:
         return {int(order["order_id"]) for order in persisted}
 
 
-@functools.lru_cache(maxsize=64)
 def strategy_version(cls: type[Strategy]) -> str | None:
     """A hash of the strategy class's source (None when it has none, e.g. defined in a REPL); a class's source
     does not change while a process runs, so it is read once."""
+    return _source_digest(cls)  # type: ignore[arg-type]  # a class is Hashable; mypy disagrees: python/mypy#11470
+
+
+@functools.lru_cache(maxsize=64)
+def _source_digest(cls: type[Strategy]) -> str | None:
     try:
         source = inspect.getsource(cls)
     except (OSError, TypeError):

@@ -10,7 +10,7 @@ import pandas as pd
 
 from zvt_crypto.contract.ids import entity_id
 from zvt_crypto.contract.levels import Level
-from zvt_crypto.contract.store import Store, get_store
+from zvt_crypto.contract.store import StoreLike, get_store
 from zvt_crypto.contract.timeutil import TimeLike, iso, now_ms, to_ms
 from zvt_crypto.trader import paper_store as db
 from zvt_crypto.trader.paper_account import check_account_name
@@ -19,16 +19,16 @@ __all__ = ["account_equity", "account_orders", "account_status", "account_trades
            "list_accounts"]
 
 
-def list_accounts(store: Store | Any = None) -> list[str]:
+def list_accounts(store: StoreLike = None) -> list[str]:
     return db.account_names(get_store(store))
 
 
-def delete_account(name: str, store: Store | Any = None) -> bool:
+def delete_account(name: str, store: StoreLike = None) -> bool:
     """Delete account ``name`` and its history (even one whose strategy no longer loads); False if none."""
     return db.delete_account_rows(get_store(store), check_account_name(name))
 
 
-def account_status(store: Store | Any = None, name: str | None = None, *, now: TimeLike | None = None
+def account_status(store: StoreLike = None, name: str | None = None, *, now: TimeLike | None = None
                    ) -> pd.DataFrame:
     """One row per account (or just ``name``): strategy, market, last bar, lag behind the clock, equity, return,
     positions, open orders, whether the kill switch stopped it and what it waits for (funding rates not recorded)."""
@@ -78,21 +78,21 @@ def _frame(rows: list[dict[str, Any]], times: Sequence[str]) -> pd.DataFrame:
     return frame
 
 
-def account_trades(name: str, store: Store | Any = None) -> pd.DataFrame:
+def account_trades(name: str, store: StoreLike = None) -> pd.DataFrame:
     """The account's closed trades, in the order they closed (times UTC)."""
     store = get_store(store)
     db.require_row(store, check_account_name(name))
     return _frame(db.persisted_trades(store, name), ("entry_timestamp", "exit_timestamp"))
 
 
-def account_orders(name: str, store: Store | Any = None) -> pd.DataFrame:
+def account_orders(name: str, store: StoreLike = None) -> pd.DataFrame:
     """The account's final orders (filled, rejected, cancelled) by id."""
     store = get_store(store)
     db.require_row(store, check_account_name(name))
     return _frame(db.persisted_orders(store, name), ("created_timestamp", "fill_timestamp"))
 
 
-def account_equity(name: str, store: Store | Any = None) -> pd.DataFrame:
+def account_equity(name: str, store: StoreLike = None) -> pd.DataFrame:
     """Equity, cash, drawdown and exposure at every processed bar's close, indexed by UTC bar time."""
     store = get_store(store)
     db.require_row(store, check_account_name(name))

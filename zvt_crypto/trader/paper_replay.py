@@ -5,14 +5,18 @@ comparison with what the account persisted before. Pure functions of the result;
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from zvt_crypto.contract.timeutil import iso, to_ms
 from zvt_crypto.trader import paper_store as db
-from zvt_crypto.trader.orders import PENDING
+from zvt_crypto.trader.orders import PENDING, Order
+
+if TYPE_CHECKING:
+    from zvt_crypto.trader.data import MarketData
+    from zvt_crypto.trader.results import BacktestResult
 
 __all__ = ["compare_orders", "compare_trades", "equity_sum", "new_rows", "same_number", "state_after"]
 
@@ -29,17 +33,17 @@ def _missing(value: Any) -> bool:
     return value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
 
 
-def equity_sum(result: Any, start: int, at: int) -> float:
+def equity_sum(result: BacktestResult, start: int, at: int) -> float:
     """A checksum of the equity curve from ``start`` (ms) to bar ``at``: a bar rewritten after it was processed
     shows here even when the last equity and the trades are unchanged (exactly rounded, so order-independent)."""
-    first = int(np.searchsorted(result.data.timestamps, start))
+    first = int(np.searchsorted(result.market_data.timestamps, start))
     return math.fsum(result.equity["equity"].to_numpy()[first:at + 1].tolist())
 
 
-def _trade_records(result: Any, rows: slice) -> list[dict[str, Any]]:
+def _trade_records(result: BacktestResult, rows: slice) -> list[dict[str, Any]]:
     """Closed trades ``rows`` of a result as store rows (times in ms)."""
     trades = result.trades.iloc[rows]
-    stamps = result.data.timestamps
+    stamps = result.market_data.timestamps
     columns = {name: trades[name].to_numpy() for name in ("symbol", "side", "size", "entry_price", "exit_price",
                                                           "pnl", "fees", "funding", "return", "exit_reason")}
     entry, exit_ = stamps[trades["entry_bar"].to_numpy()], stamps[trades["exit_bar"].to_numpy()]
@@ -52,12 +56,12 @@ def _trade_records(result: Any, rows: slice) -> list[dict[str, Any]]:
             for k in range(len(trades))]
 
 
-def _closed_by(result: Any, at: int) -> int:
+def _closed_by(result: BacktestResult, at: int) -> int:
     """How many of the result's trades closed at or before bar ``at`` (trades are in closing order)."""
     return int(np.searchsorted(result.trades["exit_bar"].to_numpy(), at, side="right"))
 
 
-def compare_trades(persisted: list[dict[str, Any]], result: Any, at: int, n_trades: int) -> str | None:
+def compare_trades(persisted: list[dict[str, Any]], result: BacktestResult, at: int, n_trades: int) -> str | None:
     count = _closed_by(result, at)
     if count != n_trades or len(persisted) != n_trades:
         return f"{count} trades closed by then, it recorded {len(persisted)}"
@@ -72,7 +76,7 @@ def compare_trades(persisted: list[dict[str, Any]], result: Any, at: int, n_trad
     return None
 
 
-def compare_orders(persisted: list[dict[str, Any]], result: Any, n_orders: int) -> str | None:
+def compare_orders(persisted: list[dict[str, Any]], result: BacktestResult, n_orders: int) -> str | None:
     if len(persisted) != n_orders:
         return f"{len(persisted)} orders stored, the account counts {n_orders}"
     replay = {order.id: order for order in result.order_list}
@@ -88,7 +92,7 @@ def compare_orders(persisted: list[dict[str, Any]], result: Any, n_orders: int) 
     return None
 
 
-def _order_record(order: Any, data: Any) -> dict[str, Any]:
+def _order_record(order: Order, data: MarketData) -> dict[str, Any]:
     """An order with its fills summed (as :func:`~zvt_crypto.trader.results.orders_frame` does)."""
     size = traded = notional = fees = 0.0
     for _bar, amount, price, fee in order.fills:
@@ -108,16 +112,16 @@ def _order_record(order: Any, data: Any) -> dict[str, Any]:
             **{key: getattr(order, key) for key in ("size", "value", "fraction", "weight", "limit", "stop")}}
 
 
-def new_rows(name: str, result: Any, last: int | None, start: int, known: set[int],
+def new_rows(name: str, result: BacktestResult, last: int | None, start: int, known: set[int],
               n_trades: int) -> dict[str, list[dict[str, Any]]]:
     """The rows a step appends: equity bars, trades closed and orders finalised after ``last``."""
-    stamps = result.data.timestamps
+    stamps = result.market_data.timestamps
     after = -1 if last is None else last
     first = _closed_by(result, int(np.searchsorted(stamps, after, side="right")) - 1)
     trade_rows = [{"account": name, "trade_no": n_trades + k, **record}
                   for k, record in enumerate(_trade_records(result, slice(first, None)), start=1)]
     order_fields = {column.name for column in db.ORDERS.columns}
-    order_rows = [{"account": name, **{key: value for key, value in _order_record(order, result.data).items()
+    order_rows = [{"account": name, **{key: value for key, value in _order_record(order, result.market_data).items()
                                        if key in order_fields}}
                   for order in result.order_list if order.status != PENDING and order.id not in known]
     curve = result.equity
@@ -130,7 +134,7 @@ def new_rows(name: str, result: Any, last: int | None, start: int, known: set[in
     return {"paper_trade": trade_rows, "paper_order": order_rows, "paper_equity": equity_rows}
 
 
-def state_after(result: Any, start_row: int) -> dict[str, Any]:
+def state_after(result: BacktestResult, start_row: int) -> dict[str, Any]:
     """Positions, open orders and risk state after the newest bar (JSON; for status and the dashboard)."""
     positions = [{"symbol": t.symbol, "side": t.side, "size": float(t.size), "entry_price": float(t.entry_price),
                   "entry_time": iso(to_ms(t.entry_time)), "mark": float(t.exit_price), "pnl": float(t.pnl),
@@ -138,19 +142,19 @@ def state_after(result: Any, start_row: int) -> dict[str, Any]:
     open_orders = []
     for order in result.order_list:
         if order.status == PENDING:
-            record = _order_record(order, result.data)
+            record = _order_record(order, result.market_data)
             open_orders.append({"id": record["order_id"], "created_time": iso(record["created_timestamp"]),
                                 **{key: _num(record[key]) if key not in ("symbol", "side", "type") else record[key]
                                    for key in ("symbol", "side", "type", "size", "value", "fraction", "weight",
                                                "limit", "stop")}})
     curve = result.equity
     kill = [order for order in result.order_list if order.reason == "kill_switch"]
-    halted = f"kill switch at {iso(int(result.data.timestamps[kill[0].created_bar]))}" if kill else None
+    halted = f"kill switch at {iso(int(result.market_data.timestamps[kill[0].created_bar]))}" if kill else None
     return {
         "positions": positions, "open_orders": open_orders,
         "risk": {"peak_equity": float(max(result.settings["cash"], curve["equity"].max())),
                  "drawdown": _num(curve["drawdown"].iloc[-1]), "halted": halted},
-        "bars": int(result.data.n_bars - start_row),
+        "bars": int(result.market_data.n_bars - start_row),
     }
 
 

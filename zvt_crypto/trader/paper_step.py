@@ -75,9 +75,11 @@ class PaperStep:
 
         names = step.params["accounts"]
         every = names == [ALL]
-        rows = db.account_rows(context.store) if every else [db.account_row(context.store, name) for name in names]
+        accounts: list[tuple[str, dict[str, Any] | None]] = (
+            [(row["name"], row) for row in db.account_rows(context.store)] if every
+            else [(name, db.account_row(context.store, name)) for name in names])
         total, texts, errors = 0, [], []
-        for name, row in zip(names if not every else [row["name"] for row in rows], rows, strict=True):
+        for name, row in accounts:
             if row is None:
                 errors.append(f"no paper account {name!r}; create it with zvt-crypto paper create {name} "
                               "--strategy … --exchange … --symbol … --level …")

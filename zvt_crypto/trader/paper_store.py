@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, delete, func, insert, select, update
 
 from zvt_crypto.contract.errors import InvalidInputError, ZvtCryptoError
 from zvt_crypto.contract.store import Store
@@ -45,9 +45,9 @@ def account_names(store: Store | Connection) -> list[str]:
         return list(connection.execute(select(ACCOUNTS.c.name).order_by(ACCOUNTS.c.name)).scalars())
 
 
-def _plain(row: Mapping[str, Any]) -> dict[str, Any]:
+def _plain(row: RowMapping) -> dict[str, Any]:
     """A row with its ``UtcMillis`` columns as epoch ms (the module works in ms; the ORM hands out datetimes)."""
-    out = dict(row)
+    out = {str(key): value for key, value in row.items()}  # keys are the column names; str() only tells mypy
     for key, value in out.items():
         if key.endswith("_timestamp") and value is not None:
             out[key] = to_ms(value)

@@ -27,15 +27,16 @@ def reduce_points(index: pd.Index, values: np.ndarray, limit: int = MAX_POINTS) 
         return index, values
     size = int(np.ceil(n / (limit / 4)))
     starts = np.arange(0, n, size)
-    keep = set()
+    keep: set[int] = set()
     for start in starts:
         block = values[start: start + size]
         valid = ~np.isnan(block)
         if not valid.any():
             continue
         positions = np.flatnonzero(valid)
-        keep.update((start + positions[0], start + positions[-1], start + int(np.nanargmin(block)),
-                     start + int(np.nanargmax(block))))
+        first = int(start)
+        keep.update((first + int(positions[0]), first + int(positions[-1]), first + int(np.nanargmin(block)),
+                     first + int(np.nanargmax(block))))
     rows = np.fromiter(sorted(keep), dtype=np.int64)
     return index[rows], values[rows]
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.timeutil import iso, iso_texts
 from zvt_crypto.trader.metrics import Annualisation, compute_metrics, dump_json, metrics_frame, to_jsonable
 from zvt_crypto.trader.params import describe_params
@@ -87,6 +88,14 @@ class BacktestResult:
             self._orders = orders_frame(self.data, self.order_list) if self.data is not None else orders_frame(
                 None, [])
         return self._orders
+
+    @property
+    def market_data(self) -> MarketData:
+        """The bars the run traded; a result read back from storage keeps none (re-run it for them)."""
+        if self.data is None:
+            raise InvalidInputError(f"run {self.run_id} was read back from storage and holds no market data: "
+                                    f"re-run it (zvt-crypto runs rerun {self.run_id})")
+        return self.data
 
     @property
     def fingerprint(self) -> str:
@@ -165,6 +174,7 @@ def build_series(data: MarketData, initial_cash: float, ev_bar: Sequence[int], e
     t, n = data.n_bars, data.n_symbols
     bars = np.asarray(ev_bar, dtype=np.int64)
     cash = initial_cash + np.cumsum(np.bincount(bars, weights=np.asarray(ev_cash, dtype=np.float64), minlength=t))
+    moves: np.ndarray
     if n == 1:
         moves = np.bincount(bars, weights=np.asarray(ev_size, dtype=np.float64), minlength=t).reshape(-1, 1)
     else:
@@ -178,9 +188,9 @@ def build_series(data: MarketData, initial_cash: float, ev_bar: Sequence[int], e
 
 def make_result(*, data: MarketData, strategy: str, params: dict[str, Any], settings: dict[str, Any],
                 initial_cash: float, events: tuple[Sequence[int], Sequence[int], Sequence[float], Sequence[float]],
-                closed: Sequence[ClosedTrade], open_positions: Sequence[tuple[int, Any, float]],
-                orders: Sequence[Order], totals: dict[str, float], engine: str, seconds: float,
-                annualisation: Annualisation | None = None) -> BacktestResult:
+                closed: Sequence[ClosedTrade] | Mapping[str, Sequence[Any]],
+                open_positions: Sequence[tuple[int, Any, float]], orders: Sequence[Order], totals: dict[str, float],
+                engine: str, seconds: float, annualisation: Annualisation | None = None) -> BacktestResult:
     """Assemble a :class:`BacktestResult` from what an engine recorded (``annualisation``: default the data's)."""
     from zvt_crypto import __version__
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from zvt_crypto.contract.errors import InvalidInputError
-from zvt_crypto.contract.store import Store, get_store
+from zvt_crypto.contract.store import Store, StoreLike, get_store
 from zvt_crypto.contract.timeutil import to_ms
 from zvt_crypto.domain.trading import BacktestEquity, BacktestRun, BacktestTrade
 from zvt_crypto.trader.metrics import to_jsonable
@@ -37,7 +37,7 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
 
 
-def save_run(result: BacktestResult, store: Store | Any = None, *, note: str | None = None,
+def save_run(result: BacktestResult, store: StoreLike = None, *, note: str | None = None,
              equity: bool = True) -> str:
     """Store ``result`` (run row, trades, equity curve) and return its run id (also set on ``result``)."""
     store = get_store(store)
@@ -88,7 +88,7 @@ def _run_row(run_id: str, store: Store) -> dict[str, Any]:
     return rows[0]
 
 
-def list_runs(store: Store | Any = None, *, strategy: str | None = None, limit: int = 50) -> pd.DataFrame:
+def list_runs(store: StoreLike = None, *, strategy: str | None = None, limit: int = 50) -> pd.DataFrame:
     """The latest runs, newest first: id, when, strategy, parameters, data, and the summary metrics."""
     store = get_store(store)
     filters = [BacktestRun.strategy == strategy] if strategy else None
@@ -106,7 +106,7 @@ def list_runs(store: Store | Any = None, *, strategy: str | None = None, limit: 
     return table
 
 
-def load_run(run_id: str, store: Store | Any = None, *, equity: bool = True) -> BacktestResult:
+def load_run(run_id: str, store: StoreLike = None, *, equity: bool = True) -> BacktestResult:
     """A stored run as a :class:`BacktestResult` (metrics as stored: times as ISO text, durations in seconds;
     no orders or positions)."""
     store = get_store(store)
@@ -149,7 +149,7 @@ def _trades_from_table(trades: pd.DataFrame) -> pd.DataFrame:
         "entry_bar": -1, "exit_bar": -1, "exit_reason": trades["exit_reason"]})
 
 
-def compare_runs(run_ids: Sequence[str], store: Store | Any = None) -> pd.DataFrame:
+def compare_runs(run_ids: Sequence[str], store: StoreLike = None) -> pd.DataFrame:
     """Runs side by side: one column per run, rows for its inputs and every metric."""
     store = get_store(store)
     columns = {}
@@ -162,7 +162,7 @@ def compare_runs(run_ids: Sequence[str], store: Store | Any = None) -> pd.DataFr
     return pd.DataFrame(columns)
 
 
-def rerun(run_id: str, store: Store | Any = None) -> tuple[BacktestResult, bool]:
+def rerun(run_id: str, store: StoreLike = None) -> tuple[BacktestResult, bool]:
     """Run a stored run again with its stored inputs on the store's data now; also says whether that data still
     has the stored fingerprint (if it does, the metrics are the same)."""
     from zvt_crypto.trader.data import load_market_data

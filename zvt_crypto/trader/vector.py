@@ -27,7 +27,6 @@ from zvt_crypto.trader.slippage import FixedBps, Slippage, SpreadImpact
 if TYPE_CHECKING:
     from zvt_crypto.trader.broker import Broker
     from zvt_crypto.trader.data import MarketData
-    from zvt_crypto.trader.signals import SignalStrategy
     from zvt_crypto.trader.strategy import Strategy
 
 
@@ -116,9 +115,11 @@ def check_vectorisable(strategy: Strategy, data: MarketData, broker: Broker) -> 
 
 def run_vectorised(strategy: Strategy, data: MarketData, broker: Broker) -> VectorRecord:
     """Run a signal strategy (already bound and initialised) without a per-bar loop; see the module docstring."""
+    from zvt_crypto.trader.signals import SignalStrategy
+
     check_vectorisable(strategy, data, broker)
-    signal_strategy: SignalStrategy = strategy  # type: ignore[assignment]
-    entries, exits = signal_strategy.full_signals()
+    assert isinstance(strategy, SignalStrategy)  # check_vectorisable refused any other strategy
+    entries, exits = strategy.full_signals()
     n_bars = data.n_bars
     if entries.shape != (n_bars,) or exits.shape != (n_bars,):
         raise InvalidInputError(f"signals() must give two arrays of {n_bars} booleans, got {entries.shape} and "
@@ -135,10 +136,10 @@ def run_vectorised(strategy: Strategy, data: MarketData, broker: Broker) -> Vect
         slip = (SPREAD_IMPACT, float(slippage.spread_bps), float(slippage.impact))
     else:
         slip = (NO_SLIP, 0.0, 0.0)
-    fraction = float(signal_strategy.fraction)
+    fraction = float(strategy.fraction)
     out = signal_kernel(len(entry_at) + len(exit_at))(
         entry_at, exit_at, np.ascontiguousarray(data.open[:, 0]), np.ascontiguousarray(data.volume[:, 0]), start,
-        n_bars, ("long", "short", "both").index(signal_strategy.direction), fraction, float(broker.initial_cash),
+        n_bars, ("long", "short", "both").index(strategy.direction), fraction, float(broker.initial_cash),
         float(spec.contract_size), float(spec.step or 0.0), fills.step_divisor(spec.step),
         float(spec.min_amount or 0.0), float(spec.min_cost or 0.0), float(broker.taker[0]), float(broker.leverage[0]),
         *slip)

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -62,7 +62,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FoldWindow", "WalkForwardResult", "fold_windows", "walk_forward", "window_bars"]
 
-WindowLike = int | str | timedelta | pd.Timedelta
+WindowLike: TypeAlias = int | str | timedelta | pd.Timedelta
 
 
 def window_bars(value: WindowLike, data: MarketData, what: str = "window") -> int:
@@ -267,7 +267,12 @@ def walk_forward(strategy: str | type[Strategy], data: MarketData, grid: Grid, *
                      method=method, skipped=skipped, settings=settings, n_splits=n_splits, seconds=0.0,
                      key=lambda k: ("full", k))
 
-    rows, fold_trials, fold_results, pieces, exposures, trades = [], [], [], [], [], []
+    rows: list[dict[str, Any]] = []
+    fold_trials: list[pd.DataFrame] = []
+    fold_results: list[BacktestResult] = []
+    pieces: list[pd.Series] = []
+    exposures: list[pd.Series] = []
+    trades: list[pd.DataFrame] = []
     totals = dict.fromkeys(("traded_notional", "fees_paid", "funding_paid", "funding_received"), 0.0)
     level = settings.cash
     index = data.index

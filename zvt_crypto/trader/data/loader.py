@@ -15,6 +15,7 @@ from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.ids import entity_id as make_entity_id
 from zvt_crypto.contract.ids import entity_type_of_symbol
 from zvt_crypto.contract.levels import Level
+from zvt_crypto.contract.store import Store, StoreLike, get_store
 from zvt_crypto.contract.timeutil import TimeLike, check_range, iso, to_ms
 from zvt_crypto.trader.data.container import DataSource, MarketData, SymbolSpec
 from zvt_crypto.trader.data.frames import FIELDS
@@ -27,7 +28,7 @@ def load_market_data(
     level: Level | str,
     start: TimeLike | None = None,
     end: TimeLike | None = None,
-    store: Any = None,
+    store: StoreLike = None,
 ) -> MarketData:
     """Bars, funding and market specs of ``symbols`` on ``exchange`` at ``level`` between ``start`` and ``end``
     (inclusive, UTC), read in one query per table.
@@ -37,7 +38,6 @@ def load_market_data(
 
     >>> data = load_market_data(exchange="binance", symbols=["BTC/USDT"], level="1h")  # doctest: +SKIP
     """
-    from zvt_crypto.contract.store import get_store
     from zvt_crypto.domain import Bar, FundingRate
 
     store = get_store(store)
@@ -81,11 +81,10 @@ def load_market_data(
     return MarketData.from_bars(bars, specs=specs, level=str(level), exchange=exchange, funding=funding, source=source)
 
 
-def market_specs(exchange: str, symbols: Sequence[str], *, store: Any = None) -> list[SymbolSpec]:
+def market_specs(exchange: str, symbols: Sequence[str], *, store: StoreLike = None) -> list[SymbolSpec]:
     """The trading rules of ``symbols`` on ``exchange`` from the stored markets (defaults for a market the store
     lacks). Fees the market has no data for (imported bars) are the venue's published defaults from ccxt's fee
     table (:func:`~zvt_crypto.trader.fees.venue_default_fees`), or unknown."""
-    from zvt_crypto.contract.store import get_store
     from zvt_crypto.domain import CryptoPair, CryptoPerp
     from zvt_crypto.trader.fees import MARKET, venue_default_fees
 
@@ -127,7 +126,7 @@ def market_specs(exchange: str, symbols: Sequence[str], *, store: Any = None) ->
 
 
 def _empty_message(
-    store: Any,
+    store: Store,
     exchange: str,
     missing: list[str],
     ids: list[str],
