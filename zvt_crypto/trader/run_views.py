@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from zvt_crypto.contract.errors import InvalidInputError
-from zvt_crypto.contract.store import Store, get_store
+from zvt_crypto.contract.store import Store, StoreLike, get_store
 from zvt_crypto.contract.timeutil import to_ms
 
 #: the columns :func:`runs_overview` gives, in order
@@ -56,7 +56,7 @@ def downsample(series: pd.Series, budget: int) -> pd.Series:
     return series.iloc[downsample_positions(series.to_numpy(dtype=float), budget)]
 
 
-def runs_overview(store: Store | Any = None, *, limit: int = 500) -> pd.DataFrame:
+def runs_overview(store: StoreLike = None, *, limit: int = 500) -> pd.DataFrame:
     """The stored runs, newest first, with their headline metrics (:data:`OVERVIEW_COLUMNS`); ``symbols`` as one
     text, ``params`` as ``name=value`` text, times UTC."""
     from zvt_crypto.domain.trading import BacktestRun
@@ -96,7 +96,7 @@ class RunView:
     price_problem: str | None = None
 
 
-def run_view(run_id: str, store: Store | Any = None, *, budget: int = 2_000, start: Any = None,
+def run_view(run_id: str, store: StoreLike = None, *, budget: int = 2_000, start: Any = None,
              end: Any = None) -> RunView:
     """The series of run ``run_id`` for its charts, each at most ``budget`` points; with ``start`` / ``end``
     (UTC, inclusive) only that window of the run (a chart zoomed in: finer detail, up to every stored point).
@@ -176,7 +176,7 @@ def buy_and_hold_of(closes: pd.DataFrame, cash: float, first: pd.Series | None =
     return (filled / first).fillna(1.0).mean(axis=1) * cash
 
 
-def normalised_equity(run_ids: Sequence[str], store: Store | Any = None, *,
+def normalised_equity(run_ids: Sequence[str], store: StoreLike = None, *,
                       budget: int = 2_000) -> dict[str, pd.Series]:
     """Each run's equity divided by its first value (1.0 = the start), thinned to ``budget`` points, for an
     overlay of runs with different cash."""
@@ -190,7 +190,7 @@ def normalised_equity(run_ids: Sequence[str], store: Store | Any = None, *,
     return out
 
 
-def rerun_and_store(run_id: str, store: Store | Any = None, *,
+def rerun_and_store(run_id: str, store: StoreLike = None, *,
                     progress: Callable[[str], None] | None = None) -> tuple[str, bool]:
     """Run stored run ``run_id`` again on the store's data now and store the result as a new run (its note says
     which run it repeats); the new id and whether the data still had the stored fingerprint. ``progress`` hears
