@@ -248,3 +248,34 @@ def serve_process(site: Site, *args: str, env: dict[str, str] | None = None) -> 
 @pytest.fixture
 def serve_site() -> Callable[..., Any]:
     return serve_process
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# stored backtest runs (the /backtests page)
+# ---------------------------------------------------------------------------------------------------------------
+#: two real backtests on the imported bars: GOOG daily (2,148 bars) and EUR/USD hourly (5,000 bars)
+RUNS = (("nasdaq", "GOOG/USD", "1d", {"fast": 10, "slow": 30}), ("oanda", "EUR/USD", "1h", {"fast": 5, "slow": 20}))
+
+
+def store_runs(store: Store) -> list[str]:
+    """Backtest ``sma_cross`` on each of :data:`RUNS` through the library and store the runs; their ids."""
+    from zvt_crypto.trader.data import load_market_data
+    from zvt_crypto.trader.engine import run_backtest
+    from zvt_crypto.trader.storage import save_run
+
+    ids = []
+    for exchange, symbol, level, params in RUNS:
+        data = load_market_data(exchange=exchange, symbols=[symbol], level=level, store=store)
+        ids.append(save_run(run_backtest("sma_cross", data, params=params, fee=0.001), store))
+    return ids
+
+
+@pytest.fixture
+def runs_site(tmp_path: Path) -> tuple[Site, list[str]]:
+    """The filled site with the two stored runs of :func:`store_runs`."""
+    site = make_site(tmp_path, filled=True)
+    store = site.store()
+    try:
+        return site, store_runs(store)
+    finally:
+        store.dispose()
