@@ -53,13 +53,18 @@ def _mount_dash(server: FastAPI, context: UiContext) -> None:
     import dash
     from dash import Dash, dcc, html
 
-    from zvt_crypto.ui.pages import jobs, overview
+    from zvt_crypto.ui.pages import factors, jobs, overview, paper
 
     # Dash's annotation of ``server`` predates its FastAPI backend (a server instance is documented and works)
     app = Dash(__name__, server=server, use_pages=True, pages_folder="",  # type: ignore[arg-type]
                assets_folder=str(ASSETS), title="zvt_crypto", update_title="", suppress_callback_exceptions=True,
                serve_locally=True)
-    pages = [overview, jobs]
+    pages = [
+        overview,
+        factors,
+        paper,
+        jobs,
+    ]
     for page in pages:
         page.register(app, context)
     nav = [dcc.Link(entry["name"], href=entry["path"], className="nav-link", id=f"nav-{entry['name'].lower()}")
