@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -79,3 +80,12 @@ def _mount_dash(server: FastAPI, context: UiContext) -> None:
     ])
     if context.settings.debug:
         app.enable_dev_tools(debug=True, dev_tools_hot_reload=False)
+    _run_first_request_setup(app)
+
+
+def _run_first_request_setup(app: Any) -> None:
+    """Dash's FastAPI backend sets the page router and its clientside script up in hooks it runs only before
+    requests to ``/`` and ``/_dash-*``: a first visit straight to a deep link (``/factors?…``) would get a page
+    without that script (a TypeError in the console, the page title never set). Run the hooks now, once."""
+    for hook in list(app.backend._before_request_funcs):  # private to Dash: no public way to prime it
+        hook()

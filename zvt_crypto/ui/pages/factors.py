@@ -30,6 +30,14 @@ DEFAULT_ENTITIES = 5
 PERIODS = (1, 5, 10)
 TEAR_SHEET_FIGURES = ("ic", "quantile_returns", "cumulative", "turnover", "decay")
 UTC_AXIS = "time (UTC)"
+# The page's state goes into the address bar without a navigation: a dcc.Location update would make Dash's page
+# router render the whole page again (and drop the callbacks in flight). Returns the unchanged id (no update).
+REPLACE_URL = """function(search) {
+    if (typeof search === "string" && search !== window.location.search) {
+        window.history.replaceState(window.history.state, "", window.location.pathname + search);
+    }
+    return window.dash_clientside.no_update;
+}"""
 
 
 class TearSheetCache:
@@ -84,12 +92,15 @@ def register(app: Dash, context: UiContext) -> None:
               end: str | None) -> Any:
         return tear_sheet_content(context, factor_id, entities or [], output, start, end, cache)
 
-    @app.callback(Output("factors-url", "search"), Input("factors-factor", "value"),
+    @app.callback(Output("factors-query", "data"), Input("factors-factor", "value"),
                   Input("factors-entities", "value"), Input("factors-output", "value"),
                   Input("factors-start", "value"), Input("factors-end", "value"), prevent_initial_call=True)
     def url(factor_id: str | None, entities: list[str] | None, output: str | None, start: str | None,
             end: str | None) -> str:
         return query_string(factor_id, entities or [], output, start, end)
+
+    app.clientside_callback(REPLACE_URL, Output("factors-query", "id"), Input("factors-query", "data"),
+                            prevent_initial_call=True)
 
 
 def query_string(factor_id: str | None, entities: Sequence[str], output: str | None, start: str | None,
@@ -120,7 +131,7 @@ def _layout(context: UiContext, factor: str | None, level: str | None, entities:
         options.insert(0, {"label": f"{factor_id} (never computed)", "value": factor_id})
     return html.Div([
         html.H1("Factors"),
-        dcc.Location(id="factors-url", refresh=False),
+        dcc.Store(id="factors-query"),  # the state as a query string, copied into the address bar
         html.Section([html.H2("Stored factors"), catalog_content(context, catalog)], className="card"),
         html.Section([
             html.H2("Values"),
@@ -261,7 +272,7 @@ def values_content(context: UiContext, factor_id: str | None, entities: Sequence
         series = frame.loc[entity, output].dropna()
         step = max(1, -(-len(series) // MAX_POINTS))
         if step > 1:
-            thinned.append(f"{symbol_of(entity)}: every {step}th of {len(series):,} values")
+            thinned.append(f"{symbol_of(entity)}: every {_ordinal(step)} of {len(series):,} values")
         figure.add_scatter(x=series.index[::step], y=series.to_numpy()[::step], mode="lines",
                            name=symbol_of(entity))
     figure.update_layout(title=f"{output} of {factor_id}", xaxis_title=UTC_AXIS, yaxis_title=output,
@@ -314,6 +325,11 @@ def _thin(figure: Any) -> Any:
             figure.update_layout(xaxis_title=UTC_AXIS)
     figure.update_layout(height=340, margin={"t": 50, "r": 20})
     return figure
+
+
+def _ordinal(number: int) -> str:
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
 
 
 def _utc(value: Any) -> str:
