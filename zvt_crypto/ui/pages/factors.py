@@ -323,7 +323,8 @@ def _thin(figure: Any) -> Any:
             trace.update(x=trace.x[::step], y=trace.y[::step])
         if trace.x is not None and len(trace.x) and isinstance(trace.x[0], pd.Timestamp):
             figure.update_layout(xaxis_title=UTC_AXIS)
-    figure.update_layout(height=340, margin={"t": 50, "r": 20})
+    figure.update_layout(height=380, margin={"t": 50, "r": 20}, title_font_size=14,
+                         legend={"orientation": "h", "yanchor": "top", "y": -0.28, "x": 0})
     return figure
 
 

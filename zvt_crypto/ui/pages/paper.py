@@ -102,7 +102,7 @@ def _account_sections(context: UiContext, row: Any) -> list[Any]:
         html.Dt("trades from (UTC)"), html.Dd(_time(row["start"])),
         html.Dt("last bar (UTC)"), html.Dd(_time(row["last_bar"]), id="paper-last-bar"),
         html.Dt("lag behind the clock"), html.Dd(_lag_of(row["lag"], row["last_bar"], row["level"]), id="paper-lag"),
-        html.Dt("equity"), html.Dd(f"{row['equity']:,.2f} (cash {row['cash']:,.2f})", id="paper-equity-now"),
+        html.Dt("equity"), html.Dd(f"{row['equity']:,.2f} (cash {_money(row['cash'])})", id="paper-equity-now"),
         html.Dt("return"), html.Dd(_percent(row["return"])),
         html.Dt("kill switch"), html.Dd(_kill_switch(row["halted"]), id="paper-kill-switch"),
     ], className="kv")
@@ -119,7 +119,8 @@ def _account_sections(context: UiContext, row: Any) -> list[Any]:
             [[o.id, _time(o.created_time), o.symbol, o.side, o.type, _number(o.size), _number(o.limit),
               _number(o.stop)] for o in orders.itertuples()], "paper-open-orders", "No open order.")],
             className="card"),
-        html.Section([html.H2(f"Trades (the latest {TRADE_ROWS}, newest first; {len(trades):,} in all)"),
+        html.Section([html.H2(f"Trades ({len(trades):,}, newest first" + (
+            f"; the latest {TRADE_ROWS} shown)" if len(trades) > TRADE_ROWS else ")")),
                       _trades_table(trades)], className="card"),
     ]
 
@@ -178,6 +179,10 @@ def _kill_switch(halted: str | None) -> Any:
 
 def _time(value: Any) -> str:
     return "-" if value is None or (not isinstance(value, str) and pd.isna(value)) or value == "" else utc(value)
+
+
+def _money(value: float) -> str:
+    return f"{0.0 if abs(value) < 0.005 else value:,.2f}"  # no "-0.00" from a float's round-off
 
 
 def _percent(value: float) -> str:
