@@ -1,12 +1,13 @@
-# Two commands set everything up from a fresh clone:
+# Three commands set everything up from a fresh clone:
 #   make demo   — venv, install, run the offline main job on the embedded SQLite store
+#   make ui     — the same install, then the dashboard on that store (zvt-crypto serve, http://127.0.0.1:8050/)
 #   make test   — venv, install with the dev extras, lint, run the whole test suite
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint bench clean
+.PHONY: demo ui test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +22,9 @@ $(VENV)/.installed-dev: $(BIN)/python setup.cfg pyproject.toml
 
 demo: $(VENV)/.installed
 	$(BIN)/zvt-crypto demo
+
+ui: $(VENV)/.installed
+	$(BIN)/zvt-crypto serve
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check zvt_crypto tests benchmarks
