@@ -1,4 +1,4 @@
-# Three commands set everything up from a fresh clone:
+# Two commands set everything up from a fresh clone (and one opens the dashboard):
 #   make demo   — venv, install, run the offline main job on the embedded SQLite store
 #   make ui     — the same install, then the dashboard on that store (zvt-crypto serve, http://127.0.0.1:8050/)
 #   make test   — venv, install with the dev extras, lint, run the whole test suite
