@@ -49,3 +49,21 @@ def test_positions_and_open_orders_are_the_backtests(sqlite_store: Store) -> Non
 def test_an_unknown_account_is_an_error(sqlite_store: Store) -> None:
     with pytest.raises(InvalidInputError, match="nobody"):
         account_positions("nobody", sqlite_store)
+
+
+def test_the_backlog_counts_the_stored_bars_not_processed_yet(sqlite_store: Store) -> None:
+    from zvt_crypto.trader.paper_book import account_backlog
+
+    store = sqlite_store
+    bars = goog_bars(slice(0, 60))
+    stamps = [int(stamp.value // 1_000_000) for stamp in bars["timestamp"]]
+    store.write(Bar, bars.iloc[:40])
+    trader = PaperTrader("lagging", "sma_cross", {"fast": 3, "slow": 8}, exchange="binance", symbols=["GOOG/USD"],
+                         level="1d", fee=0.001, start=stamps[10], warmup=10).create(store)
+    assert account_backlog("lagging", store) == (stamps[39], 30)  # never stepped: bars 10..39
+    trader.step(store, until=stamps[29])
+    assert account_backlog("lagging", store) == (stamps[39], 10)
+    store.write(Bar, bars.iloc[40:])
+    assert account_backlog("lagging", store) == (stamps[59], 30)
+    trader.step(store)
+    assert account_backlog("lagging", store) == (stamps[59], 0)

@@ -87,6 +87,14 @@ def test_tear_sheet_and_values_of_a_stored_factor(page: Any, research: tuple[Sit
     expect(page.locator("#factors-ts-cumulative")).to_be_visible(timeout=TIMEOUT_MS)
     page.wait_for_function("() => document.querySelector('#factors-ts-cumulative .js-plotly-plot').data.length === 2",
                            timeout=TIMEOUT_MS)  # two symbols: two quantiles
+
+    page.locator("#factors-factor").click()  # another factor: its own symbols, lines and sheet
+    page.get_by_role("option", name=re.compile(r"^rsi:1d:window=14")).click()
+    expect(page).to_have_url(re.compile(r"factor=rsi:1d:window=14&entities=pair_nasdaq_GOOG-USD"), timeout=TIMEOUT_MS)
+    page.wait_for_function("() => document.querySelector('#factors-values .js-plotly-plot')._fullData[0].name "
+                           "=== 'GOOG/USD'", timeout=TIMEOUT_MS)
+    assert [name for name, _ in traces(page, "factors-values")] == ["GOOG/USD"]
+    expect(page.locator("#factors-tearsheet-note")).to_contain_text("needs two or more symbols", timeout=TIMEOUT_MS)
     assert page.locator("#page-error").count() == 0
     assert watch.problems == []
 

@@ -60,6 +60,7 @@ def test_paper_account_equity_book_and_a_step_that_shows_up(page: Any, paper_sit
     expect(page.locator("#paper-kill-switch")).to_have_text("not triggered")
     expect(page.locator("#paper-lag span")).to_have_css("color", "rgb(161, 92, 0)")  # amber: years behind the clock
     expect(page.locator("#paper-open-orders")).to_contain_text("No open order.")
+    expect(page.locator("#paper-backlog")).to_contain_text("bars not processed yet")
     snap(page, shots, "paper")
 
     store = site.store()  # the account steps on (as the scheduler would) while the page is open
@@ -71,6 +72,7 @@ def test_paper_account_equity_book_and_a_step_that_shows_up(page: Any, paper_sit
     after_rows, _trades, after_last = stored(site)
     assert after_last > last
     expect(page.locator("#paper-last-bar")).to_have_text(after_last[:10] + " 00:00:00", timeout=TIMEOUT_MS)
+    expect(page.locator("#paper-backlog")).to_contain_text("up to date")
     page.wait_for_function(f"() => document.querySelector('#paper-equity .js-plotly-plot')._fullData[0].x.length "
                            f"=== {after_rows}", timeout=TIMEOUT_MS)
     assert page.locator("#page-error").count() == 0

@@ -56,12 +56,15 @@ def test_a_step_shows_on_the_next_refresh(tmp_path: Path) -> None:
 
     site = make_research_site(tmp_path)
     context = ui_context(site)
-    before = find(paper.paper_content(context, PAPER_ACCOUNT), "paper-equity").figure.data[0]
+    first = paper.paper_content(context, PAPER_ACCOUNT)
+    before = find(first, "paper-equity").figure.data[0]
+    assert "bars not processed yet (up to 2013-03-01 00:00:00)" in text_of(find(first, "paper-backlog"))
     PaperTrader.load(PAPER_ACCOUNT, context.store).step(context.store)
     after = paper.paper_content(context, PAPER_ACCOUNT)
     assert len(find(after, "paper-equity").figure.data[0].x) == len(account_equity(PAPER_ACCOUNT, context.store))
     assert len(find(after, "paper-equity").figure.data[0].x) > len(before.x)
     assert text_of(find(after, "paper-last-bar")) == "2013-03-01 00:00:00"  # GOOG's last bar
+    assert text_of(find(after, "paper-backlog")) == "up to date (newest stored bar 2013-03-01 00:00:00)"
 
 
 def test_an_unknown_account_and_an_empty_store(research_site: Site, empty_site: Site) -> None:

@@ -88,19 +88,21 @@ def _accounts_section(status: pd.DataFrame, chosen: str | None) -> html.Section:
 
 def _account_sections(context: UiContext, row: Any) -> list[Any]:
     from zvt_crypto.trader.paper import account_equity, account_trades
-    from zvt_crypto.trader.paper_book import account_open_orders, account_positions
+    from zvt_crypto.trader.paper_book import account_backlog, account_open_orders, account_positions
 
     name = str(row["name"])
     equity = account_equity(name, context.store)
     positions = account_positions(name, context.store)
     orders = account_open_orders(name, context.store)
     trades = account_trades(name, context.store)
+    newest, backlog = account_backlog(name, context.store)
     params = ", ".join(f"{key}={value}" for key, value in (row["params"] or {}).items())
     banner = html.Dl([
         html.Dt("strategy"), html.Dd(f"{row['strategy']}({params})"),
         html.Dt("market"), html.Dd(f"{row['symbols']} on {row['exchange']}, {row['level']} bars"),
         html.Dt("trades from (UTC)"), html.Dd(_time(row["start"])),
         html.Dt("last bar (UTC)"), html.Dd(_time(row["last_bar"]), id="paper-last-bar"),
+        html.Dt("behind the newest stored bar"), html.Dd(_backlog(name, newest, backlog), id="paper-backlog"),
         html.Dt("lag behind the clock"), html.Dd(_lag_of(row["lag"], row["last_bar"], row["level"]), id="paper-lag"),
         html.Dt("equity"), html.Dd(f"{row['equity']:,.2f} (cash {_money(row['cash'])})", id="paper-equity-now"),
         html.Dt("return"), html.Dd(_percent(row["return"])),
@@ -171,6 +173,16 @@ def _lag_of(lag: str | None, last_bar: str | None, level: str) -> Any:
     behind = now_ms() - to_ms(last_bar) - Level.parse(level).ms > Level.parse(level).ms
     return coloured(lag, AMBER if behind else GREEN,
                     "more than one bar behind: record new bars and step the account" if behind else None)
+
+
+def _backlog(name: str, newest: int | None, bars: int) -> Any:
+    """How many stored bars the account has not processed (amber: a step is due)."""
+    if newest is None:
+        return coloured("no bars stored for every symbol yet", AMBER)
+    if not bars:
+        return coloured(f"up to date (newest stored bar {utc(newest)})", GREEN)
+    return coloured(f"{bars:,} bar{'s' * (bars != 1)} not processed yet (up to {utc(newest)})", AMBER,
+                    f"zvt-crypto paper step {name} processes them (the scheduler does after each recording)")
 
 
 def _kill_switch(halted: str | None) -> Any:
