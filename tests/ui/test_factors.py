@@ -6,11 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from tests.ui.components import find, table_rows, text_of
 from tests.ui.conftest import Site, backtesting_csv, ui_context
-from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.ui.pages import factors
 
 RSI_4H, RSI_1D = "rsi:4h:window=14", "rsi:1d:window=14"
@@ -50,7 +48,7 @@ def test_a_query_names_a_factor_by_id_or_by_name_and_level(research_site: Site) 
     assert dropdown.value == "macd:1d:fast=12,signal=9,slow=26"
     assert dropdown.options[0]["label"] == "macd:1d:fast=12,signal=9,slow=26 (never computed)"
     assert find(page, "factors-entities").value == [GOOG] and find(page, "factors-start").value == "2010-01-01"
-    assert "needs a level" in text_of(find(factors.layout(context, factor="rsi"), "page-error"))
+    assert "needs a level" in text_of(find(factors.layout(context, factor="rsi"), "factors-query-problem"))
     assert factors.query_string(RSI_4H, [BTC, ETH], "rsi", "2023-12-01", None) == (
         f"?factor={RSI_4H}&entities={BTC},{ETH}&output=rsi&start=2023-12-01")
 
@@ -78,8 +76,10 @@ def test_values_draw_one_line_per_symbol_within_the_budget(research_site: Site) 
     assert f"GOOG/USD: every 2nd of {goog:,} values" in text_of(find(thinned, "factors-values-thinned"))
     empty = factors.values_content(context, RSI_4H, [BTC], "rsi", "2030-01-01", None)
     assert "No values of rsi:4h:window=14 for these symbols in this period" in text_of(empty)
-    with pytest.raises(InvalidInputError, match="start 2024-01-02 is after its end 2024-01-01"):
-        factors.values_content(context, RSI_4H, [BTC], "rsi", "2024-01-02", "2024-01-01")
+    reversed_period = factors.values_content(context, RSI_4H, [BTC], "rsi", "2024-01-02", "2024-01-01")
+    assert "the period's start 2024-01-02 is after its end 2024-01-01" in text_of(reversed_period)
+    assert "cannot read 'soon' as a time" in text_of(factors.tear_sheet_content(
+        context, RSI_4H, [BTC, ETH], "rsi", "soon", None, factors.TearSheetCache()))
 
 
 def test_a_factor_never_computed_shows_the_command(research_site: Site) -> None:

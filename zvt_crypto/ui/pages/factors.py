@@ -123,7 +123,11 @@ def _layout(context: UiContext, factor: str | None, level: str | None, entities:
     from zvt_crypto.factors.catalog import stored_factors
 
     catalog = stored_factors(context.store)
-    factor_id = resolve_factor(catalog, factor, level)
+    problem: Any = None
+    try:
+        factor_id = resolve_factor(catalog, factor, level)
+    except InvalidInputError as exc:  # a hand-edited link: say what is wrong and show the rest of the page
+        problem, factor_id = note(str(exc), kind="warning", note_id="factors-query-problem"), None
     ids = list(catalog["factor_id"])
     options = [{"label": f"{fid} ({rows:,} rows)", "value": fid} for fid, rows in zip(ids, catalog["rows"],
                                                                                        strict=True)]
@@ -131,6 +135,7 @@ def _layout(context: UiContext, factor: str | None, level: str | None, entities:
         options.insert(0, {"label": f"{factor_id} (never computed)", "value": factor_id})
     return html.Div([
         html.H1("Factors"),
+        problem,
         dcc.Store(id="factors-query"),  # the state as a query string, copied into the address bar
         html.Section([html.H2("Stored factors"), catalog_content(context, catalog)], className="card"),
         html.Section([
@@ -256,7 +261,10 @@ def values_content(context: UiContext, factor_id: str | None, entities: Sequence
     if not entities:
         return [note("Pick one or more symbols.", note_id="factors-values-note")]
     output = output or meta["outputs"][0]
-    start_ms, end_ms = _period(start, end)
+    try:
+        start_ms, end_ms = _period(start, end)
+    except InvalidInputError as exc:  # the user's typing: said in the page, not a failure with a traceback
+        return [note(str(exc), kind="warning", note_id="factors-values-note")]
     frame = factor_values(factor_id, entity_ids=entities, start=start_ms, end=end_ms, store=context.store)
     if frame.empty:
         return [note(f"No values of {factor_id} for these symbols in this period: widen it or compute them "
@@ -293,7 +301,10 @@ def tear_sheet_content(context: UiContext, factor_id: str | None, entities: Sequ
     meta = factor_meta(factor_id, context.store)
     if meta is None:
         return [note(f"{factor_id} was never computed: see the command above.", note_id="factors-tearsheet-note")]
-    start_ms, end_ms = _period(start, end)
+    try:
+        start_ms, end_ms = _period(start, end)
+    except InvalidInputError as exc:
+        return [note(str(exc), kind="warning", note_id="factors-tearsheet-note")]
     key = (factor_id, output, tuple(sorted(entities)), start_ms, end_ms, str(meta["updated_timestamp"]))
     try:
         sheet = cache.get_or_compute(key, lambda: factor_tear_sheet(
