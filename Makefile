@@ -1,5 +1,6 @@
-# Two commands set everything up from a fresh clone:
+# Two commands set everything up from a fresh clone (and one opens the dashboard):
 #   make demo   — venv, install, run the offline main job on the embedded SQLite store
+#   make ui     — the same install, then the dashboard on that store (zvt-crypto serve, http://127.0.0.1:8050/)
 #   make test   — venv, install with the dev extras, lint, run the whole test suite
 #   make test-quick — the quick loop while developing: no slow tests, spread over the machine's cores (pytest-xdist)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -7,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test test-quick lint bench clean
+.PHONY: demo ui test test-quick lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +23,9 @@ $(VENV)/.installed-dev: $(BIN)/python setup.cfg pyproject.toml
 
 demo: $(VENV)/.installed
 	$(BIN)/zvt-crypto demo
+
+ui: $(VENV)/.installed
+	$(BIN)/zvt-crypto serve
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check zvt_crypto tests benchmarks

@@ -4,7 +4,9 @@ A simulated Binance (spot and USDⓈ-M REST on 127.0.0.1, deterministic, clock a
 started for the run; the real ccxt client records from it through the same recorders a user runs against the
 real venue. The venue has a 17-minute ETH/USDT outage and answers some requests with 429 or 503, so the run
 shows retries and the gap audit at work. Then 1h/4h bars are built with the exact resampler and the job
-prints coverage, a query and point-in-time universes. Running it again changes nothing.
+prints coverage, a query and point-in-time universes. Last, so that every page of the dashboard has something to
+show (:func:`fill_dashboard`): a few factors on the 1h bars, a stored backtest run and a stepped paper account.
+Running it again changes nothing.
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ PERP_SYMBOLS = ("BTC/USDT:USDT", "ETH/USDT:USDT")
 START = "2024-01-01"
 OUTAGE = ("ETH/USDT", "2024-01-03T12:00:00Z", "2024-01-03T12:17:00Z")  # symbol, start, end (exclusive)
 HIGHER_LEVELS = ("1h", "4h")
+# factors on the pairs' 1h bars (name, parameters)
+DEMO_FACTORS: tuple[tuple[str, dict[str, int]], ...] = (("rsi", {"window": 14}), ("macd", {}), ("roc", {}))
+DEMO_STRATEGY = ("sma_cross", {"fast": 10, "slow": 30})
+DEMO_NOTE = "demo"  # marks the demo's backtest run, so a second demo finds it instead of storing another
+PAPER_ACCOUNT, PAPER_START = "demo-sma", "2024-01-03"
 
 
 def config_for(config: Config, sim: SimulatedExchange) -> Config:
@@ -76,3 +83,46 @@ def run_demo(store: Store, config: Config, echo: Callable[[str], None] = print, 
     for when in ("2023-11-01", "2024-01-05", "2024-01-08"):
         universe = get_entities("pair", exchange=SPOT, as_of=when, store=store)
         echo(f"pairs listed on {SPOT} as of {when}: {', '.join(universe['symbol'])}")
+    fill_dashboard(store, echo)
+
+
+def fill_dashboard(store: Store, echo: Callable[[str], None] = print) -> None:
+    """Factors, a backtest run and a paper account on the demo's 1h bars (what the dashboard's pages show).
+    Idempotent: factors resume (nothing new), the run is stored once per data, the account is created once and a
+    step with no new bar writes nothing."""
+    from zvt_crypto.factors import compute_factor, make_factor
+
+    echo("")
+    for name, params in DEMO_FACTORS:
+        echo(str(compute_factor(make_factor(name, params), exchange=SPOT, symbols=list(PAIRS), level="1h",
+                                store=store).check()))
+    echo(_backtest_run(store))
+    echo(_paper_account(store))
+
+
+def _backtest_run(store: Store) -> str:
+    from zvt_crypto.domain.trading import BacktestRun
+    from zvt_crypto.trader.data import load_market_data
+    from zvt_crypto.trader.engine import run_backtest
+    from zvt_crypto.trader.storage import save_run
+
+    strategy, params = DEMO_STRATEGY
+    data = load_market_data(exchange=SPOT, symbols=["BTC/USDT"], level="1h", store=store)
+    result = run_backtest(strategy, data, params=params)
+    stored = BacktestRun.query_data(filters=[BacktestRun.note == DEMO_NOTE,
+                                             BacktestRun.data_fingerprint == result.fingerprint,
+                                             BacktestRun.strategy == result.strategy],
+                                    columns=["run_id"], index=None, store=store)
+    run_id = str(stored["run_id"].iloc[0]) if len(stored) else save_run(result, store, note=DEMO_NOTE)
+    metrics = result.metrics
+    return (f"backtest {strategy} on BTC/USDT 1h: {metrics['n_trades']} trades, total return "
+            f"{metrics['total_return']:+.2%}; {'already stored' if len(stored) else 'stored'} as run {run_id}")
+
+
+def _paper_account(store: Store) -> str:
+    from zvt_crypto.trader.paper import PaperTrader
+
+    strategy, params = DEMO_STRATEGY
+    trader = PaperTrader(PAPER_ACCOUNT, strategy, params, exchange=SPOT, symbols=["BTC/USDT"], level="1h",
+                         start=PAPER_START).create(store)
+    return f"paper account {trader.step(store)}"

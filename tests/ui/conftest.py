@@ -279,3 +279,49 @@ def runs_site(tmp_path: Path) -> tuple[Site, list[str]]:
         return site, store_runs(store)
     finally:
         store.dispose()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# factors and paper accounts (pages /factors and /paper)
+# ---------------------------------------------------------------------------------------------------------------
+PAPER_ACCOUNT = "goog-sma"
+PAPER_FIRST_STEP_UNTIL = "2011-12-31"
+CROSS_SECTION = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
+
+
+def fill_research(store: Store, home: Path) -> None:
+    """On top of :func:`fill_store`: RSI computed on GOOG's real daily bars; a cross-section for tear sheets (4h
+    bars of three pairs recorded from the simulated Binance by the real recorder, RSI on them); and a paper account
+    on GOOG (sma_cross) stepped up to :data:`PAPER_FIRST_STEP_UNTIL` (a later step processes the rest)."""
+    from zvt_crypto.contract.config import load_config
+    from zvt_crypto.demo import config_for
+    from zvt_crypto.factors import compute_factor, make_factor
+    from zvt_crypto.recorders import BarsRecorder
+    from zvt_crypto.sim import SimulatedExchange
+    from zvt_crypto.trader.paper import PaperTrader
+
+    compute_factor(make_factor("rsi"), exchange="nasdaq", level="1d", store=store).check()
+    with SimulatedExchange(seed=7, lifetime=120) as sim:
+        config = config_for(load_config(env={"ZVT_CRYPTO_HOME": str(home)}), sim)
+        BarsRecorder(store, config).record(exchange="binance", symbols=CROSS_SECTION, level="4h", start="2023-10-01",
+                                           show_progress=False)
+    compute_factor(make_factor("rsi"), exchange="binance", level="4h", store=store).check()
+    trader = PaperTrader(PAPER_ACCOUNT, "sma_cross", {"fast": 10, "slow": 30}, exchange="nasdaq",
+                         symbols=["GOOG/USD"], level="1d", fee=0.001, start="2010-01-04").create(store)
+    trader.step(store, until=PAPER_FIRST_STEP_UNTIL)
+
+
+def make_research_site(root: Path) -> Site:
+    site = make_site(root, filled=True)
+    store = site.store()
+    try:
+        fill_research(store, site.home)
+    finally:
+        store.dispose()
+    return site
+
+
+@pytest.fixture(scope="session")
+def research_site(tmp_path_factory: pytest.TempPathFactory) -> Site:
+    """A filled site with factors and a stepped paper account; read-only (copy it to change it)."""
+    return make_research_site(tmp_path_factory.mktemp("research"))

@@ -63,10 +63,15 @@ def query(obj: Context, schema_name: str, exchange: str | None, symbols: tuple[s
 @click.pass_obj
 @handle_errors
 def demo(obj: Context) -> None:
-    """Offline main job: record a week of data from the simulated Binance, then show coverage and queries."""
+    """Offline main job: record a week of data from the simulated Binance, show coverage and queries, and fill
+    the dashboard's pages (factors, a backtest run, a paper account); ends with the command that opens it."""
     from zvt_crypto.demo import run_demo
+    from zvt_crypto.ui.context import UiContext
+    from zvt_crypto.ui.settings import ServeSettings
 
     run_demo(obj.store, obj.config, echo=click.echo)
+    prefix = UiContext(config=obj.config, store=obj.store, settings=ServeSettings()).cli_prefix()
+    click.echo(f"\nsee it in the dashboard: {prefix} serve   (then open http://127.0.0.1:8050/ ; Ctrl-C stops it)")
 
 
 @cli.group()

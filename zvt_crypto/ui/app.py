@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -53,14 +54,19 @@ def _mount_dash(server: FastAPI, context: UiContext) -> None:
     import dash
     from dash import Dash, dcc, html
 
-    from zvt_crypto.ui.pages import backtests, jobs, overview
+    from zvt_crypto.ui.pages import backtests, factors, jobs, overview, paper
 
     # Dash's annotation of ``server`` predates its FastAPI backend (a server instance is documented and works)
     app = Dash(__name__, server=server, use_pages=True, pages_folder="",  # type: ignore[arg-type]
                assets_folder=str(ASSETS), title="zvt_crypto", update_title="", suppress_callback_exceptions=True,
                serve_locally=True)
-    pages = [overview, jobs]
-    pages.append(backtests)
+    pages = [
+        overview,
+        factors,
+        backtests,
+        paper,
+        jobs,
+    ]
     for page in pages:
         page.register(app, context)
     nav = [dcc.Link(entry["name"], href=entry["path"], className="nav-link", id=f"nav-{entry['name'].lower()}")
@@ -75,3 +81,12 @@ def _mount_dash(server: FastAPI, context: UiContext) -> None:
     ])
     if context.settings.debug:
         app.enable_dev_tools(debug=True, dev_tools_hot_reload=False)
+    _run_first_request_setup(app)
+
+
+def _run_first_request_setup(app: Any) -> None:
+    """Dash's FastAPI backend sets the page router and its clientside script up in hooks it runs only before
+    requests to ``/`` and ``/_dash-*``: a first visit straight to a deep link (``/factors?…``) would get a page
+    without that script (a TypeError in the console, the page title never set). Run the hooks now, once."""
+    for hook in list(app.backend._before_request_funcs):  # private to Dash: no public way to prime it
+        hook()
