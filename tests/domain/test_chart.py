@@ -19,6 +19,7 @@ from zvt_crypto.domain.chart import (
     bars_at_budget,
     display_level,
     last_per_bar,
+    perp_lines,
     stored_factors,
 )
 
@@ -118,3 +119,32 @@ def test_the_catalogue_lists_stored_series_and_factors(store: Store, bars: Calla
                                                                                          ["rsi"])]
     assert stored_factors(store, "pair_binance_ETH-USDT", "1h") == []  # computed for BTC only
     assert stored_factors(store, BTC, "1d") == []
+
+
+def test_perp_lines_hold_funding_basis_and_open_interest_thinned_to_the_budget(
+        store: Store, bars: Callable[..., pd.DataFrame]) -> None:
+    from zvt_crypto.domain import FundingRate, IndexPriceBar, MarkPriceBar, OpenInterest
+
+    perp = "perp_binanceusdm_BTC-USDT.USDT"
+    minutes = bars(perp, n=600, level="1m")
+    store.write(Bar, minutes)
+    mark, index = bars(perp, n=600, level="1m", seed=1), bars(perp, n=600, level="1m", seed=2)
+    store.write(MarkPriceBar, mark.drop(columns=["volume", "quote_volume", "trade_count"]))
+    store.write(IndexPriceBar, index.drop(columns=["volume", "quote_volume", "trade_count"]))
+    stamps = minutes["timestamp"]
+    store.write(FundingRate, pd.DataFrame({"entity_id": perp, "timestamp": stamps[::480],
+                                           "funding_rate": [0.0001, -0.0002]}))
+    store.write(OpenInterest, pd.DataFrame({"entity_id": perp, "level": "5m", "timestamp": stamps[::5],
+                                            "open_interest": range(120)}))
+    whole = bars_at_budget(store, perp, "1m", budget=10)  # 10 hours → 1h bars (20 half hours would not fit)
+    lines = perp_lines(store, whole)
+    assert set(lines) == {"funding rate", "mark − index", "open interest"}
+    assert list(lines["funding rate"]) == [0.0001, -0.0002]  # two points: fewer than the budget, kept as is
+    basis = (mark["close"] - index["close"]).set_axis(pd.DatetimeIndex(stamps))
+    assert list(lines["mark − index"]) == list(basis.iloc[59::60])  # the last basis of each hour
+    assert list(lines["open interest"].index) == list(whole.bars.index)
+    assert list(lines["open interest"]) == [11.0 + 12 * hour for hour in range(10)]
+    zoom = bars_at_budget(store, perp, "1m", start=stamps[100], end=stamps[130], budget=20)  # 31 minutes
+    assert zoom.level == Level.m5 and len(zoom.bars) == 7
+    assert list(perp_lines(store, zoom)["mark − index"].index) == list(zoom.bars.index)
+    assert perp_lines(store, bars_at_budget(store, BTC, "1m")) == {}  # a pair has none

@@ -12,7 +12,7 @@ Read by the dashboard's ``/data`` page and (later) the REST API, so both show th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,7 @@ from zvt_crypto.domain.series import Bar
 #: candles a chart receives at most by default (a few thousand draw in well under a second)
 DEFAULT_BUDGET = 2_000
 OHLCV = ("open", "high", "low", "close", "volume")
+Line = TypeVar("Line", pd.Series, pd.DataFrame)
 
 
 @dataclass(frozen=True)
@@ -119,9 +120,9 @@ def bars_at_budget(
     return BarsView(entity_id, stored, shown, read_from, read_to, budget, bars[list(OHLCV)])
 
 
-def last_per_bar(values: pd.DataFrame | pd.Series, level: Level | str) -> pd.DataFrame | pd.Series:
+def last_per_bar(values: Line, level: Level | str) -> Line:
     """A line series (indexed by UTC time) thinned to one point per bar of ``level``: the last value at or before
-    each bar's close, stamped with the bar's open time (as the candle beside it)."""
+    each bar's close, stamped with the bar's open time (as the candle beside it). ``values`` is sorted by time."""
     level = Level.parse(level)
     if len(values) == 0:
         return values
@@ -130,6 +131,41 @@ def last_per_bar(values: pd.DataFrame | pd.Series, level: Level | str) -> pd.Dat
     last = np.r_[buckets[1:] != buckets[:-1], True]  # the last row of each run of one bucket (index sorted)
     thinned = values[last]
     return thinned.set_axis(ms_to_index(buckets[last]), axis=0)
+
+
+def perp_lines(store: Store, view: BarsView) -> dict[str, pd.Series]:
+    """The funding rate, the mark − index basis and the open interest of a perp over ``view``'s range, each
+    thinned to ``view``'s bars when it holds more points than the budget; only the stored ones (none for a
+    pair)."""
+    from zvt_crypto.domain.series import FundingRate, IndexPriceBar, MarkPriceBar, OpenInterest
+
+    if not view.entity_id.startswith("perp_"):
+        return {}
+    ids, start, end = [view.entity_id], view.start, view.end + view.stored_level.ms - 1
+    lines: dict[str, pd.Series] = {}
+    funding = FundingRate.query_data(entity_ids=ids, start_timestamp=start, end_timestamp=end,
+                                     columns=["funding_rate"], store=store)
+    if len(funding):
+        lines["funding rate"] = funding["funding_rate"].droplevel("entity_id")
+    closes = [schema.query_data(entity_ids=ids, level=view.stored_level, start_timestamp=start, end_timestamp=end,
+                                columns=["close"], store=store)["close"] for schema in (MarkPriceBar, IndexPriceBar)]
+    if len(closes[0]) and len(closes[1]):
+        mark, index = (close.droplevel("entity_id") for close in closes)
+        lines["mark − index"] = (mark - index).dropna()
+    oi_level = next((level for level in sorted(Level, key=lambda level: level.ms)
+                     if stored_extent(store, view.entity_id, level, OpenInterest) is not None), None)
+    if oi_level is not None:
+        interest = OpenInterest.query_data(entity_ids=ids, level=oi_level, start_timestamp=start,
+                                           end_timestamp=end, columns=["open_interest"], store=store)
+        if len(interest):
+            lines["open interest"] = interest["open_interest"].droplevel("entity_id")
+    return {name: _thin(line, view) for name, line in lines.items() if len(line)}
+
+
+def _thin(line: pd.Series, view: BarsView) -> pd.Series:
+    if len(line) <= view.budget:
+        return line
+    return last_per_bar(line, view.level)
 
 
 def bar_series(store: Store) -> list[tuple[str, str]]:
