@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -30,6 +31,7 @@ def create_app(config: Config, settings: ServeSettings | None = None, *, create_
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await _set_up_dash(dash_app)
         yield
         store.dispose()  # at shutdown: the store's connections closed (SQLite checkpoints its WAL)
 
@@ -41,7 +43,7 @@ def create_app(config: Config, settings: ServeSettings | None = None, *, create_
 
     server.include_router(ui_router())  # before Dash: its catch-all route must come last
     server.include_router(api_router())
-    _mount_dash(server, context)
+    dash_app = _mount_dash(server, context)
     if settings.token:
         from zvt_crypto.ui.auth import TokenGuard
 
@@ -49,10 +51,11 @@ def create_app(config: Config, settings: ServeSettings | None = None, *, create_
     return server
 
 
-def _mount_dash(server: FastAPI, context: UiContext) -> None:
+def _mount_dash(server: FastAPI, context: UiContext) -> Any:
     import dash
     from dash import Dash, dcc, html
 
+    from zvt_crypto.ui.pages import data as data_page
     from zvt_crypto.ui.pages import jobs, overview
 
     # Dash's annotation of ``server`` predates its FastAPI backend (a server instance is documented and works)
@@ -60,6 +63,7 @@ def _mount_dash(server: FastAPI, context: UiContext) -> None:
                assets_folder=str(ASSETS), title="zvt_crypto", update_title="", suppress_callback_exceptions=True,
                serve_locally=True)
     pages = [overview, jobs]
+    pages.append(data_page)  # /data
     for page in pages:
         page.register(app, context)
     nav = [dcc.Link(entry["name"], href=entry["path"], className="nav-link", id=f"nav-{entry['name'].lower()}")
@@ -74,3 +78,16 @@ def _mount_dash(server: FastAPI, context: UiContext) -> None:
     ])
     if context.settings.debug:
         app.enable_dev_tools(debug=True, dev_tools_hot_reload=False)
+    return app
+
+
+async def _set_up_dash(app: Any) -> None:
+    """Run Dash's set-up hooks (assets, inline scripts, the pages router) at start-up. Its FastAPI backend runs them
+    before a request to "/" or /_dash-* only, so a deep link such as /data as the first request got a page without
+    its scripts (a console error, a dead clientside callback). The hooks run once; later calls return at once."""
+    import inspect
+
+    for hook in app.backend._before_request_funcs:
+        result = hook()
+        if inspect.isawaitable(result):
+            await result
