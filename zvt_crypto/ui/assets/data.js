@@ -11,6 +11,17 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
                 window.history.replaceState(window.history.state, '', url);
             }
             return url;
+        },
+        // The range to draw: the chart's zoom (or its reset), or null when a picker names another series. In the
+        // browser, because a server callback would race: plotly's late "autosize" relayout superseded a zoom's
+        // request and Dash dropped the zoom's answer.
+        visibleRange: function (relayout, exchange, symbol, level) {
+            const context = window.dash_clientside.callback_context;
+            const fromChart = (context.triggered || []).some(t => t.prop_id.startsWith('data-chart.'));
+            if (!fromChart) { return null; }
+            const zoom = relayout && Object.keys(relayout).some(
+                key => /^xaxis\d*\.(range(\[[01]\])?|autorange)$/.test(key));
+            return zoom ? relayout : window.dash_clientside.no_update;
         }
     }
 });

@@ -70,15 +70,18 @@ def register(app: Dash, context: UiContext) -> None:
     @app.callback(Output("data-chart", "figure"), Output("data-level-note", "children"),
                   Output("data-message", "children"), Output("data-coverage", "children"),
                   Input("data-exchange", "value"), Input("data-symbol", "value"), Input("data-level", "value"),
-                  Input("data-factors", "value"), Input("data-chart", "relayoutData"), prevent_initial_call=True)
+                  Input("data-factors", "value"), Input("data-range", "data"), prevent_initial_call=True)
     def draw(exchange: str | None, symbol: str | None, level: str | None, factors: list[str] | None,
-             relayout: dict[str, Any] | None) -> tuple[Any, Any, Any, Any]:
-        zoomed = ctx.triggered_id == "data-chart"
-        visible = visible_range(relayout) if zoomed else None
-        if zoomed and visible is None and not (relayout or {}).get("xaxis.autorange"):
-            raise dash.exceptions.PreventUpdate  # a relayout that is not a zoom (resize, drag mode, ...)
-        return safe_chart_content(context, exchange, symbol, level, factors or [], visible,
-                                  with_coverage=not zoomed)
+             shown_range: dict[str, Any] | None) -> tuple[Any, Any, Any, Any]:
+        picked = bool(set(ctx.triggered_prop_ids) & {"data-exchange.value", "data-symbol.value",
+                                                     "data-level.value"})
+        visible = None if picked else visible_range(shown_range)  # a new series starts whole
+        return safe_chart_content(context, exchange, symbol, level, factors or [], visible, with_coverage=picked)
+
+    # The zoom to draw, kept in the browser (assets/data.js says why).
+    app.clientside_callback(ClientsideFunction("zvtData", "visibleRange"), Output("data-range", "data"),
+                            Input("data-chart", "relayoutData"), Input("data-exchange", "value"),
+                            Input("data-symbol", "value"), Input("data-level", "value"), prevent_initial_call=True)
 
     # The URL follows the pickers (a link to share) without reloading the page: assets/data.js.
     app.clientside_callback(ClientsideFunction("zvtData", "syncUrl"), Output("data-url", "data"),
@@ -123,10 +126,11 @@ def _body(context: UiContext, exchange: str | None, symbol: str | None, level: s
         ], className="pickers"),
         html.P(factor_hint, id="data-factor-hint", className="hint"),
         dcc.Store(id="data-url"),
+        dcc.Store(id="data-range"),
         html.P(level_note, id="data-level-note", className="hint"),
         html.Div(message, id="data-message"),
-        dcc.Loading(dcc.Graph(id="data-chart", figure=figure, config={"displaylogo": False, "scrollZoom": True},
-                              style={"height": "640px"}), delay_show=400),
+        dcc.Loading(dcc.Graph(id="data-chart", figure=figure, config={"displaylogo": False, "scrollZoom": True}),
+                    delay_show=400),
         html.Div(covered, id="data-coverage"),
     ])
 
@@ -302,6 +306,7 @@ def chart_figure(selection: Selection, view: BarsView, factors: dict[str, pd.Ser
         title={"text": f"{selection.symbol} · {view.label()}", "font": {"size": 14}},
         uirevision=f"{selection.entity_id}|{selection.level}",  # a re-query keeps the user's zoom
         margin={"l": 60, "r": 20, "t": 60, "b": 40}, showlegend=bool(factors), dragmode="zoom",
+        height=560 + 140 * len(own_rows),
         legend={"orientation": "h", "y": 1.02, "x": 0, "yanchor": "bottom"}, xaxis={"title": None},
     )
     figure.update_xaxes(title_text="time (UTC)", row=len(titles), col=1)
