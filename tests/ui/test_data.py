@@ -151,11 +151,10 @@ def test_the_page_on_an_empty_store_gives_the_commands_that_fill_it(empty_site: 
     assert "No bars are stored yet" in text and f"{context.cli_prefix()} demo" in text
 
 
-def test_the_deep_link_sets_the_pickers_and_the_first_chart(site: Site) -> None:
+def test_the_deep_link_sets_the_pickers(site: Site) -> None:
     page = data.layout(ui_context(site), exchange="oanda", symbol="EUR/USD", level="1h")
     assert [find(page, name).value for name in ("data-exchange", "data-symbol", "data-level")] == ["oanda",
                                                                                                   "EUR/USD", "1h"]
-    assert len(_candles(find(page, "data-chart").figure).x) <= data.BUDGET
 
 
 def test_a_failing_chart_shows_why(site: Site, caplog: pytest.LogCaptureFixture) -> None:

@@ -70,11 +70,11 @@ def register(app: Dash, context: UiContext) -> None:
     @app.callback(Output("data-chart", "figure"), Output("data-level-note", "children"),
                   Output("data-message", "children"), Output("data-coverage", "children"),
                   Input("data-exchange", "value"), Input("data-symbol", "value"), Input("data-level", "value"),
-                  Input("data-factors", "value"), Input("data-range", "data"), prevent_initial_call=True)
+                  Input("data-factors", "value"), Input("data-range", "data"))
     def draw(exchange: str | None, symbol: str | None, level: str | None, factors: list[str] | None,
              shown_range: dict[str, Any] | None) -> tuple[Any, Any, Any, Any]:
-        picked = bool(set(ctx.triggered_prop_ids) & {"data-exchange.value", "data-symbol.value",
-                                                     "data-level.value"})
+        fired = set(ctx.triggered_prop_ids)  # empty on the page's first call
+        picked = not fired or bool(fired & {"data-exchange.value", "data-symbol.value", "data-level.value"})
         visible = None if picked else visible_range(shown_range)  # a new series starts whole
         return safe_chart_content(context, exchange, symbol, level, factors or [], visible, with_coverage=picked)
 
@@ -106,10 +106,6 @@ def _body(context: UiContext, exchange: str | None, symbol: str | None, level: s
     selection = select(series, exchange, symbol, level)
     exchanges = sorted({parse_entity_id(entity)[1] for entity, _ in series})
     factors, placeholder, factor_hint = factor_options(context, selection)
-    # The first chart comes with the page (one round trip less than a callback after it): the draw callback
-    # answers only the pickers and zooms that follow.
-    figure, level_note, message, covered = safe_chart_content(context, selection.exchange, selection.symbol,
-                                                               str(selection.level), [], None)
     return html.Div([
         html.Div([
             html.Label(["Exchange", dcc.Dropdown(id="data-exchange", options=exchanges, value=selection.exchange,
@@ -127,11 +123,13 @@ def _body(context: UiContext, exchange: str | None, symbol: str | None, level: s
         html.P(factor_hint, id="data-factor-hint", className="hint"),
         dcc.Store(id="data-url"),
         dcc.Store(id="data-range"),
-        html.P(level_note, id="data-level-note", className="hint"),
-        html.Div(message, id="data-message"),
-        dcc.Loading(dcc.Graph(id="data-chart", figure=figure, config={"displaylogo": False, "scrollZoom": True}),
-                    delay_show=400),
-        html.Div(covered, id="data-coverage"),
+        html.P(id="data-level-note", className="hint"),
+        html.Div(id="data-message"),
+        # The page comes first and the chart in a callback after it: the browser loads plotly.js while the server
+        # builds the candles (the chart inside the page made the browser wait for both in turn, 0.7 s more).
+        dcc.Loading(dcc.Graph(id="data-chart", figure=_blank("Loading the chart…"),
+                              config={"displaylogo": False, "scrollZoom": True}), delay_show=400),
+        html.Div(id="data-coverage"),
     ])
 
 
@@ -290,7 +288,9 @@ def chart_figure(selection: Selection, view: BarsView, factors: dict[str, pd.Ser
     figure.add_candlestick(x=x, open=bars["open"].to_numpy(), high=bars["high"].to_numpy(),
                            low=bars["low"].to_numpy(), close=bars["close"].to_numpy(), name=str(view.level),
                            increasing_line_color=UP, decreasing_line_color=DOWN, row=1, col=1)
-    figure.add_bar(x=x, y=bars["volume"].to_numpy(), name="volume", marker_color="#6b7280", row=2, col=1)
+    # volume as one filled step line: one SVG path where bars would be one per candle (half the drawing time)
+    figure.add_scatter(x=x, y=bars["volume"].to_numpy(), name="volume", mode="lines", line_shape="hv",
+                       line_width=0.8, line_color="#6b7280", fill="tozeroy", row=2, col=1)
     for name, line in on_price.items():
         figure.add_scattergl(x=_epoch_ms(line.index), y=line.to_numpy(), name=name, mode="lines", row=1, col=1)
     for row, (name, line) in enumerate(own_rows.items(), start=3):
