@@ -44,6 +44,7 @@ DRAWN = ("(sel) => { const gd = document.querySelector(sel); "
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 TARGET_FIRST, TARGET_ZOOM, TARGET_BYTES = 1.5, 0.5, 1_000_000
+VIEWPORT = {"width": 1400, "height": 1000}
 
 
 def build_store(path: Path, rows: int) -> float:
@@ -115,7 +116,7 @@ def first_candle(context: Any, url: str, selector: str, timeout_ms: int,
                  may_time_out: bool = False) -> tuple[float, int]:
     """Seconds from navigation to the first drawn candlestick and the largest callback response (bytes); a page
     of ``context`` (a fresh context: nothing cached; a used one: the browser's cache holds plotly.js)."""
-    page = context.new_page(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
     sizes = Bytes(page)
     try:
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -137,7 +138,7 @@ def first_candle(context: Any, url: str, selector: str, timeout_ms: int,
 
 def zoom_to_a_day(context: Any, url: str, day_ms: int) -> tuple[float, int, str]:
     """Seconds from a zoom to one day until its 1,440 stored candles are drawn; the response's bytes; the label."""
-    page = context.new_page(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
     try:
         sizes = Bytes(page)
         page.goto(url)
@@ -227,11 +228,11 @@ def main() -> None:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             chart = "#data-chart .js-plotly-plot"
             print("/data, first drawn candle:")
-            cold = timed_runs("first after start", 1, lambda: first_candle(browser.new_context(), url + url_query,
-                                                                              chart, 60_000))
-            fresh = timed_runs("empty browser cache", args.repeat,
-                               lambda: first_candle(browser.new_context(), url + url_query, chart, 60_000))
-            returning = browser.new_context()
+            cold = timed_runs("first after start", 1, lambda: first_candle(
+                browser.new_context(viewport=VIEWPORT), url + url_query, chart, 60_000))
+            fresh = timed_runs("empty browser cache", args.repeat, lambda: first_candle(
+                browser.new_context(viewport=VIEWPORT), url + url_query, chart, 60_000))
+            returning = browser.new_context(viewport=VIEWPORT)
             first_candle(returning, url + url_query, chart, 60_000)  # a visit before: plotly.js in its cache
             warm = timed_runs("browser cache warm", args.repeat,
                               lambda: first_candle(returning, url + url_query, chart, 60_000))
@@ -248,7 +249,7 @@ def main() -> None:
             with sync_playwright() as playwright, naive_app(db) as url:
                 browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
                 naive = timed_runs("naive", 1, lambda: first_candle(
-                    browser.new_context(), url + "/", "#naive-chart .js-plotly-plot",
+                    browser.new_context(viewport=VIEWPORT), url + "/", "#naive-chart .js-plotly-plot",
                     int(args.naive_timeout * 1000), may_time_out=True))
                 browser.close()
     median = statistics.median

@@ -15,6 +15,7 @@ from zvt_crypto.contract.store import Store
 from zvt_crypto.domain import Bar
 from zvt_crypto.domain.chart import (
     OHLCV,
+    BarsView,
     bar_series,
     bars_at_budget,
     display_level,
@@ -148,3 +149,26 @@ def test_perp_lines_hold_funding_basis_and_open_interest_thinned_to_the_budget(
     assert zoom.level == Level.m5 and len(zoom.bars) == 7
     assert list(perp_lines(store, zoom)["mark − index"].index) == list(zoom.bars.index)
     assert perp_lines(store, bars_at_budget(store, BTC, "1m")) == {}  # a pair has none
+
+
+def test_the_view_cache_serves_a_signature_for_its_ttl_and_keeps_its_size(
+        store: Store, bars: Callable[..., pd.DataFrame]) -> None:
+    from zvt_crypto.domain.chart import ViewCache
+
+    _minutes_with_holes(store, bars)
+    built: list[BarsView] = []
+
+    def build() -> BarsView:
+        built.append(bars_at_budget(store, BTC, "1m", budget=99))
+        return built[-1]
+
+    cache = ViewCache(size=2, ttl=60)
+    first = cache.get(("a",), build)
+    assert cache.get(("a",), build) is first and len(built) == 1  # served again, not rebuilt
+    cache.get(("b",), build)
+    cache.get(("c",), build)  # over the size: the oldest ("a") goes
+    assert cache.get(("a",), build) is not first and len(built) == 4
+    expired = ViewCache(ttl=0)
+    expired.get(("a",), build)
+    expired.get(("a",), build)
+    assert len(built) == 6  # past its ttl: rebuilt (a rewrite keeping the signature shows)

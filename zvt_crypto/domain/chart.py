@@ -11,6 +11,9 @@ Read by the dashboard's ``/data`` page and (later) the REST API, so both show th
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -131,6 +134,31 @@ def last_per_bar(values: Line, level: Level | str) -> Line:
     last = np.r_[buckets[1:] != buckets[:-1], True]  # the last row of each run of one bucket (index sorted)
     thinned = values[last]
     return thinned.set_axis(ms_to_index(buckets[last]), axis=0)
+
+
+class ViewCache:
+    """Recent whole-series views, so a page that shows the same long series again (another visit, a zoom reset)
+    does not read and resample a million rows again. An entry serves while the series' signature (first and last
+    bar, row count) is unchanged and for ``ttl`` seconds at most: a rewrite of stored bars that keeps the
+    signature (a corrected import) shows within ``ttl``."""
+
+    def __init__(self, size: int = 8, ttl: float = 60.0) -> None:
+        self.size, self.ttl = size, ttl
+        self._entries: dict[tuple[Any, ...], tuple[float, BarsView]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], build: Callable[[], BarsView]) -> BarsView:
+        now = time.monotonic()
+        with self._lock:
+            found = self._entries.get(key)
+        if found is not None and now - found[0] <= self.ttl:
+            return found[1]
+        view = build()
+        with self._lock:
+            self._entries[key] = (now, view)
+            while len(self._entries) > self.size:
+                self._entries.pop(next(iter(self._entries)))  # the oldest
+        return view
 
 
 def perp_lines(store: Store, view: BarsView) -> dict[str, pd.Series]:

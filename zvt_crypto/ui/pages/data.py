@@ -22,7 +22,7 @@ from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.ids import parse_entity_id, symbol_of
 from zvt_crypto.contract.levels import Level
 from zvt_crypto.contract.timeutil import iso, to_ms
-from zvt_crypto.domain.chart import BarsView, StoredFactor
+from zvt_crypto.domain.chart import BarsView, StoredFactor, ViewCache
 from zvt_crypto.domain.coverage import Coverage
 from zvt_crypto.ui.components import command, failure_message, guarded, logger, note, table, utc
 from zvt_crypto.ui.context import UiContext
@@ -46,6 +46,9 @@ class Selection:
 
 
 def register(app: Dash, context: UiContext) -> None:
+    from zvt_crypto.domain.chart import ViewCache
+
+    views = ViewCache()  # this app's recent whole-series views (no module state)
     dash.register_page(__name__, path=PATH, name="Data", title="zvt_crypto — data", order=1,
                        layout=lambda **query: layout(context, **query))
 
@@ -76,7 +79,8 @@ def register(app: Dash, context: UiContext) -> None:
         fired = set(ctx.triggered_prop_ids)  # empty on the page's first call
         picked = not fired or bool(fired & {"data-exchange.value", "data-symbol.value", "data-level.value"})
         visible = None if picked else visible_range(shown_range)  # a new series starts whole
-        return safe_chart_content(context, exchange, symbol, level, factors or [], visible, with_coverage=picked)
+        return safe_chart_content(context, exchange, symbol, level, factors or [], visible, with_coverage=picked,
+                                  views=views)
 
     # The zoom to draw, kept in the browser (assets/data.js says why).
     app.clientside_callback(ClientsideFunction("zvtData", "visibleRange"), Output("data-range", "data"),
@@ -210,20 +214,20 @@ def visible_range(relayout: dict[str, Any] | None) -> tuple[int, int] | None:
 
 
 def safe_chart_content(context: UiContext, exchange: str | None, symbol: str | None, level: str | None,
-                       factor_ids: list[str], visible: tuple[int, int] | None,
-                       with_coverage: bool = True) -> tuple[Any, Any, Any, Any]:
+                       factor_ids: list[str], visible: tuple[int, int] | None, with_coverage: bool = True,
+                       views: ViewCache | None = None) -> tuple[Any, Any, Any, Any]:
     """:func:`chart_content`, or when it fails: a blank chart and the reason in the page (the traceback logged),
     never a spinner left turning."""
     try:
-        return chart_content(context, exchange, symbol, level, factor_ids, visible, with_coverage)
+        return chart_content(context, exchange, symbol, level, factor_ids, visible, with_coverage, views)
     except Exception as exc:  # noqa: BLE001 - every failure: shown in the page, its traceback logged
         logger.exception("dashboard: the chart failed")
         return _blank("No chart"), "", failure_message(exc, "the chart"), dash.no_update if not with_coverage else ""
 
 
 def chart_content(context: UiContext, exchange: str | None, symbol: str | None, level: str | None,
-                  factor_ids: list[str], visible: tuple[int, int] | None,
-                  with_coverage: bool = True) -> tuple[Any, Any, Any, Any]:
+                  factor_ids: list[str], visible: tuple[int, int] | None, with_coverage: bool = True,
+                  views: ViewCache | None = None) -> tuple[Any, Any, Any, Any]:
     """The figure, the line saying which level it shows, a message when there is nothing to draw (why, and the
     command that records it) and the coverage section (``dash.no_update`` when ``with_coverage`` is False)."""
     from zvt_crypto.domain.chart import bars_at_budget, perp_lines
@@ -234,9 +238,18 @@ def chart_content(context: UiContext, exchange: str | None, symbol: str | None, 
         return _blank("No bars stored"), "", _no_bars_at_all(context), ""
     selection = select(series, exchange, symbol, level)
     start, end = visible if visible else (None, None)
-    view = bars_at_budget(context.store, selection.entity_id, selection.level, start=start, end=end, budget=BUDGET)
     covered = coverage(context.store, entity_ids=[selection.entity_id], level=selection.level) if with_coverage \
         else []
+
+    def build() -> BarsView:
+        return bars_at_budget(context.store, selection.entity_id, selection.level, start=start, end=end,
+                              budget=BUDGET)
+
+    if views is not None and visible is None and covered:  # the whole series, its signature known
+        signature = (covered[0].first, covered[0].last, covered[0].rows)
+        view = views.get((selection.entity_id, str(selection.level), BUDGET, *signature), build)
+    else:
+        view = build()
     coverage_section: Any = coverage_content(selection, covered[0] if covered else None,
                                                       context.cli_prefix()) if with_coverage \
         else dash.no_update
