@@ -143,6 +143,7 @@ def test_pickers_change_the_trace_and_the_url_and_a_deep_link_restores_them(page
 
     choose(page, "data-factors", "rsi:1h:window=14")
     page.wait_for_function(f"{PLOT}.data.some(t => t.name === 'rsi:1h:window=14')", timeout=TIMEOUT_MS)
+    page.keyboard.press("Escape")  # the dropdown closed before the picture
     snap(page, shots, "data-gaps-factor")
 
     page.goto(page.url)  # the link a user shares

@@ -102,6 +102,10 @@ def test_coverage_lists_every_gap_and_shades_them(site: Site) -> None:
     assert f"{covered.rows:,} of {covered.expected:,} on the grid" in summary
     assert len(figure.layout.shapes) == min(len(covered.gaps), data.SHADED_GAPS)
     assert "record bars --exchange oanda --symbol EUR/USD --level 1h --start" in text_of(section)
+    week = data.visible_range({"xaxis.range": [data.utc(first.start - 3 * 86_400_000),
+                                               data.utc(first.end + 2 * 86_400_000)]})
+    zoomed, *_ = data.chart_content(context, "oanda", "EUR/USD", "1h", [], week, with_coverage=False)
+    assert [(shape.x0, shape.x1) for shape in zoomed.layout.shapes] == [(first.start, first.end + Level.h1.ms)]
 
 
 def test_factor_overlays_come_from_the_stored_values(site: Site) -> None:

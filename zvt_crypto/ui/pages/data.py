@@ -258,10 +258,22 @@ def chart_content(context: UiContext, exchange: str | None, symbol: str | None, 
         return _blank(f"No {selection.level} bars to show"), "", why, coverage_section
     factors = _factor_lines(context, selection, view, factor_ids)
     lines = perp_lines(context.store, view)
-    gaps = covered[0].gaps if covered else []
+    gaps = covered[0].gaps if covered else _gaps_within(context, selection, view)
     figure = chart_figure(selection, view, factors, lines, gaps)
     label = f"{selection.symbol} on {selection.exchange}: {view.label()} ({len(view.bars):,} candles, UTC)."
     return figure, label, "", coverage_section
+
+
+def _gaps_within(context: UiContext, selection: Selection, view: BarsView) -> list[Any]:
+    """The stored series' gaps inside the view's range (a zoom or an overlay keeps its bands): the range's own
+    ends, past the first or last stored bar, are not gaps of the series."""
+    from zvt_crypto.domain.coverage import coverage
+
+    found = coverage(context.store, entity_ids=[selection.entity_id], level=selection.level, start=view.start,
+                     end=view.end)
+    if not found:
+        return []
+    return [gap for gap in found[0].gaps if found[0].first <= gap.start and gap.end <= found[0].last]
 
 
 def no_bars_message(context: UiContext, selection: Selection, series: list[tuple[str, str]],
@@ -320,7 +332,7 @@ def chart_figure(selection: Selection, view: BarsView, factors: dict[str, pd.Ser
         uirevision=f"{selection.entity_id}|{selection.level}",  # a re-query keeps the user's zoom
         margin={"l": 60, "r": 20, "t": 60, "b": 40}, showlegend=bool(factors), dragmode="zoom",
         height=560 + 140 * len(own_rows),
-        legend={"orientation": "h", "y": 1.02, "x": 0, "yanchor": "bottom"}, xaxis={"title": None},
+        legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
     )
     figure.update_xaxes(title_text="time (UTC)", row=len(titles), col=1)
     return figure
