@@ -87,7 +87,7 @@ async def _set_up_dash(app: Any) -> None:
     its scripts (a console error, a dead clientside callback). The hooks run once; later calls return at once."""
     import inspect
 
-    for hook in app.backend._before_request_funcs:
+    for hook in getattr(app.backend, "_before_request_funcs", []):  # Dash 4.4's FastAPI backend (private)
         result = hook()
         if inspect.isawaitable(result):
             await result
