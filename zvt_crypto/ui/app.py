@@ -31,6 +31,7 @@ def create_app(config: Config, settings: ServeSettings | None = None, *, create_
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await _set_up_dash(dash_app)
         yield
         store.dispose()  # at shutdown: the store's connections closed (SQLite checkpoints its WAL)
 
@@ -42,7 +43,7 @@ def create_app(config: Config, settings: ServeSettings | None = None, *, create_
 
     server.include_router(ui_router())  # before Dash: its catch-all route must come last
     server.include_router(api_router())
-    _mount_dash(server, context)
+    dash_app = _mount_dash(server, context)
     if settings.token:
         from zvt_crypto.ui.auth import TokenGuard
 
@@ -50,11 +51,12 @@ def create_app(config: Config, settings: ServeSettings | None = None, *, create_
     return server
 
 
-def _mount_dash(server: FastAPI, context: UiContext) -> None:
+def _mount_dash(server: FastAPI, context: UiContext) -> Any:
     import dash
     from dash import Dash, dcc, html
 
     from zvt_crypto.ui.pages import backtests, factors, jobs, overview, paper
+    from zvt_crypto.ui.pages import data as data_page
 
     # Dash's annotation of ``server`` predates its FastAPI backend (a server instance is documented and works)
     app = Dash(__name__, server=server, use_pages=True, pages_folder="",  # type: ignore[arg-type]
@@ -62,6 +64,7 @@ def _mount_dash(server: FastAPI, context: UiContext) -> None:
                serve_locally=True)
     pages = [
         overview,
+        data_page,
         factors,
         backtests,
         paper,
@@ -81,12 +84,16 @@ def _mount_dash(server: FastAPI, context: UiContext) -> None:
     ])
     if context.settings.debug:
         app.enable_dev_tools(debug=True, dev_tools_hot_reload=False)
-    _run_first_request_setup(app)
+    return app
 
 
-def _run_first_request_setup(app: Any) -> None:
-    """Dash's FastAPI backend sets the page router and its clientside script up in hooks it runs only before
-    requests to ``/`` and ``/_dash-*``: a first visit straight to a deep link (``/factors?…``) would get a page
-    without that script (a TypeError in the console, the page title never set). Run the hooks now, once."""
-    for hook in list(app.backend._before_request_funcs):  # private to Dash: no public way to prime it
-        hook()
+async def _set_up_dash(app: Any) -> None:
+    """Run Dash's set-up hooks (assets, inline scripts, the pages router) at start-up. Its FastAPI backend runs them
+    before a request to "/" or /_dash-* only, so a deep link such as /data as the first request got a page without
+    its scripts (a console error, a dead clientside callback). The hooks run once; later calls return at once."""
+    import inspect
+
+    for hook in getattr(app.backend, "_before_request_funcs", []):  # Dash 4.4's FastAPI backend (private)
+        result = hook()
+        if inspect.isawaitable(result):
+            await result
