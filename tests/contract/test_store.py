@@ -343,3 +343,44 @@ def test_writer_and_reader_processes_share_a_sqlite_file(tmp_path: Path) -> None
     assert reads >= 2
     assert distinct >= 2  # it really read while the writer was writing
     assert len(Bar.query_data(store=Store(url), level="1m")) == BATCHES * BATCH
+
+
+def test_a_file_that_is_not_a_database_leaves_its_guard_free(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.db"
+    notes.write_text("these are my notes, not a database\n" * 100)
+    for _ in range(2):  # the second attempt would wait forever on a guard the first one never released
+        with pytest.raises(StoreError):
+            Store(f"sqlite:///{notes}").engine  # noqa: B018 - opening is the test
+    taken = threading.Event()
+
+    def take() -> None:
+        with Store(f"sqlite:///{notes}").sqlite_exclusive():
+            taken.set()
+
+    thread = threading.Thread(target=take, daemon=True)
+    thread.start()
+    thread.join(timeout=30)
+    assert taken.is_set(), "the guard of a file that failed to open stayed held"
+
+
+def test_dispose_does_not_wait_for_another_files_guard(tmp_path: Path) -> None:
+    mine, theirs = Store(f"sqlite:///{tmp_path / 'a.db'}"), Store(f"sqlite:///{tmp_path / 'b.db'}")
+    mine.engine  # noqa: B018
+    holding, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with theirs.sqlite_exclusive():
+            holding.set()
+            done.wait(timeout=60)
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    assert holding.wait(timeout=30)
+    try:
+        disposer = threading.Thread(target=mine.dispose, daemon=True)
+        disposer.start()
+        disposer.join(timeout=30)
+        assert not disposer.is_alive(), "disposing one store waited for another file's guard"
+    finally:
+        done.set()
+        holder.join(timeout=30)

@@ -84,7 +84,8 @@ class Store:
         self._adbc_token = object()
         self._adbc_idle: list[tuple[Any, int]] = []  # PostgreSQL (connection, pid)
         self._adbc_idle_lock = threading.Lock()
-        weakref.finalize(self, _release_kept, self._adbc_token, self._adbc_idle, self._adbc_idle_lock)
+        guarded = self.sqlite_path if self.is_sqlite else None  # the one file guard this store may park in
+        weakref.finalize(self, _release_kept, self._adbc_token, self._adbc_idle, self._adbc_idle_lock, guarded)
 
     # -- identity ---------------------------------------------------------------------------------------------
     @property
@@ -183,7 +184,8 @@ class Store:
 
     def dispose(self) -> None:
         """Close the kept ADBC connections and the engine's pool (the store opens them again when used)."""
-        _release_kept(self._adbc_token, self._adbc_idle, self._adbc_idle_lock, wait=True)
+        _release_kept(self._adbc_token, self._adbc_idle, self._adbc_idle_lock,
+                      self.sqlite_path if self.is_sqlite else None, wait=True)
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
@@ -412,12 +414,14 @@ def _close_kept(connection: tuple[Any, Any]) -> None:
         connection[0].close()
 
 
-def _release_kept(token: object, idle: list[tuple[Any, int]], lock: threading.Lock, wait: bool = False) -> None:
-    """Close a store's kept ADBC connections: its parked SQLite one and its idle PostgreSQL ones. From
+def _release_kept(token: object, idle: list[tuple[Any, int]], lock: threading.Lock, path: Path | None,
+                  wait: bool = False) -> None:
+    """Close a store's kept ADBC connections: its parked SQLite one (in the guard of its own file ``path`` only:
+    waiting on another file's guard would block on work that is not ours) and its idle PostgreSQL ones. From
     ``dispose`` (``wait``), and from the store's finalizer (never blocks: a busy guard's next taker closes it)."""
     with _guards_lock:
-        guards = list(_guards.values())
-    for guard in guards:
+        guard = None if path is None else _guards.get(path)
+    if guard is not None:
         guard.discard(token, wait=wait)
     if not lock.acquire(blocking=wait):
         return
@@ -476,31 +480,41 @@ def _transaction(connection: Any, begin: str | None, cursor: Any = None) -> Iter
             cursor.close()
 
 
+def _set_pragmas(dbapi_connection: Any) -> None:
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+    finally:
+        cursor.close()
+
+
 def _install_sqlite_pragmas(engine: Engine, guard: SqliteFileGuard) -> None:
     """Guarded connections, WAL + busy timeout on each, and real transactions (pysqlite's legacy mode defers
     BEGIN, which lets two writers race on DDL; SQLAlchemy documents this recipe)."""
 
     @event.listens_for(engine, "do_connect")
     def _guarded_connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        # The pragmas run here, inside the guard's try: a connection that fails them (a file that is not a
+        # database) never reaches the pool, so no "close" event would ever release the guard it took.
         guard.acquire()
+        connection = None
         try:
-            return dialect.loaded_dbapi.connect(*cargs, **cparams)
+            connection = dialect.loaded_dbapi.connect(*cargs, **cparams)
+            _set_pragmas(connection)
+            return connection
         except BaseException:
+            if connection is not None:
+                with suppress(Exception):
+                    connection.close()
             guard.release()
             raise
 
     @event.listens_for(engine, "close")
     def _on_close(_dbapi_connection: Any, _record: Any) -> None:
         guard.release()
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA synchronous = NORMAL")
-        cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
