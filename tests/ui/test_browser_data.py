@@ -144,10 +144,14 @@ def test_pickers_change_the_trace_and_the_url_and_a_deep_link_restores_them(page
     choose(page, "data-factors", "rsi:1h:window=14")
     page.wait_for_function(f"{PLOT}.data.some(t => t.name === 'rsi:1h:window=14')", timeout=TIMEOUT_MS)
     page.keyboard.press("Escape")  # the dropdown closed before the picture
+    expect(page).to_have_url(re.compile(r"/data\?exchange=oanda&symbol=EUR%2FUSD&level=1h"
+                                        r"&factor=rsi%3A1h%3Awindow%3D14$"))
     snap(page, shots, "data-gaps-factor")
 
     page.goto(page.url)  # the link a user shares
-    for picker, value in (("data-exchange", "oanda"), ("data-symbol", "EUR/USD"), ("data-level", "1h")):
+    for picker, value in (("data-exchange", "oanda"), ("data-symbol", "EUR/USD"), ("data-level", "1h"),
+                          ("data-factors", "rsi:1h:window=14")):
         expect(page.locator(f"#{picker}")).to_contain_text(value, timeout=TIMEOUT_MS)
     expect(page.locator("#data-level-note")).to_contain_text("EUR/USD on oanda:")
+    page.wait_for_function(f"{PLOT}.data.some(t => t.name === 'rsi:1h:window=14')", timeout=TIMEOUT_MS)
     assert watch.problems == []
