@@ -326,6 +326,8 @@ def chart_figure(selection: Selection, view: BarsView, factors: dict[str, pd.Ser
         figure.add_scattergl(x=_epoch_ms(line.index), y=line.to_numpy(), name=name, mode="lines", row=1, col=1)
     for row, (name, line) in enumerate(own_rows.items(), start=3):
         figure.add_scattergl(x=_epoch_ms(line.index), y=line.to_numpy(), name=name, mode="lines", row=row, col=1)
+        if name == "funding rate":  # a fraction per funding interval: 0.040 %, not plotly's "400µ"
+            figure.update_yaxes(tickformat=".3%", hoverformat=".4%", row=row, col=1)
     shaded = sorted(gaps, key=lambda gap: gap.missing, reverse=True)[:SHADED_GAPS]
     figure.update_layout(shapes=[  # one band per gap across every row (add_vrect would add one per row)
         {"type": "rect", "xref": "x", "yref": "paper", "x0": gap.start, "x1": gap.end + view.stored_level.ms,
