@@ -268,3 +268,21 @@ def test_the_list_says_when_it_holds_only_the_newest_runs(runs_site: Runs, monke
     content = bt.runs_content(ui_context(site))
     assert [row["id"] for row in find(content, "bt-runs").data] == [ids[1]]  # the newest
     assert "The latest 1 stored runs" in text_of(content)
+
+
+def test_a_run_page_loads_plotly_while_the_server_builds_its_charts() -> None:
+    from dash import dcc
+
+    def graphs(page: Any) -> list[Any]:
+        found, stack = [], [page]
+        while stack:
+            node = stack.pop()
+            found += [node] if isinstance(node, dcc.Graph) else []
+            children = getattr(node, "children", None)
+            stack += children if isinstance(children, list) else [children] if children is not None else []
+        return found
+
+    # the charts come later, in bt-content; a graph in the page itself starts plotly.js's download at once
+    assert [graph.id for graph in graphs(bt.layout(run="some-run"))] == ["bt-plotly-early"]
+    assert [graph.id for graph in graphs(bt.layout(compare="a,b"))] == ["bt-plotly-early"]
+    assert graphs(bt.layout()) == []  # the list of runs draws no chart

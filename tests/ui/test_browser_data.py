@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import pandas as pd
 import pytest
 
 from tests.ui.conftest import Served, make_site, serve_process
@@ -144,10 +145,92 @@ def test_pickers_change_the_trace_and_the_url_and_a_deep_link_restores_them(page
     choose(page, "data-factors", "rsi:1h:window=14")
     page.wait_for_function(f"{PLOT}.data.some(t => t.name === 'rsi:1h:window=14')", timeout=TIMEOUT_MS)
     page.keyboard.press("Escape")  # the dropdown closed before the picture
+    expect(page).to_have_url(re.compile(r"/data\?exchange=oanda&symbol=EUR%2FUSD&level=1h"
+                                        r"&factor=rsi%3A1h%3Awindow%3D14$"))
     snap(page, shots, "data-gaps-factor")
 
     page.goto(page.url)  # the link a user shares
-    for picker, value in (("data-exchange", "oanda"), ("data-symbol", "EUR/USD"), ("data-level", "1h")):
+    for picker, value in (("data-exchange", "oanda"), ("data-symbol", "EUR/USD"), ("data-level", "1h"),
+                          ("data-factors", "rsi:1h:window=14")):
         expect(page.locator(f"#{picker}")).to_contain_text(value, timeout=TIMEOUT_MS)
     expect(page.locator("#data-level-note")).to_contain_text("EUR/USD on oanda:")
+    page.wait_for_function(f"{PLOT}.data.some(t => t.name === 'rsi:1h:window=14')", timeout=TIMEOUT_MS)
+    assert watch.problems == []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# a perpetual: funding, mark − index basis and open interest under the candles
+# ---------------------------------------------------------------------------------------------------------------
+PERP = "BTC/USDT:USDT"
+PERP_ID = "perp_binanceusdm_BTC-USDT.USDT"
+PERP_START = "2023-12-11"  # inside the 30 days of open interest the venue keeps (the simulator's now: 2024-01-08)
+
+
+@pytest.fixture(scope="module")
+def perp_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, dict[str, int]]]:
+    """A store holding one perp's 1h bars, mark and index bars, funding and 1h open interest, each recorded by
+    the library's recorder through the real ccxt client from the simulated Binance USDⓈ-M; with the number of
+    points each line must show (every stored one: the range is far below the budget)."""
+    from zvt_crypto.contract.config import load_config
+    from zvt_crypto.demo import config_for
+    from zvt_crypto.domain import Bar, FundingRate, IndexPriceBar, MarkPriceBar, OpenInterest
+    from zvt_crypto.recorders import (
+        BarsRecorder,
+        FundingRateRecorder,
+        IndexPriceBarsRecorder,
+        MarkPriceBarsRecorder,
+        OpenInterestRecorder,
+    )
+    from zvt_crypto.sim import SimulatedExchange
+
+    site = make_site(tmp_path_factory.mktemp("browser-data-perp"), filled=False)
+    store = site.store()
+    try:
+        with SimulatedExchange(seed=7, lifetime=120) as sim:
+            config = config_for(load_config(env={"ZVT_CRYPTO_HOME": str(site.home)}), sim)
+            for recorder in (BarsRecorder, MarkPriceBarsRecorder, IndexPriceBarsRecorder, FundingRateRecorder,
+                             OpenInterestRecorder):
+                leveled = {} if recorder is FundingRateRecorder else {"level": "1h"}
+                recorder(store, config).record(exchange="binanceusdm", symbols=[PERP], start=PERP_START,
+                                               show_progress=False, **leveled)
+        bars = Bar.query_data(entity_ids=[PERP_ID], level="1h", columns=["close"], store=store)
+        first, last = bars.index.get_level_values("timestamp")[[0, -1]]
+        within = {"entity_ids": [PERP_ID], "start_timestamp": first, "end_timestamp": last + pd.Timedelta("1h")
+                  - pd.Timedelta("1ms"), "store": store}
+        mark, index = (schema.query_data(level="1h", columns=["close"], **within)["close"]
+                       for schema in (MarkPriceBar, IndexPriceBar))
+        expected = {"1h": len(bars), "funding rate": len(FundingRate.query_data(columns=["funding_rate"], **within)),
+                    "mark − index": len((mark - index).dropna()),
+                    "open interest": len(OpenInterest.query_data(level="1h", columns=["open_interest"], **within))}
+    finally:
+        store.dispose()
+    assert all(expected.values()) and expected["1h"] <= 2_000, expected
+    with serve_process(site) as running:
+        yield running, expected
+        status, _stdout, stderr = running.stop()
+    assert status == 0, stderr
+    assert "Traceback" not in stderr, stderr
+
+
+def test_a_perp_shows_funding_basis_and_open_interest_under_its_candles(
+        page: Any, perp_served: tuple[Served, dict[str, int]], shots: list[Path]) -> None:  # noqa: F811
+    from playwright.sync_api import expect
+
+    served, expected = perp_served
+    watch = Watch().attach(page)
+    page.goto(f"{served.url}/data?exchange=binanceusdm&symbol={quote(PERP, safe='')}&level=1h")
+    expect(page.locator("#data-level-note")).to_contain_text(f"{PERP} on binanceusdm: 1h bars as stored",
+                                                             timeout=TIMEOUT_MS)
+    traces = {trace["name"]: trace for trace in page.evaluate(
+        f"{PLOT}.data.map(t => ({{name: t.name, type: t.type, points: t.x.length, yaxis: t.yaxis || 'y'}}))")}
+    assert set(traces) == {"1h", "volume", *expected}, traces
+    assert traces["1h"]["type"] == "candlestick"
+    assert {name: traces[name]["points"] for name in expected} == expected  # every stored point of the range
+    # each line in a row of its own below price and volume, titled
+    assert [traces[name]["yaxis"] for name in ("funding rate", "mark − index", "open interest")] == ["y3", "y4",
+                                                                                                     "y5"]
+    assert page.evaluate(f"{PLOT}._fullLayout.yaxis3.tickformat") == ".3%"  # funding in percent, not "400µ"
+    titles = page.evaluate("[...document.querySelectorAll('#data-chart .annotation-text')].map(e => e.textContent)")
+    assert titles[:5] == ["price", "volume", "funding rate", "mark − index", "open interest"], titles
+    snap(page, shots, "data-perp")
     assert watch.problems == []

@@ -161,6 +161,22 @@ def test_the_deep_link_sets_the_pickers(site: Site) -> None:
                                                                                                   "EUR/USD", "1h"]
 
 
+def test_the_deep_link_restores_the_factor_overlays(site: Site) -> None:
+    from zvt_crypto.factors.base import make_factor
+    from zvt_crypto.factors.engine import compute_factor
+
+    context = ui_context(site)
+    for name in ("rsi", "macd"):
+        compute_factor(make_factor(name), level="1h", entity_ids=[EURUSD], store=context.store)
+    macd = "macd:1h:fast=12,signal=9,slow=26"  # an id with commas: one ``factor`` parameter per overlay
+    shared = data.layout(context, exchange="oanda", symbol="EUR/USD", level="1h",
+                         factor=[macd, "rsi:1h:window=14", "sma:1h:window=20"])  # sma: never computed, dropped
+    assert find(shared, "data-factors").value == [macd, "rsi:1h:window=14"]
+    one = data.layout(context, exchange="oanda", symbol="EUR/USD", level="1h", factor="rsi:1h:window=14")
+    assert find(one, "data-factors").value == ["rsi:1h:window=14"]
+    assert find(data.layout(context, exchange="oanda", symbol="EUR/USD", level="1h"), "data-factors").value == []
+
+
 def test_a_failing_chart_shows_why(site: Site, caplog: pytest.LogCaptureFixture) -> None:
     context = ui_context(site)
     context.store.dispose()

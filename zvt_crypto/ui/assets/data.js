@@ -1,11 +1,13 @@
 // /data: the URL follows the pickers (a link to share) without reloading the page (replaceState fires no event).
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
     zvtData: {
-        syncUrl: function (exchange, symbol, level) {
+        syncUrl: function (exchange, symbol, level, factors) {
             const query = new URLSearchParams();
             if (exchange) { query.set('exchange', exchange); }
             if (symbol) { query.set('symbol', symbol); }
             if (level) { query.set('level', level); }
+            // One parameter per overlay: a factor id holds commas (macd:1h:fast=12,signal=9,slow=26).
+            (factors || []).forEach(factor => query.append('factor', factor));
             const url = window.location.pathname + (query.toString() ? '?' + query.toString() : '');
             if (window.location.pathname === '/data' && url !== window.location.pathname + window.location.search) {
                 window.history.replaceState(window.history.state, '', url);

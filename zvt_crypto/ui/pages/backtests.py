@@ -105,6 +105,9 @@ def layout(run: str | None = None, compare: str | None = None, symbol: str | Non
         html.H1("Backtests"),
         dcc.Store(id="bt-query", data={"run": run or None, "compare": compare or None, "symbol": symbol or None}),
         dcc.Loading(html.Div(id="bt-content"), delay_show=300),
+        # A run's charts arrive in bt-content; an empty graph in the page makes the browser fetch and evaluate
+        # plotly.js while the server builds them (it began only after they arrived: ≈ 0.5 s more on 1M bars).
+        dcc.Graph(id="bt-plotly-early", style={"display": "none"}) if run or compare else "",
     ])
 
 

@@ -90,26 +90,32 @@ def register(app: Dash, context: UiContext) -> None:
     # The URL follows the pickers (a link to share) without reloading the page: assets/data.js.
     app.clientside_callback(ClientsideFunction("zvtData", "syncUrl"), Output("data-url", "data"),
                             Input("data-exchange", "value"), Input("data-symbol", "value"),
-                            Input("data-level", "value"))
+                            Input("data-level", "value"), Input("data-factors", "value"))
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # layout and pickers
 # ---------------------------------------------------------------------------------------------------------------
 def layout(context: UiContext, exchange: str | None = None, symbol: str | None = None, level: str | None = None,
-           **_query: str) -> html.Div:
-    """The page for ``?exchange=&symbol=&level=`` (any of them missing: the first stored series)."""
-    return html.Div([html.H1("Data"), _body(context, exchange, symbol, level)])
+           factor: str | list[str] | None = None, **_query: str) -> html.Div:
+    """The page for ``?exchange=&symbol=&level=&factor=ID&factor=ID`` (any of them missing: the first stored
+    series; no overlay). A factor id holds commas (``macd:1h:fast=12,signal=9,slow=26``), hence one ``factor``
+    parameter per overlay (Dash hands a repeated parameter over as a list)."""
+    overlays = [factor] if isinstance(factor, str) else list(factor or [])
+    return html.Div([html.H1("Data"), _body(context, exchange, symbol, level, overlays)])
 
 
 @guarded("the data page")
-def _body(context: UiContext, exchange: str | None, symbol: str | None, level: str | None) -> Any:
+def _body(context: UiContext, exchange: str | None, symbol: str | None, level: str | None,
+          overlays: list[str]) -> Any:
     series = catalogue(context)
     if not series:
         return _no_bars_at_all(context)
     selection = select(series, exchange, symbol, level)
     exchanges = sorted({parse_entity_id(entity)[1] for entity, _ in series})
     factors, placeholder, factor_hint = factor_options(context, selection)
+    stored = {option["value"] for option in factors}
+    chosen = [factor_id for factor_id in dict.fromkeys(overlays) if factor_id in stored]  # a stale link's: dropped
     return html.Div([
         html.Div([
             html.Label(["Exchange", dcc.Dropdown(id="data-exchange", options=exchanges, value=selection.exchange,
@@ -120,7 +126,7 @@ def _body(context: UiContext, exchange: str | None, symbol: str | None, level: s
             html.Label(["Level", dcc.Dropdown(id="data-level", value=str(selection.level), searchable=False,
                                               options=[str(each) for each in Level], clearable=False,
                                               className="picker")]),
-            html.Label(["Factor overlays", dcc.Dropdown(id="data-factors", options=factors, value=[], multi=True,
+            html.Label(["Factor overlays", dcc.Dropdown(id="data-factors", options=factors, value=chosen, multi=True,
                                                         placeholder=placeholder, className="picker")],
                        className="wide"),
         ], className="pickers"),
@@ -320,6 +326,8 @@ def chart_figure(selection: Selection, view: BarsView, factors: dict[str, pd.Ser
         figure.add_scattergl(x=_epoch_ms(line.index), y=line.to_numpy(), name=name, mode="lines", row=1, col=1)
     for row, (name, line) in enumerate(own_rows.items(), start=3):
         figure.add_scattergl(x=_epoch_ms(line.index), y=line.to_numpy(), name=name, mode="lines", row=row, col=1)
+        if name == "funding rate":  # a fraction per funding interval: 0.040 %, not plotly's "400µ"
+            figure.update_yaxes(tickformat=".3%", hoverformat=".4%", row=row, col=1)
     shaded = sorted(gaps, key=lambda gap: gap.missing, reverse=True)[:SHADED_GAPS]
     figure.update_layout(shapes=[  # one band per gap across every row (add_vrect would add one per row)
         {"type": "rect", "xref": "x", "yref": "paper", "x0": gap.start, "x1": gap.end + view.stored_level.ms,
