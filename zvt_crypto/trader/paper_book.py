@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from zvt_crypto.contract.ids import entity_id
 from zvt_crypto.contract.levels import Level
-from zvt_crypto.contract.store import Store, get_store
+from zvt_crypto.contract.store import StoreLike, get_store
 from zvt_crypto.trader import paper_store as db
 from zvt_crypto.trader.paper_account import check_account_name
 
@@ -22,22 +22,22 @@ OPEN_ORDER_COLUMNS = ["id", "created_time", "symbol", "side", "type", "size", "v
                       "limit", "stop"]
 
 
-def _state(name: str, store: Store | Any) -> dict[str, Any]:
+def _state(name: str, store: StoreLike) -> dict[str, Any]:
     return db.require_row(get_store(store), check_account_name(name))["state"] or {}
 
 
-def account_positions(name: str, store: Store | Any = None) -> pd.DataFrame:
+def account_positions(name: str, store: StoreLike = None) -> pd.DataFrame:
     """Open positions after the newest processed bar: symbol, side, size, entry price and time (UTC ISO), mark
     (the newest close), unrealised P&L, fees and funding so far."""
     return pd.DataFrame(_state(name, store).get("positions", []), columns=POSITION_COLUMNS)
 
 
-def account_open_orders(name: str, store: Store | Any = None) -> pd.DataFrame:
+def account_open_orders(name: str, store: StoreLike = None) -> pd.DataFrame:
     """Orders still pending after the newest processed bar (they fill or expire on the next bars)."""
     return pd.DataFrame(_state(name, store).get("open_orders", []), columns=OPEN_ORDER_COLUMNS)
 
 
-def account_backlog(name: str, store: Store | Any = None) -> tuple[int | None, int]:
+def account_backlog(name: str, store: StoreLike = None) -> tuple[int | None, int]:
     """The newest bar (epoch ms) that every symbol of the account has stored, and how many bars up to it the account
     has not processed yet (0: it is up to date with the store; more: a step would process them, unless the status
     says what it waits for). ``(None, 0)`` while a symbol has no bar stored at all."""
