@@ -325,3 +325,17 @@ def make_research_site(root: Path) -> Site:
 def research_site(tmp_path_factory: pytest.TempPathFactory) -> Site:
     """A filled site with factors and a stepped paper account; read-only (copy it to change it)."""
     return make_research_site(tmp_path_factory.mktemp("research"))
+
+
+#: set to a folder (e.g. docs/screenshots) to keep the browser tests' screenshots there too
+ENV_SCREENSHOTS = "ZVT_CRYPTO_SCREENSHOTS"
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Where the browser tests' screenshots go: a temp dir, and ``$ZVT_CRYPTO_SCREENSHOTS`` when set."""
+    folders = [tmp_path_factory.mktemp("screenshots")]
+    if os.environ.get(ENV_SCREENSHOTS):
+        folders.append(Path(os.environ[ENV_SCREENSHOTS]))
+        folders[-1].mkdir(parents=True, exist_ok=True)
+    return folders

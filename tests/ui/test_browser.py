@@ -17,7 +17,6 @@ import pytest
 from tests.ui.conftest import TOKEN, Served, Site, make_site, serve_process
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-ENV_SCREENSHOTS = "ZVT_CRYPTO_SCREENSHOTS"
 TIMEOUT_MS = 20_000
 
 
@@ -58,15 +57,6 @@ def write_recent_bars(store: Any, exchange: str, symbol: str, level: str) -> Non
     store.write(Bar, pd.DataFrame({"entity_id": entity_id(exchange, symbol), "level": level, "timestamp": opens,
                                    "open": 42_000.0, "high": 42_100.0, "low": 41_900.0, "close": 42_050.0,
                                    "volume": 12.5}))
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    folders = [tmp_path_factory.mktemp("screenshots")]
-    if os.environ.get(ENV_SCREENSHOTS):
-        folders.append(Path(os.environ[ENV_SCREENSHOTS]))
-        folders[-1].mkdir(parents=True, exist_ok=True)
-    return folders
 
 
 @dataclass

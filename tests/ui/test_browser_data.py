@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from tests.ui.conftest import Served, make_site, serve_process
-from tests.ui.test_browser import TIMEOUT_MS, Watch, shots, snap  # noqa: F401 - shots: the screenshots fixture
+from tests.ui.test_browser import TIMEOUT_MS, Watch, snap
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 MINUTES = 200_000
@@ -85,7 +85,7 @@ def choose(page: Any, dropdown_id: str, option: str) -> None:
 
 
 def test_a_long_series_gets_the_budget_and_a_zoom_gets_the_stored_minutes(page: Any, served: Served,
-                                                                               shots: list[Path]) -> None:  # noqa: F811
+                                                                               shots: list[Path]) -> None:
     from playwright.sync_api import expect
 
     from zvt_crypto.contract.levels import MINUTE_MS
@@ -121,7 +121,7 @@ def test_a_long_series_gets_the_budget_and_a_zoom_gets_the_stored_minutes(page: 
 
 
 def test_pickers_change_the_trace_and_the_url_and_a_deep_link_restores_them(page: Any, served: Served,
-                                                                           shots: list[Path]) -> None:  # noqa: F811
+                                                                           shots: list[Path]) -> None:
     from playwright.sync_api import expect
 
     watch = Watch().attach(page)
@@ -213,7 +213,7 @@ def perp_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serv
 
 
 def test_a_perp_shows_funding_basis_and_open_interest_under_its_candles(
-        page: Any, perp_served: tuple[Served, dict[str, int]], shots: list[Path]) -> None:  # noqa: F811
+        page: Any, perp_served: tuple[Served, dict[str, int]], shots: list[Path]) -> None:
     from playwright.sync_api import expect
 
     served, expected = perp_served

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.ui.conftest import Served, Site, make_research_site, make_site, serve_process
-from tests.ui.test_browser import TIMEOUT_MS, Watch, rows, shots, snap  # noqa: F401 - shots is a fixture
+from tests.ui.test_browser import TIMEOUT_MS, Watch, rows, snap
 from zvt_crypto.ui.pages.factors import MAX_POINTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -55,7 +55,7 @@ def traces(page: Any, graph_id: str) -> list[tuple[str, int]]:
 
 
 def test_tear_sheet_and_values_of_a_stored_factor(page: Any, research: tuple[Site, Served],
-                                                  shots: list[Path]) -> None:  # noqa: F811 - the fixture
+                                                  shots: list[Path]) -> None:
     from playwright.sync_api import expect
 
     site, served = research
@@ -124,7 +124,7 @@ def test_a_deep_link_restores_factor_symbols_and_period(page: Any, research: tup
 
 
 def test_a_factor_never_computed_gives_the_command(page: Any, research: tuple[Site, Served],
-                                                   shots: list[Path]) -> None:  # noqa: F811 - the fixture
+                                                   shots: list[Path]) -> None:
     from playwright.sync_api import expect
 
     site, served = research

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.ui.conftest import PAPER_ACCOUNT, Served, Site, make_research_site, make_site, serve_process
-from tests.ui.test_browser import TIMEOUT_MS, Watch, rows, shots, snap  # noqa: F401 - shots is a fixture
+from tests.ui.test_browser import TIMEOUT_MS, Watch, rows, snap
 from tests.ui.test_browser_factors import traces
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -41,7 +41,7 @@ def stored(site: Site) -> tuple[int, int, str]:
 
 
 def test_paper_account_equity_book_and_a_step_that_shows_up(page: Any, paper_site: tuple[Site, Served],
-                                                             shots: list[Path]) -> None:  # noqa: F811 - fixture
+                                                             shots: list[Path]) -> None:
     from playwright.sync_api import expect
 
     from zvt_crypto.trader.paper import PaperTrader

@@ -6,7 +6,6 @@ no failed Dash request on any of them."""
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.ui.conftest import Served, Site, make_site, serve_process, store_runs
-from tests.ui.test_browser import ENV_SCREENSHOTS, TIMEOUT_MS, Watch, snap
+from tests.ui.test_browser import TIMEOUT_MS, Watch, snap
 from zvt_crypto.ui.pages.backtests import CHART_BUDGET
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -68,16 +67,6 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunsSite]:
         status, _stdout, stderr = running.stop()
     assert status == 0, stderr
     assert "Traceback" not in stderr, stderr  # no callback failed on the server
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    """Where the screenshots go: a temp dir, and ``$ZVT_CRYPTO_SCREENSHOTS`` when set (as test_browser.py)."""
-    folders = [tmp_path_factory.mktemp("screenshots")]
-    if os.environ.get(ENV_SCREENSHOTS):
-        folders.append(Path(os.environ[ENV_SCREENSHOTS]))
-        folders[-1].mkdir(parents=True, exist_ok=True)
-    return folders
 
 
 def graph_data(page: Any, graph_id: str) -> list[dict[str, Any]]:
