@@ -89,6 +89,28 @@ def test_the_app_factory_keeps_no_store_in_a_module(site: Site) -> None:
     assert not [name for name, value in vars(app_module).items() if isinstance(value, Store)]
 
 
+def test_the_graphs_get_the_finance_bundle_of_plotly_js(open_url: str) -> None:
+    from plotly.offline import get_plotlyjs_version
+
+    from zvt_crypto.ui.routes import DASH_PLOTLY_PATH
+
+    status, headers, body = call(f"{open_url}{DASH_PLOTLY_PATH}")
+    assert status == 200 and headers["content-type"].startswith("text/javascript")
+    assert "plotly.js (finance - minified) v" + ".".join(get_plotlyjs_version().split(".")[:2]) in body[:200]
+    assert 1_000_000 < len(body) < 2_000_000  # not Dash's full bundle (4.8 MB)
+
+
+def test_a_plotly_of_another_line_gets_dashs_full_bundle(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    import plotly.offline
+
+    from zvt_crypto.ui.routes import DASH_PLOTLY_PATH
+
+    monkeypatch.setattr(plotly.offline, "get_plotlyjs_version", lambda: "9.0.0")
+    with serve_in_thread(_app(site)) as url:
+        status, _headers, body = call(f"{url}{DASH_PLOTLY_PATH}")
+    assert status == 200 and "(finance" not in body[:200] and len(body) > 4_000_000
+
+
 # -- the token ---------------------------------------------------------------------------------------------------
 def test_a_browser_without_the_cookie_is_sent_to_the_login_form(guarded_url: str) -> None:
     status, headers, _body = call(f"{guarded_url}/jobs?job=btc-1h", headers={"Accept": "text/html"})

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -136,18 +136,21 @@ def last_per_bar(values: Line, level: Level | str) -> Line:
     return thinned.set_axis(ms_to_index(buckets[last]), axis=0)
 
 
-class ViewCache:
-    """Recent whole-series views, so a page that shows the same long series again (another visit, a zoom reset)
-    does not read and resample a million rows again. An entry serves while the series' signature (first and last
-    bar, row count) is unchanged and for ``ttl`` seconds at most: a rewrite of stored bars that keeps the
-    signature (a corrected import) shows within ``ttl``."""
+V = TypeVar("V")
+
+
+class ViewCache(Generic[V]):
+    """Recent views of long series, so a page that shows the same series again (another visit, a zoom reset)
+    does not read and resample a million rows again. The caller's key holds what identifies the data (for bars:
+    the series' signature, first and last bar and row count); an entry serves for ``ttl`` seconds at most, so a
+    rewrite that keeps the key (a corrected import) shows within ``ttl``."""
 
     def __init__(self, size: int = 8, ttl: float = 60.0) -> None:
         self.size, self.ttl = size, ttl
-        self._entries: dict[tuple[Any, ...], tuple[float, BarsView]] = {}
+        self._entries: dict[tuple[Any, ...], tuple[float, V]] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[Any, ...], build: Callable[[], BarsView]) -> BarsView:
+    def get(self, key: tuple[Any, ...], build: Callable[[], V]) -> V:
         now = time.monotonic()
         with self._lock:
             found = self._entries.get(key)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Sequence
-from typing import Any, ParamSpec
+from typing import TYPE_CHECKING, Any, ParamSpec
 from urllib.parse import quote, urlencode
 
 import dash
@@ -19,8 +19,12 @@ import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, dcc, html
 from dash.dash_table.DataTable import DataTable
 
-from zvt_crypto.ui.components import command, guarded, logger, note, table, utc
+from zvt_crypto.ui.components import command, guarded, logger, make_figure, note, table, utc
 from zvt_crypto.ui.context import UiContext
+
+if TYPE_CHECKING:
+    from zvt_crypto.domain.chart import ViewCache
+    from zvt_crypto.trader.run_views import RunView
 
 P = ParamSpec("P")
 PATH = "/backtests"
@@ -35,13 +39,16 @@ EQUITY_COLOUR, BENCH_COLOUR, LOSS_COLOUR = "#1f4e99", "#888", "#b00020"
 
 
 def register(app: Dash, context: UiContext) -> None:
+    from zvt_crypto.domain.chart import ViewCache
+
+    views: ViewCache[RunView] = ViewCache()  # this app's recent run views (no module state)
     dash.register_page(__name__, path=PATH, name="Backtests", title="zvt_crypto — backtests", order=5,
                        layout=layout)
 
     @app.callback(Output("bt-content", "children"), Input("bt-query", "data"))
     @guarded("the backtests")
     def render(query: dict[str, str | None] | None) -> Any:
-        return backtests_content(context, query or {})
+        return backtests_content(context, query or {}, views)
 
     @app.callback(Output("bt-compare-link", "href"), Output("bt-compare-link", "className"),
                   Output("bt-compare-hint", "children"), Input("bt-runs", "selected_row_ids"))
@@ -55,14 +62,14 @@ def register(app: Dash, context: UiContext) -> None:
     def zoom(equity: dict[str, Any] | None, drawdown: dict[str, Any] | None,
              query: dict[str, str | None] | None) -> tuple[go.Figure, go.Figure]:
         relayout = drawdown if dash.ctx.triggered_id == "bt-drawdown" else equity
-        return zoomed_figures(context, (query or {}).get("run") or "", relayout)
+        return zoomed_figures(context, (query or {}).get("run") or "", relayout, views)
 
     @app.callback(Output("bt-price", "figure"), Input("bt-price", "relayoutData"), State("bt-query", "data"),
                   prevent_initial_call=True)
     @zoom_guard
     def zoom_price(relayout: dict[str, Any] | None, query: dict[str, str | None] | None) -> go.Figure:
         query = query or {}
-        return zoomed_price(context, query.get("run") or "", query.get("symbol"), relayout)
+        return zoomed_price(context, query.get("run") or "", query.get("symbol"), relayout, views)
 
     import diskcache  # type: ignore[import-untyped]
     from dash import DiskcacheManager
@@ -111,7 +118,7 @@ def layout(run: str | None = None, compare: str | None = None, symbol: str | Non
     ])
 
 
-def backtests_content(context: UiContext, query: dict[str, str | None]) -> Any:
+def backtests_content(context: UiContext, query: dict[str, str | None], views: ViewCache[RunView] | None = None) -> Any:
     """The view the query asks for; a link to a run that is not (or no longer) stored says so, not a traceback."""
     from zvt_crypto.contract.errors import InvalidInputError
 
@@ -120,7 +127,7 @@ def backtests_content(context: UiContext, query: dict[str, str | None]) -> Any:
             ids = [part.strip() for part in (query["compare"] or "").split(",") if part.strip()]
             return compare_content(context, ids)
         if query.get("run"):
-            return run_content(context, query["run"] or "", query.get("symbol"))
+            return run_content(context, query["run"] or "", query.get("symbol"), views)
     except InvalidInputError as exc:
         return [note([f"{exc}. ", dcc.Link("All stored runs", href=PATH)], kind="warning", note_id="bt-not-found")]
     return runs_content(context)
@@ -269,10 +276,29 @@ def compare_link(selected: Sequence[str]) -> tuple[str, str, str]:
 # ---------------------------------------------------------------------------------------------------------------
 # one run
 # ---------------------------------------------------------------------------------------------------------------
-def run_content(context: UiContext, run_id: str, symbol: str | None) -> list[Any]:
-    from zvt_crypto.trader.run_views import describe, run_view
+def cached_view(context: UiContext, run_id: str, window: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+                views: ViewCache[RunView] | None = None) -> RunView:
+    """The run's view for its charts (of ``window`` when zoomed). A stored run never changes, so its recent views
+    are served again (another visit, a zoom reset: a run over a million bars reads and thins them once); the run
+    is looked up every time, so a deleted run is gone at once, and the prices (from the bars) at most ``ttl``
+    seconds late."""
+    from zvt_crypto.trader.run_views import run_view
+    from zvt_crypto.trader.storage import _run_row
 
-    view = run_view(run_id, context.store, budget=CHART_BUDGET)
+    def build() -> RunView:
+        return run_view(run_id, context.store, budget=CHART_BUDGET, **_bounds(window))
+
+    if views is None:
+        return build()
+    _run_row(run_id, context.store)  # an unknown (or deleted) run: the error that names the latest runs
+    return views.get((run_id, CHART_BUDGET, window), build)
+
+
+def run_content(context: UiContext, run_id: str, symbol: str | None,
+                views: ViewCache[RunView] | None = None) -> list[Any]:
+    from zvt_crypto.trader.run_views import describe
+
+    view = cached_view(context, run_id, None, views)
     row = view.row
     symbols = list(row["symbols"])
     chosen = symbol if symbol in symbols else symbols[0] if symbols else None
@@ -355,12 +381,11 @@ def rerun_content(context: UiContext, run_id: str, progress: Any) -> Any:
                  f" ({same})."], note_id="bt-rerun-done")
 
 
-def _figure(height: int, yaxis: dict[str, Any] | None = None) -> go.Figure:
-    figure = go.Figure()
-    figure.update_layout(template="plotly_white", height=height, margin={"l": 60, "r": 20, "t": 10, "b": 40},
-                         hovermode="x unified", legend={"orientation": "h", "y": 1.08},
-                         xaxis={"title": "time (UTC)", "type": "date"}, yaxis=yaxis or {})
-    return figure
+def _figure(height: int, yaxis: dict[str, Any] | None = None, traces: Sequence[dict[str, Any]] = (),
+            **layout: Any) -> go.Figure:
+    return make_figure(traces, {"height": height, "margin": {"l": 60, "r": 20, "t": 10, "b": 40},
+                           "hovermode": "x unified", "legend": {"orientation": "h", "y": 1.08},
+                           "xaxis": {"title": {"text": "time (UTC)"}, "type": "date"}, "yaxis": yaxis or {}, **layout})
 
 
 def epoch_ms(times: Any) -> Any:
@@ -374,22 +399,21 @@ def _graph(graph_id: str, figure: go.Figure) -> dcc.Graph:
 
 
 def equity_figure(view: Any) -> go.Figure:
-    figure = _figure(360, {"title": "equity", "tickformat": ",.0f"})
-    figure.add_trace(go.Scatter(x=epoch_ms(view.equity.index), y=view.equity["equity"].to_numpy(), name="equity",
-                                mode="lines", line={"color": EQUITY_COLOUR, "width": 1.6}, hovertemplate="%{y:,.2f}"))
+    traces = [{"type": "scatter", "x": epoch_ms(view.equity.index), "y": view.equity["equity"].to_numpy(),
+               "name": "equity", "mode": "lines", "line": {"color": EQUITY_COLOUR, "width": 1.6},
+               "hovertemplate": "%{y:,.2f}"}]
     if view.benchmark is not None:
-        figure.add_trace(go.Scatter(x=epoch_ms(view.benchmark.index), y=view.benchmark.to_numpy(), name="buy and hold",
-                                    mode="lines", line={"color": BENCH_COLOUR, "width": 1, "dash": "dot"},
-                                    hovertemplate="%{y:,.2f}"))
-    return figure
+        traces.append({"type": "scatter", "x": epoch_ms(view.benchmark.index), "y": view.benchmark.to_numpy(),
+                       "name": "buy and hold", "mode": "lines",
+                       "line": {"color": BENCH_COLOUR, "width": 1, "dash": "dot"}, "hovertemplate": "%{y:,.2f}"})
+    return _figure(360, {"title": {"text": "equity"}, "tickformat": ",.0f"}, traces)
 
 
 def drawdown_figure(view: Any) -> go.Figure:
-    figure = _figure(220, {"title": "drawdown", "ticksuffix": " %", "tickformat": ",.1f"})
-    figure.add_trace(go.Scatter(x=epoch_ms(view.equity.index), y=view.equity["drawdown"].to_numpy() * 100,
-                                name="drawdown", mode="lines", fill="tozeroy", line={"color": LOSS_COLOUR, "width": 1},
-                                hovertemplate="%{y:.2f} %"))
-    return figure
+    return _figure(220, {"title": {"text": "drawdown"}, "ticksuffix": " %", "tickformat": ",.1f"}, [
+        {"type": "scatter", "x": epoch_ms(view.equity.index), "y": view.equity["drawdown"].to_numpy() * 100,
+         "name": "drawdown", "mode": "lines", "fill": "tozeroy", "line": {"color": LOSS_COLOUR, "width": 1},
+         "hovertemplate": "%{y:.2f} %"}])
 
 
 def _symbol_picker(run_id: str, symbols: Sequence[str], chosen: str | None) -> Any:
@@ -415,18 +439,15 @@ def _price_chart(view: Any, symbol: str | None) -> Any:
 def price_figure(view: Any, symbol: str, window: tuple[pd.Timestamp, pd.Timestamp] | None = None) -> go.Figure:
     """``symbol``'s close with the markers of its trades (those entered or exited inside ``window``, if given)."""
     close = view.prices[symbol]
-    figure = _figure(420, {"title": f"{symbol} close", "tickformat": ",.6~g"})
-    figure.update_layout(hovermode="closest")
-    figure.add_trace(go.Scatter(x=epoch_ms(close.index), y=close.to_numpy(), name="close", mode="lines",
-                                line={"color": "#444", "width": 1},
-                                hovertemplate="%{x|%Y-%m-%d %H:%M} UTC<br>close %{y:,.6~g}<extra></extra>"))
     mine = view.trades[view.trades["symbol"] == symbol]
     if window is not None:
         inside = mine["entry_time"].between(*window) | mine["exit_time"].between(*window)
         mine = mine[inside]
-    for trace in marker_traces(mine.tail(MAX_MARKERS)):
-        figure.add_trace(trace)
-    return figure
+    line = {"type": "scatter", "x": epoch_ms(close.index), "y": close.to_numpy(), "name": "close", "mode": "lines",
+            "line": {"color": "#444", "width": 1},
+            "hovertemplate": "%{x|%Y-%m-%d %H:%M} UTC<br>close %{y:,.6~g}<extra></extra>"}
+    return _figure(420, {"title": {"text": f"{symbol} close"}, "tickformat": ",.6~g"},
+                   [line, *marker_traces(mine.tail(MAX_MARKERS))], hovermode="closest")
 
 
 ZOOM_HINT = ("Drag across a chart to zoom in: the server sends every stored point of the range once it fits "
@@ -455,12 +476,11 @@ def _axis_time(value: Any) -> pd.Timestamp:
     return pd.Timestamp(value).tz_localize("UTC")
 
 
-def zoomed_figures(context: UiContext, run_id: str, relayout: dict[str, Any] | None) -> tuple[go.Figure, go.Figure]:
+def zoomed_figures(context: UiContext, run_id: str, relayout: dict[str, Any] | None,
+                   views: ViewCache[RunView] | None = None) -> tuple[go.Figure, go.Figure]:
     """Equity and drawdown over the range the user zoomed to (every stored point once they fit the budget)."""
-    from zvt_crypto.trader.run_views import run_view
-
     window = zoom_window(relayout)
-    view = run_view(run_id, context.store, budget=CHART_BUDGET, **_bounds(window))
+    view = cached_view(context, run_id, window, views)
     equity, drawdown = equity_figure(view), drawdown_figure(view)
     if window is not None:  # keep the user's range (the data may start a little after it)
         for figure in (equity, drawdown):
@@ -468,11 +488,10 @@ def zoomed_figures(context: UiContext, run_id: str, relayout: dict[str, Any] | N
     return equity, drawdown
 
 
-def zoomed_price(context: UiContext, run_id: str, symbol: str | None, relayout: dict[str, Any] | None) -> go.Figure:
-    from zvt_crypto.trader.run_views import run_view
-
+def zoomed_price(context: UiContext, run_id: str, symbol: str | None, relayout: dict[str, Any] | None,
+                 views: ViewCache[RunView] | None = None) -> go.Figure:
     window = zoom_window(relayout)
-    view = run_view(run_id, context.store, budget=CHART_BUDGET, **_bounds(window))
+    view = cached_view(context, run_id, window, views)
     chosen = symbol if symbol in view.prices else next(iter(view.prices))
     figure = price_figure(view, chosen, window)
     if window is not None:
@@ -495,7 +514,7 @@ _MARKERS = {  # (end, side, open) -> marker symbol, colour, filled
 }
 
 
-def marker_traces(trades: pd.DataFrame) -> list[go.Scatter]:
+def marker_traces(trades: pd.DataFrame) -> list[dict[str, Any]]:
     """Entry markers (▲ long, ▼ short; hollow when the position is still open at the end) and exit markers (×), a
     trace per kind, each with the trade's side, size, price, P&L and fees in its tooltip."""
     traces = []
@@ -509,13 +528,13 @@ def marker_traces(trades: pd.DataFrame) -> list[go.Scatter]:
                 marker, colour = _MARKERS[(end, side)]
                 what = f"{'open ' if still_open else ''}{side} {end}"
                 custom = part[["size", "pnl", "return", "fees", "funding"]].to_numpy(dtype=float)
-                traces.append(go.Scatter(
-                    x=epoch_ms(part[f"{end}_time"]), y=part[f"{end}_price"].to_numpy(dtype=float), mode="markers",
-                    name=what,
-                    marker={"symbol": marker + ("-open" if still_open else ""), "color": colour, "size": 10,
-                            "line": {"width": 1.5, "color": colour}},
-                    customdata=custom, hovertemplate=_TIP.format(
-                        what=what, pnl_note=" at the last close" if still_open else "")))
+                traces.append({
+                    "type": "scatter", "x": epoch_ms(part[f"{end}_time"]),
+                    "y": part[f"{end}_price"].to_numpy(dtype=float), "mode": "markers", "name": what,
+                    "marker": {"symbol": marker + ("-open" if still_open else ""), "color": colour, "size": 10,
+                               "line": {"width": 1.5, "color": colour}},
+                    "customdata": custom,
+                    "hovertemplate": _TIP.format(what=what, pnl_note=" at the last close" if still_open else "")})
     return traces
 
 
@@ -638,15 +657,15 @@ def compare_content(context: UiContext, run_ids: Sequence[str]) -> list[Any]:
     side_by_side = compare_runs(run_ids, context.store)
     curves = normalised_equity(run_ids, context.store, budget=CHART_BUDGET)
     elapsed = not _ranges_overlap(list(curves.values()))
-    figure = _figure(420, {"title": "equity / equity at the start", "tickformat": ",.2f"})
-    if elapsed:  # runs over different periods: side by side from their own start, not far apart on a calendar
-        figure.update_layout(xaxis={"title": "days since the run's start", "type": "linear"})
+    traces = []
     for run_id, curve in curves.items():
         info = side_by_side[run_id]
         x = ((curve.index - curve.index[0]).total_seconds() / 86_400).to_numpy() if elapsed else epoch_ms(curve.index)
-        figure.add_trace(go.Scatter(x=x, y=curve.to_numpy(), mode="lines",
-                                    name=f"{run_id} {info['strategy']} {info['symbols']}",
-                                    hovertemplate="%{y:.3f}"))
+        traces.append({"type": "scatter", "x": x, "y": curve.to_numpy(), "mode": "lines",
+                       "name": f"{run_id} {info['strategy']} {info['symbols']}", "hovertemplate": "%{y:.3f}"})
+    # runs over different periods: side by side from their own start, not far apart on a calendar
+    axis = {"xaxis": {"title": {"text": "days since the run's start"}, "type": "linear"}} if elapsed else {}
+    figure = _figure(420, {"title": {"text": "equity / equity at the start"}, "tickformat": ",.2f"}, traces, **axis)
     figure.add_hline(y=1.0, line={"color": "#bbb", "width": 1})
     rows = []
     for label, key, formatter in COMPARED:

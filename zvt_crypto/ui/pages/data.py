@@ -48,7 +48,7 @@ class Selection:
 def register(app: Dash, context: UiContext) -> None:
     from zvt_crypto.domain.chart import ViewCache
 
-    views = ViewCache()  # this app's recent whole-series views (no module state)
+    views: ViewCache[BarsView] = ViewCache()  # this app's recent whole-series views (no module state)
     dash.register_page(__name__, path=PATH, name="Data", title="zvt_crypto — data", order=1,
                        layout=lambda **query: layout(context, **query))
 
@@ -221,7 +221,7 @@ def visible_range(relayout: dict[str, Any] | None) -> tuple[int, int] | None:
 
 def safe_chart_content(context: UiContext, exchange: str | None, symbol: str | None, level: str | None,
                        factor_ids: list[str], visible: tuple[int, int] | None, with_coverage: bool = True,
-                       views: ViewCache | None = None) -> tuple[Any, Any, Any, Any]:
+                       views: ViewCache[BarsView] | None = None) -> tuple[Any, Any, Any, Any]:
     """:func:`chart_content`, or when it fails: a blank chart and the reason in the page (the traceback logged),
     never a spinner left turning."""
     try:
@@ -233,7 +233,7 @@ def safe_chart_content(context: UiContext, exchange: str | None, symbol: str | N
 
 def chart_content(context: UiContext, exchange: str | None, symbol: str | None, level: str | None,
                   factor_ids: list[str], visible: tuple[int, int] | None, with_coverage: bool = True,
-                  views: ViewCache | None = None) -> tuple[Any, Any, Any, Any]:
+                  views: ViewCache[BarsView] | None = None) -> tuple[Any, Any, Any, Any]:
     """The figure, the line saying which level it shows, a message when there is nothing to draw (why, and the
     command that records it) and the coverage section (``dash.no_update`` when ``with_coverage`` is False)."""
     from zvt_crypto.domain.chart import bars_at_budget, perp_lines
@@ -323,9 +323,9 @@ def chart_figure(selection: Selection, view: BarsView, factors: dict[str, pd.Ser
     figure.add_scatter(x=x, y=bars["volume"].to_numpy(), name="volume", mode="lines", line_shape="hv",
                        line_width=0.8, line_color="#6b7280", fill="tozeroy", row=2, col=1)
     for name, line in on_price.items():
-        figure.add_scattergl(x=_epoch_ms(line.index), y=line.to_numpy(), name=name, mode="lines", row=1, col=1)
+        figure.add_scatter(x=_epoch_ms(line.index), y=line.to_numpy(), name=name, mode="lines", row=1, col=1)
     for row, (name, line) in enumerate(own_rows.items(), start=3):
-        figure.add_scattergl(x=_epoch_ms(line.index), y=line.to_numpy(), name=name, mode="lines", row=row, col=1)
+        figure.add_scatter(x=_epoch_ms(line.index), y=line.to_numpy(), name=name, mode="lines", row=row, col=1)
         if name == "funding rate":  # a fraction per funding interval: 0.040 %, not plotly's "400µ"
             figure.update_yaxes(tickformat=".3%", hoverformat=".4%", row=row, col=1)
     shaded = sorted(gaps, key=lambda gap: gap.missing, reverse=True)[:SHADED_GAPS]
