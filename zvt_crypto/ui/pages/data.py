@@ -24,7 +24,7 @@ from zvt_crypto.contract.levels import Level
 from zvt_crypto.contract.timeutil import iso, to_ms
 from zvt_crypto.domain.chart import BarsView, StoredFactor, ViewCache
 from zvt_crypto.domain.coverage import Coverage
-from zvt_crypto.ui.components import command, failure_message, guarded, logger, note, table, utc
+from zvt_crypto.ui.components import TEMPLATE, command, failure_message, guarded, logger, note, table, utc
 from zvt_crypto.ui.context import UiContext
 
 PATH = "/data"
@@ -336,7 +336,7 @@ def chart_figure(selection: Selection, view: BarsView, factors: dict[str, pd.Ser
     figure.update_xaxes(type="date", rangeslider_visible=False)
     figure.update_yaxes(fixedrange=True)  # zoom on time only; each re-query fits the prices of the range
     figure.update_layout(
-        title={"text": f"{selection.symbol} · {view.label()}", "font": {"size": 14}},
+        template=TEMPLATE, title={"text": f"{selection.symbol} · {view.label()}", "font": {"size": 14}},
         uirevision=f"{selection.entity_id}|{selection.level}",  # a re-query keeps the user's zoom
         margin={"l": 60, "r": 20, "t": 60, "b": 40}, showlegend=bool(factors), dragmode="zoom",
         height=560 + 140 * len(own_rows),

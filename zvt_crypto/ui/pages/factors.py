@@ -21,7 +21,7 @@ from dash import Dash, Input, Output, State, dcc, html
 
 from zvt_crypto.contract.errors import InvalidInputError, NoUsableDataError
 from zvt_crypto.contract.timeutil import to_ms
-from zvt_crypto.ui.components import command, guarded, note, table, utc
+from zvt_crypto.ui.components import TEMPLATE, command, guarded, note, table, utc
 from zvt_crypto.ui.context import UiContext
 
 PATH = "/factors"
@@ -283,7 +283,7 @@ def values_content(context: UiContext, factor_id: str | None, entities: Sequence
             thinned.append(f"{symbol_of(entity)}: every {_ordinal(step)} of {len(series):,} values")
         figure.add_scatter(x=series.index[::step], y=series.to_numpy()[::step], mode="lines",
                            name=symbol_of(entity))
-    figure.update_layout(title=f"{output} of {factor_id}", xaxis_title=UTC_AXIS, yaxis_title=output,
+    figure.update_layout(template=TEMPLATE, title=f"{output} of {factor_id}", xaxis_title=UTC_AXIS, yaxis_title=output,
                          margin={"t": 50, "r": 20}, height=380, legend_title_text="symbol")
     parts: list[Any] = [_graph("factors-values", figure)]
     if thinned:
@@ -334,7 +334,7 @@ def _thin(figure: Any) -> Any:
             trace.update(x=trace.x[::step], y=trace.y[::step])
         if trace.x is not None and len(trace.x) and isinstance(trace.x[0], pd.Timestamp):
             figure.update_layout(xaxis_title=UTC_AXIS)
-    figure.update_layout(height=380, margin={"t": 50, "r": 20}, title_font_size=14,
+    figure.update_layout(template=TEMPLATE, height=380, margin={"t": 50, "r": 20}, title_font_size=14,
                          legend={"orientation": "h", "yanchor": "top", "y": -0.28, "x": 0})
     return figure
 
@@ -355,4 +355,4 @@ def _graph(graph_id: str, figure: Any) -> dcc.Graph:
 def _empty_figure() -> Any:
     import plotly.graph_objects as go
 
-    return go.Figure().update_layout(height=200, xaxis_title=UTC_AXIS)
+    return go.Figure().update_layout(template=TEMPLATE, height=200, xaxis_title=UTC_AXIS)

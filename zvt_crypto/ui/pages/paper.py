@@ -13,7 +13,19 @@ import pandas as pd
 from dash import Dash, Input, Output, dcc, html
 
 from zvt_crypto.contract.timeutil import now_ms
-from zvt_crypto.ui.components import AMBER, GREEN, RED, coloured, command, guarded, note, refresh_timer, table, utc
+from zvt_crypto.ui.components import (
+    AMBER,
+    GREEN,
+    RED,
+    TEMPLATE,
+    coloured,
+    command,
+    guarded,
+    note,
+    refresh_timer,
+    table,
+    utc,
+)
 from zvt_crypto.ui.context import UiContext
 
 PATH = "/paper"
@@ -142,7 +154,7 @@ def _equity_graph(name: str, equity: pd.DataFrame) -> Any:
     figure.add_scatter(x=shown.index, y=-shown["drawdown"].abs(), mode="lines", name="drawdown", fill="tozeroy",
                        line={"color": RED}, row=2, col=1)
     title = f"Equity of {name}" + (f" (every {step}th of {len(equity):,} bars)" if step > 1 else "")
-    figure.update_layout(title=title, height=420, margin={"t": 50, "r": 20}, showlegend=False)
+    figure.update_layout(template=TEMPLATE, title=title, height=420, margin={"t": 50, "r": 20}, showlegend=False)
     figure.update_yaxes(title_text="equity", row=1, col=1)
     figure.update_yaxes(title_text="drawdown", tickformat=".0%", row=2, col=1)
     figure.update_xaxes(title_text="time (UTC)", row=2, col=1)
