@@ -40,7 +40,7 @@ def test_import_loads_nothing_heavy_and_every_name_resolves() -> None:
 
 def test_help_of_every_public_name_has_an_example() -> None:
     missing = [name for name in zc.__all__ if name != "__version__"
-               and ">>>" not in pydoc.render_doc(getattr(zc, name), renderer=pydoc.plaintext)]
+               and ">>>" not in pydoc.render_doc(getattr(zc, name))]
     assert missing == []
 
 
@@ -48,7 +48,7 @@ def test_sim_stays_callable_after_its_package_is_imported() -> None:
     import zvt_crypto.sim as package
 
     assert zc.sim is package and callable(zc.sim)
-    assert zc.sim.SimulatedExchange.__name__ == "SimulatedExchange"
+    assert package.SimulatedExchange.__name__ == "SimulatedExchange"
 
 
 def test_sim_and_record_store_the_bars_the_sim_served() -> None:
@@ -153,7 +153,7 @@ def test_paper_creates_and_steps_an_account() -> None:
 
 def _package_doctests() -> list[doctest.DocTest]:
     finder = doctest.DocTestFinder()
-    tests = []
+    tests: list[doctest.DocTest] = []
     for info in pkgutil.walk_packages(zc.__path__, "zvt_crypto."):
         if info.name.endswith("__main__"):  # runs the command line on import
             continue
