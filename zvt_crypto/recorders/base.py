@@ -291,14 +291,16 @@ def new_progress(show: bool) -> Any:
 
 
 async def arecord_exchanges(schema: type[Schema], exchanges: Mapping[str, Sequence[str] | None], *,
-                            store: Store | Config | str | None = None, show_progress: bool = True,
-                            partial: list[RecordSummary] | None = None, **options: Any) -> list[RecordSummary]:
+                            store: Store | Config | str | None = None, config: Config | None = None,
+                            show_progress: bool = True, partial: list[RecordSummary] | None = None,
+                            **options: Any) -> list[RecordSummary]:
     """Record ``schema`` from several exchanges at once, each with its own client, budget and circuit breaker,
     so one broken venue never stalls the others: its failure is reported in its summary, the rest go on.
 
     ``partial``: when the call is cancelled or interrupted, the summaries of the venues' runs so far (what they
-    stored and the requests they sent) are appended to it before the exception goes on."""
-    recorders = {exchange: recorder_for(schema, exchange)(store) for exchange in exchanges}
+    stored and the requests they sent) are appended to it before the exception goes on. ``config``: the clients'
+    settings when they are not the store's own (the scheduler's job runner passes its config)."""
+    recorders = {exchange: recorder_for(schema, exchange)(store, config) for exchange in exchanges}
     with new_progress(show_progress) as progress:
 
         async def one(exchange: str) -> RecordSummary:

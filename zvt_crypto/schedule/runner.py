@@ -254,8 +254,8 @@ class JobRunner:
                 continue
             partial: list[RecordSummary] = []
             try:
-                summaries = await arecord_exchanges(schema, group, store=self.store, show_progress=False,
-                                                    partial=partial, **group_options)
+                summaries = await arecord_exchanges(schema, group, store=self.store, config=self.config,
+                                                    show_progress=False, partial=partial, **group_options)
             except BaseException:  # stopped part-way: the history still counts what reached the store
                 _add_summaries(totals, kind, level, partial)
                 raise
