@@ -22,7 +22,7 @@ LAYERS = {
     "recorders": 2, "dataio": 2, "factors": 2, "sim": 2,
     "schedule": 3,
     "trader": 4,
-    "cli": 5, "ui": 5, "demo": 5, "__main__": 5,
+    "cli": 5, "ui": 5, "demo": 5, "facade": 5, "__main__": 5,
 }
 # same-layer imports that are part of the design
 ALLOWED_SIDEWAYS = {("__main__", "cli"), ("cli", "demo"), ("demo", "cli"), ("cli", "ui")}  # cli/serve.py starts the ui

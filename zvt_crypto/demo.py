@@ -12,11 +12,10 @@ factor, run or account (it adds one more job run to the history).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from zvt_crypto.contract.config import Config, deep_merge
+from zvt_crypto.contract.config import Config
 from zvt_crypto.contract.ids import entity_id
 from zvt_crypto.contract.resample import resample_bars
 from zvt_crypto.contract.store import Store
@@ -44,21 +43,13 @@ DEMO_JOB = {"name": "demo-spot-1d", "exchange": SPOT, "symbols": list(PAIRS), "k
             "every": "1d"}
 
 
-def config_for(config: Config, sim: SimulatedExchange) -> Config:
-    """The user's config with the ccxt clients of both Binance venues pointed at the simulator."""
-    exchanges = deep_merge(config.exchanges, {
-        exchange_id: {"ccxt": sim.ccxt_options(exchange_id)} for exchange_id in (SPOT, PERPS)
-    })
-    return dataclasses.replace(config, exchanges=exchanges)
-
-
 def run_demo(store: Store, config: Config, echo: Callable[[str], None] = print, *, show_progress: bool = True) -> None:
     from zvt_crypto.sim import SimulatedExchange
 
     echo(f"store: {store!r}")
     with SimulatedExchange(seed=7, lifetime=600) as sim:
         echo(f"simulated Binance at {sim.url} (127.0.0.1 only, stops by itself within 10 minutes)")
-        cfg = config_for(config, sim)
+        cfg = sim.config(config)
         record_week(store, cfg, sim, echo, show_progress)
         show_the_store(store, echo)
         fill_dashboard(store, echo)

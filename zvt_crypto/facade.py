@@ -16,8 +16,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from zvt_crypto.contract.config import Config, load_config
@@ -38,37 +37,12 @@ if TYPE_CHECKING:
     from zvt_crypto.trader.strategy import Strategy
     from zvt_crypto.trader.walkforward import WalkForwardResult
 
-__all__ = ["backtest", "coverage", "optimize", "paper", "query_bars", "record", "sim", "walk_forward"]
+__all__ = ["backtest", "coverage", "optimize", "paper", "query_bars", "record", "walk_forward"]
 
-#: the venues the simulator serves (spot and USDⓈ-M perpetuals)
-SIM_EXCHANGES = ("binance", "binanceusdm")
-#: how long a simulator started by :func:`sim` lives at most (it stops when the ``with`` block ends)
-SIM_LIFETIME = 3600.0
 
 
 class RecordingError(ZvtCryptoError):
     """A recording ended with symbols that failed: less data was stored than asked for."""
-
-
-@contextmanager
-def sim(seed: int = 7, now: TimeLike | None = None, *, home: str | None = None) -> Iterator[Config]:
-    """Start the simulated Binance (spot ``binance`` and perps ``binanceusdm``, on 127.0.0.1, deterministic for a
-    ``seed``, its clock at ``now``, default 2024-01-08 00:00 UTC) and yield a config whose ccxt clients talk to it
-    and whose store is the configured one (``home``'s SQLite file by default). The simulator stops at the block's
-    end; what was recorded stays in the store. Runs :class:`zvt_crypto.sim.SimulatedExchange`.
-
-    >>> import zvt_crypto as zc
-    >>> with zc.sim() as cfg:
-    ...     summary = zc.record("bars", exchange="binance", symbols=["ETH/USDT"], level="1d", config=cfg)
-    >>> summary.schema, summary.failed
-    ('Bar', [])
-    """
-    from zvt_crypto.demo import config_for
-    from zvt_crypto.sim import SimulatedExchange
-
-    config = load_config(home=home)
-    with SimulatedExchange(seed=seed, now=now, lifetime=SIM_LIFETIME) as exchange:
-        yield config_for(config, exchange)
 
 
 def record(kind: str, *, exchange: str, symbols: Sequence[str] = (), level: str | None = None,

@@ -202,14 +202,12 @@ def test_json_logs_carry_the_run_id(env: Env) -> None:
 def test_the_runner_records_with_its_own_config_not_the_stores(sim: SimulatedExchange, tmp_path: Path) -> None:
     """A store opened with one config (the user's: the real venue) and a runner given another (the venue at the
     simulator, as the demo and ``--config`` do) record from the runner's venue; the store's config was used."""
-    from zvt_crypto.demo import config_for
-
     user = load_config(None, home=tmp_path / "home", env={})  # no [exchanges]: the real api.binance.com
     schedule = parse_schedule({"jobs": [{"name": "btc", "exchange": "binance", "symbols": ["BTC/USDT"],
                                          "levels": ["1h"], "every": "1h", "start": "2024-01-07T00:00:00Z"}]})
     store = Store(user)
     try:
-        outcome = JobRunner(store, config_for(user, sim), schedule.settings).execute(schedule.job("btc"), "manual")
+        outcome = JobRunner(store, sim.config(user), schedule.settings).execute(schedule.job("btc"), "manual")
         assert outcome is not None and outcome.status == "ok", outcome and outcome.error
         assert len(bars(store, "BTC/USDT", "1h")) == 24
         assert any(request.path == "/api/v3/klines" for request in sim.requests)

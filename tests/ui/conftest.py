@@ -294,7 +294,6 @@ def fill_research(store: Store, home: Path) -> None:
     bars of three pairs recorded from the simulated Binance by the real recorder, RSI on them); and a paper account
     on GOOG (sma_cross) stepped up to :data:`PAPER_FIRST_STEP_UNTIL` (a later step processes the rest)."""
     from zvt_crypto.contract.config import load_config
-    from zvt_crypto.demo import config_for
     from zvt_crypto.factors import compute_factor, make_factor
     from zvt_crypto.recorders import BarsRecorder
     from zvt_crypto.sim import SimulatedExchange
@@ -302,7 +301,7 @@ def fill_research(store: Store, home: Path) -> None:
 
     compute_factor(make_factor("rsi"), exchange="nasdaq", level="1d", store=store).check()
     with SimulatedExchange(seed=7, lifetime=120) as sim:
-        config = config_for(load_config(env={"ZVT_CRYPTO_HOME": str(home)}), sim)
+        config = sim.config(load_config(env={"ZVT_CRYPTO_HOME": str(home)}))
         BarsRecorder(store, config).record(exchange="binance", symbols=CROSS_SECTION, level="4h", start="2023-10-01",
                                            show_progress=False)
     compute_factor(make_factor("rsi"), exchange="binance", level="4h", store=store).check()

@@ -172,7 +172,6 @@ def perp_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serv
     the library's recorder through the real ccxt client from the simulated Binance USDⓈ-M; with the number of
     points each line must show (every stored one: the range is far below the budget)."""
     from zvt_crypto.contract.config import load_config
-    from zvt_crypto.demo import config_for
     from zvt_crypto.domain import Bar, FundingRate, IndexPriceBar, MarkPriceBar, OpenInterest
     from zvt_crypto.recorders import (
         BarsRecorder,
@@ -187,7 +186,7 @@ def perp_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serv
     store = site.store()
     try:
         with SimulatedExchange(seed=7, lifetime=120) as sim:
-            config = config_for(load_config(env={"ZVT_CRYPTO_HOME": str(site.home)}), sim)
+            config = sim.config(load_config(env={"ZVT_CRYPTO_HOME": str(site.home)}))
             for recorder in (BarsRecorder, MarkPriceBarsRecorder, IndexPriceBarsRecorder, FundingRateRecorder,
                              OpenInterestRecorder):
                 leveled = {} if recorder is FundingRateRecorder else {"level": "1h"}

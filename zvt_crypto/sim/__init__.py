@@ -14,7 +14,7 @@ out-of-order rows, junk bodies) are injected on demand. Importing this package s
 
 The package is also callable, as ``zvt_crypto.sim(seed=7, now=None, *, home=None)``: a context manager that starts
 it and yields a config whose ccxt clients (``binance``, ``binanceusdm``) talk to it
-(:func:`zvt_crypto.facade.sim`), so a notebook records offline in two lines:
+(:func:`session`), so a notebook records offline in two lines:
 
 >>> import zvt_crypto as zc
 >>> with zc.sim() as cfg:
@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import sys
 import types
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING
 
 from zvt_crypto.contract.timeutil import TimeLike, to_datetime
@@ -47,6 +48,7 @@ __all__ = [
     "default_markets",
     "peak_count",
     "serve",
+    "session",
 ]
 
 
@@ -72,17 +74,39 @@ def serve(
 if TYPE_CHECKING:
     from zvt_crypto.contract.config import Config
 
+#: how long a simulator started by :func:`session` lives at most (it stops when the ``with`` block ends)
+SESSION_LIFETIME = 3600.0
+
+
+@contextmanager
+def session(seed: int = 7, now: TimeLike | None = None, *, home: str | None = None,
+            markets: Sequence[MarketSpec] | None = None) -> Iterator[Config]:
+    """Start the simulated Binance (spot ``binance`` and perps ``binanceusdm``, on 127.0.0.1, deterministic for a
+    ``seed``, its clock at ``now``, default 2024-01-08 00:00 UTC; ``markets``: its listings, default
+    :func:`default_markets`) and yield a config whose ccxt clients talk to it and whose store is the configured
+    one (``home``'s SQLite file by default). The simulator stops at the block's end; what was recorded stays in
+    the store. For faults and outages, use :class:`SimulatedExchange` and its ``config()``.
+
+    >>> import zvt_crypto as zc
+    >>> with zc.sim() as cfg:
+    ...     summary = zc.record("bars", exchange="binance", symbols=["ETH/USDT"], level="1d", config=cfg)
+    >>> summary.schema, summary.failed
+    ('Bar', [])
+    """
+    from zvt_crypto.contract.config import load_config
+
+    with SimulatedExchange(seed=seed, now=now, markets=markets, lifetime=SESSION_LIFETIME) as exchange:
+        yield exchange.config(load_config(home=home))
+
 
 class _CallablePackage(types.ModuleType):
-    """``zvt_crypto.sim`` is both this package and ``zc.sim(...)``: importing a subpackage sets it as an attribute
-    of its parent, so a function of the same name on ``zvt_crypto`` would be replaced by the package whenever
-    anything imported it; a callable package keeps both meanings, whatever was imported first."""
+    """``zvt_crypto.sim`` is both this package and ``zc.sim(...)`` (:func:`session`): importing a subpackage sets
+    it as an attribute of its parent, so a function of the same name on ``zvt_crypto`` would be replaced by the
+    package whenever anything imported it; a callable package keeps both meanings, whatever was imported first."""
 
-    def __call__(self, seed: int = 7, now: TimeLike | None = None, *, home: str | None = None
-                 ) -> AbstractContextManager[Config]:
-        from zvt_crypto.facade import sim
-
-        return sim(seed, now, home=home)
+    def __call__(self, seed: int = 7, now: TimeLike | None = None, *, home: str | None = None,
+                 markets: Sequence[MarketSpec] | None = None) -> AbstractContextManager[Config]:
+        return session(seed, now, home=home, markets=markets)
 
 
 sys.modules[__name__].__class__ = _CallablePackage

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ipaddress import ip_address
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from zvt_crypto.contract.errors import InvalidInputError
@@ -44,6 +44,9 @@ from zvt_crypto.sim.binance import (
 )
 from zvt_crypto.sim.faults import Fault, FaultPlan, Gap
 from zvt_crypto.sim.markets import MarketSpec, default_markets, resolve
+
+if TYPE_CHECKING:
+    from zvt_crypto.contract.config import Config
 
 DEFAULT_NOW = "2024-01-08T00:00:00Z"
 DEFAULT_LIFETIME = 900.0
@@ -264,6 +267,18 @@ class SimulatedExchange:
         if exchange_id == "binance":
             options["fetchMarkets"] = {"types": ["spot"]}
         return {"urls": {"api": {key: self.url + path for key, path in CCXT_API_PATHS.items()}}, "options": options}
+
+    def config(self, base: Config | None = None) -> Config:
+        """``base`` (default: the loaded config: its store, its other venues) with the ccxt clients of both venues
+        (``binance``, ``binanceusdm``) pointed here: what a recorder, the scheduler or ``zc.record`` is given to
+        record from this simulator."""
+        from dataclasses import replace
+
+        from zvt_crypto.contract.config import deep_merge, load_config
+
+        base = base if base is not None else load_config()
+        ours = {exchange_id: {"ccxt": self.ccxt_options(exchange_id)} for exchange_id in ("binance", "binanceusdm")}
+        return replace(base, exchanges=deep_merge(base.exchanges, ours))
 
     def config_toml(self, exchange_ids: Sequence[str] = ("binance", "binanceusdm")) -> str:
         """``[exchanges.<id>.ccxt]`` sections for the zvt_crypto config file, pointing ccxt here."""
