@@ -199,6 +199,17 @@ def test_json_logs_carry_the_run_id(env: Env) -> None:
     assert all({"time", "level", "message"} <= set(line) for line in lines)
 
 
+def test_a_run_started_where_an_event_loop_is_running(env: Env) -> None:
+    """As in a notebook (or a process whose main thread runs Playwright's loop): asyncio.run would refuse."""
+    import asyncio
+
+    async def inside_a_loop() -> RunOutcome:
+        return env.run("btc")
+
+    outcome = asyncio.run(inside_a_loop())
+    assert outcome.status == "ok" and outcome.totals.rows == 60, outcome.error
+
+
 def test_the_runner_records_with_its_own_config_not_the_stores(sim: SimulatedExchange, tmp_path: Path) -> None:
     """A store opened with one config (the user's: the real venue) and a runner given another (the venue at the
     simulator, as the demo and ``--config`` do) record from the runner's venue; the store's config was used."""

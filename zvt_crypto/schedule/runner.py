@@ -150,7 +150,10 @@ class JobRunner:
         totals = RunTotals()
         error: str | None = None
         try:
-            asyncio.run(self._run(job, run, totals, upstream))
+            from zvt_crypto.recorders.base import run_coroutine
+
+            # also from a thread with a running loop (the demo run inside a notebook or a browser test's process)
+            run_coroutine(self._run(job, run, totals, upstream))
             status = "failed" if totals.errors else "ok"
         except (asyncio.CancelledError, KeyboardInterrupt):
             status = "abandoned"
