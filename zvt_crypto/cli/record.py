@@ -70,26 +70,14 @@ def _command(name: str, schema_name: str, leveled: bool, help_text: str) -> Call
     @handle_errors
     def command(obj: Context, exchanges: tuple[str, ...], symbols: tuple[str, ...], start: str | None,
                 end: str | None, quiet: bool, **extra: Any) -> None:
-        from zvt_crypto.contract.registry import recorder_for
         from zvt_crypto.contract.schema import get_schema
-        from zvt_crypto.recorders.base import record_exchanges
-        from zvt_crypto.recorders.exchange import check_ccxt_exchange
+        from zvt_crypto.recorders.base import record_kind
 
-        for exchange in exchanges:
-            check_ccxt_exchange(exchange)  # a typo gets "did you mean …", not "no recorder supports"
         schema = get_schema(schema_name)
-        options = {key: value for key, value in extra.items() if value is not None}
-        if name != "markets":
-            options.update(start=start, end=end)
         before = stored_so_far(obj.store, schema, exchanges, symbols, extra.get("level"))
         try:
-            if len(exchanges) == 1:
-                recorder = recorder_for(schema, exchanges[0])(obj.store, obj.config)
-                summaries = [recorder.record(exchange=exchanges[0], symbols=list(symbols) or None,
-                                             show_progress=not quiet, **options)]
-            else:  # concurrently, each venue with its own client, budget and breaker
-                summaries = record_exchanges(schema, dict.fromkeys(exchanges, list(symbols) or None),
-                                             store=obj.store, show_progress=not quiet, **options)
+            summaries = record_kind(name, exchanges=exchanges, symbols=symbols, store=obj.store, config=obj.config,
+                                    start=start, end=end, show_progress=not quiet, **extra)
         except KeyboardInterrupt:  # Ctrl-C: every page is written whole; say what is stored and how to go on
             after = stored_so_far(obj.store, schema, exchanges, symbols, extra.get("level"))
             click.echo(interrupted_summary(schema.__name__, before, after))

@@ -338,6 +338,42 @@ def record_exchanges(schema: type[Schema], exchanges: Mapping[str, Sequence[str]
     return run_coroutine(arecord_exchanges(schema, exchanges, store=store, show_progress=show_progress, **options))
 
 
+def record_kind(kind: str, *, exchanges: Sequence[str], symbols: Sequence[str] = (), store: Store,
+                config: Config | None = None, level: str | None = None, start: str | None = None,
+                end: str | None = None, recheck_gaps: bool | None = None, depth: int | None = None,
+                show_progress: bool = True) -> list[RecordSummary]:
+    """Record one data kind (``"bars"``, ``"funding"`` … :data:`~zvt_crypto.domain.kinds.KINDS`) from
+    ``exchanges``: what ``zvt-crypto record KIND`` and :func:`zvt_crypto.record` run, with the same checks.
+    Several exchanges record concurrently, each with its own client, budget and breaker."""
+    from zvt_crypto.contract.schema import get_schema
+    from zvt_crypto.domain.kinds import KINDS
+    from zvt_crypto.recorders.exchange import check_ccxt_exchange
+
+    name = kind.replace("_", "-")
+    if name not in KINDS:
+        raise InvalidInputError(f"unknown kind {kind!r}; record one of {', '.join(KINDS)}")
+    schema_name, leveled, _help = KINDS[name]
+    if leveled and level is None:
+        raise InvalidInputError(f"recording {name} needs a level (1m 5m 15m 30m 1h 4h 1d 1w)")
+    if not exchanges:
+        raise InvalidInputError("name the exchange to record from, e.g. binance or binanceusdm")
+    if name != "markets" and not symbols:
+        raise InvalidInputError(f"recording {name} needs one or more ccxt symbols such as 'BTC/USDT'")
+    for exchange in exchanges:
+        check_ccxt_exchange(exchange)  # a typo gets "did you mean …", not "no recorder supports"
+    schema = get_schema(schema_name)
+    given = {"level": level if leveled else None, "recheck_gaps": recheck_gaps, "depth": depth}
+    options: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
+    if name != "markets":
+        options.update(start=start, end=end)
+    if len(exchanges) == 1:
+        recorder = recorder_for(schema, exchanges[0])(store, config)
+        return [recorder.record(exchange=exchanges[0], symbols=list(symbols) or None, show_progress=show_progress,
+                                **options)]
+    return record_exchanges(schema, dict.fromkeys(exchanges, list(symbols) or None), store=store,
+                            show_progress=show_progress, **options)
+
+
 def run_coroutine(coroutine: Any) -> Any:
     """Run ``coroutine`` to completion, also from inside a running event loop (a notebook): then in a thread
     with its own loop."""

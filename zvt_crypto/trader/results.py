@@ -6,7 +6,8 @@ positions · contract_size · close`` at every bar's close (a symbol without a b
 
 >>> result = run_backtest("sma_cross", data, params={"fast": 10, "slow": 30})   # doctest: +SKIP
 >>> result.metrics["sharpe"], result.trades.head(), result.equity["drawdown"].min()  # doctest: +SKIP
->>> result.to_json("run.json"); result.report("run.html")                      # doctest: +SKIP
+>>> result.stats["sharpe"], result.plot()                                        # doctest: +SKIP
+>>> result.to_json("run.json"); result.report("run.html"); result.save()        # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from zvt_crypto.trader.metrics import Annualisation, compute_metrics, dump_json,
 from zvt_crypto.trader.params import describe_params
 
 if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+    from zvt_crypto.contract.store import StoreLike
     from zvt_crypto.trader.data import MarketData
     from zvt_crypto.trader.orders import ClosedTrade, Order
 
@@ -125,6 +129,39 @@ class BacktestResult:
         return (f"<BacktestResult {self.strategy} {self.params} on {', '.join(self.symbols)}: "
                 f"return {m['total_return']:.2%}, sharpe {m['sharpe']:.3g}, max drawdown {m['max_drawdown']:.2%}, "
                 f"{m['n_trades']} trades, final equity {m['final_equity']:.2f}>")
+
+    @property
+    def stats(self) -> pd.Series:
+        """The metrics as a Series with readable names (``"total return"``, ``"sharpe"``, ``"max drawdown"`` …;
+        fractions as fractions)."""
+        return pd.Series({key.replace("_", " "): value for key, value in self.metrics.items()}, name=self.strategy,
+                         dtype=object)
+
+    def plot(self) -> go.Figure:
+        """A plotly figure (shown inline in Jupyter): equity against buy-and-hold, drawdown in %, and the price of
+        every symbol with the trades' entries and exits. ``result.plot().write_html("run.html")`` saves it."""
+        from zvt_crypto.trader.report import backtest_figure
+
+        return backtest_figure(self)
+
+    def save(self, store: StoreLike = None, *, note: str | None = None) -> str:
+        """Store the run (its trades and equity curve) so ``zvt-crypto runs`` and the dashboard show it; returns
+        the run id (also set as :attr:`run_id`)."""
+        from zvt_crypto.trader.storage import save_run
+
+        return save_run(self, store, note=note)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the run and its key metrics as a table."""
+        from html import escape
+
+        keys = ("total_return", "cagr", "sharpe", "sortino", "max_drawdown", "n_trades", "win_rate", "final_equity")
+        table = metrics_frame({key: self.metrics[key] for key in keys if key in self.metrics})
+        rows = "".join(f"<tr><th>{escape(str(key).replace('_', ' '))}</th><td>{escape(str(row['display']))}</td>"
+                       f"</tr>" for key, row in table.iterrows())
+        title = escape(f"{self.strategy} {describe_params(self.params)} on {', '.join(self.symbols)} "
+                       f"{self.level or ''}, {iso(self.start)} → {iso(self.end)}")
+        return f"<div><b>{title}</b><table>{rows}</table></div>"
 
     # -- export ----------------------------------------------------------------------------------------------------
     def to_dict(self, *, equity: bool = True) -> dict[str, Any]:
