@@ -4,7 +4,8 @@
 #   make test   — venv, install with the dev extras, lint, run the whole test suite
 #   make test-quick — the quick loop while developing: no slow tests, spread over the machine's cores (pytest-xdist)
 #   make notebooks — execute notebooks/*.ipynb, each in a fresh kernel on a fresh temporary store, and write HTML
-#                    copies with their outputs to $(NOTEBOOKS_HTML) (the .ipynb files stay without outputs)
+#                    copies with their outputs to $(NOTEBOOKS_HTML) (figures with plotly.js inlined, offline; the
+#                    .ipynb files stay without outputs)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -51,7 +52,7 @@ notebooks: $(VENV)/.installed-notebooks
 	mkdir -p $(NOTEBOOKS_HTML)
 	for notebook in notebooks/*.ipynb; do \
 		home=$$(mktemp -d) || exit 1; \
-		ZVT_CRYPTO_HOME=$$home OMP_NUM_THREADS=1 $(BIN)/jupyter nbconvert --to html --execute \
+		ZVT_CRYPTO_HOME=$$home OMP_NUM_THREADS=1 PLOTLY_RENDERER=notebook $(BIN)/jupyter nbconvert --to html --execute \
 			--ExecutePreprocessor.timeout=120 --output-dir $(NOTEBOOKS_HTML) "$$notebook"; status=$$?; \
 		rm -rf "$$home"; [ $$status -eq 0 ] || exit $$status; \
 	done

@@ -22,11 +22,10 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from zvt_crypto import sim
     from zvt_crypto.contract.config import Config, load_config
     from zvt_crypto.contract.store import Store, get_store
     from zvt_crypto.domain.universe import get_entities
-    from zvt_crypto.facade import backtest, coverage, optimize, paper, query_bars, record, walk_forward
+    from zvt_crypto.facade import backtest, coverage, optimize, paper, query_bars, record, sim, walk_forward
     from zvt_crypto.factors.base import make_factor
     from zvt_crypto.factors.engine import compute_factor, load_factor
     from zvt_crypto.factors.research import tear_sheet

@@ -8,7 +8,7 @@ is enough to use one. Every example below runs in the tests against a store the 
 ...     summary = zc.record("bars", exchange="binance", symbols=["BTC/USDT"], level="1h", start="2024-01-06",
 ...                         config=cfg)
 >>> bars = zc.query_bars("binance", ["BTC/USDT"], "1h", start="2024-01-06")
->>> result = zc.backtest("sma_cross", exchange="binance", symbols=["BTC/USDT"], level="1h",
+>>> result = zc.backtest("sma_cross", exchange="binance", symbols=["BTC/USDT"], level="1h", start="2024-01-06",
 ...                      params={"fast": 5, "slow": 20}, fee=0.001)
 >>> len(result.equity) == len(bars)
 True
@@ -95,8 +95,8 @@ def record(kind: str, *, exchange: str, symbols: Sequence[str] = (), level: str 
     >>> with zc.sim() as cfg:
     ...     summary = zc.record("funding", exchange="binanceusdm", symbols=["BTC/USDT:USDT"], start="2024-01-07",
     ...                         config=cfg)
-    >>> summary.total("rows")                       # funding every 8 hours
-    3
+    >>> summary.total("rows")                       # every 8 hours: 00:00, 08:00, 16:00 and the clock's 00:00
+    4
     """
     from zvt_crypto.contract.timeutil import iso
     from zvt_crypto.recorders.base import record_kind

@@ -120,7 +120,8 @@ def test_recorder_for_and_record_data(monkeypatch: pytest.MonkeyPatch) -> None:
         recorder_for(Bar, "kraken")
 
     assert Bar.record_data(exchange="binance", symbols=["BTC/USDT"], level="1h") == "ran"
-    assert FakeRecorder.calls == [{"store": None, "exchange": "binance", "symbols": ["BTC/USDT"], "level": "1h"}]
+    assert FakeRecorder.calls == [{"store": None, "exchange": "binance", "symbols": ["BTC/USDT"], "level": "1h",
+                                   "show_progress": True}]
     from zvt_crypto.domain import Trade
 
     with pytest.raises(InvalidInputError, match="no recorder is installed for Trade"):

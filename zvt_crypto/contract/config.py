@@ -100,7 +100,11 @@ def redact_url(url: str) -> str:
 
 @dataclass(frozen=True)
 class Config:
-    """Resolved configuration. Build it with :func:`load_config`; it is immutable and holds no connection."""
+    """Resolved configuration. Build it with :func:`load_config`; it is immutable and holds no connection.
+
+    >>> load_config(home="/tmp/zc", env={}).home
+    PosixPath('/tmp/zc')
+    """
 
     home: Path
     db_url: str

@@ -20,10 +20,16 @@ from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.registry import recorder_for, schema_modules
 from zvt_crypto.contract.timeutil import to_datetime, to_ms
 
+_DEFAULT_INDEX: Any = object()  # query_data's "index not given" (None means "no index")
+
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import pandas as pd
 
-    from zvt_crypto.contract.store import Store
+    from zvt_crypto.contract.levels import Level
+    from zvt_crypto.contract.store import Store, StoreLike
+    from zvt_crypto.contract.timeutil import TimeLike
 
 _NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -80,33 +86,62 @@ class Schema(DeclarativeBase):
     # ``return_type="dicts"`` asks for the list of row dicts.
     @overload
     @classmethod
-    def query_data(cls, *, return_type: Literal["df"] = ..., **kwargs: Any) -> "pd.DataFrame": ...
+    def query_data(cls, *, exchange: str | None = None, symbols: str | Sequence[str] | None = None,
+                   entity_ids: str | Sequence[str] | None = None, level: Level | str | None = None,
+                   start_timestamp: TimeLike | None = None, end_timestamp: TimeLike | None = None,
+                   columns: Sequence[str] | None = None, filters: Any = None, order: Any = None,
+                   limit: int | None = None, index: str | Sequence[str] | object | None = _DEFAULT_INDEX,
+                   return_type: Literal["df"] = ..., store: StoreLike = None) -> pd.DataFrame: ...
 
     @overload
     @classmethod
-    def query_data(cls, *, return_type: Literal["dicts"], **kwargs: Any) -> list[dict[str, Any]]: ...
+    def query_data(cls, *, exchange: str | None = None, symbols: str | Sequence[str] | None = None,
+                   entity_ids: str | Sequence[str] | None = None, level: Level | str | None = None,
+                   start_timestamp: TimeLike | None = None, end_timestamp: TimeLike | None = None,
+                   columns: Sequence[str] | None = None, filters: Any = None, order: Any = None,
+                   limit: int | None = None, index: str | Sequence[str] | object | None = _DEFAULT_INDEX,
+                   return_type: Literal["dicts"], store: StoreLike = None
+                   ) -> list[dict[str, Any]]: ...
 
     @classmethod
-    def query_data(cls, **kwargs: Any) -> "pd.DataFrame | list[dict[str, Any]]":
-        """Read rows as a DataFrame indexed ``(entity_id, timestamp)``.
+    def query_data(cls, *, exchange: str | None = None, symbols: str | Sequence[str] | None = None,
+                   entity_ids: str | Sequence[str] | None = None, level: Level | str | None = None,
+                   start_timestamp: TimeLike | None = None, end_timestamp: TimeLike | None = None,
+                   columns: Sequence[str] | None = None, filters: Any = None, order: Any = None,
+                   limit: int | None = None, index: str | Sequence[str] | object | None = _DEFAULT_INDEX,
+                   return_type: Literal["df", "dicts"] = "df", store: StoreLike = None
+                   ) -> pd.DataFrame | list[dict[str, Any]]:
+        """Read rows as a DataFrame indexed ``(entity_id, timestamp)`` (UTC times);
+        :func:`zvt_crypto.contract.query.query_data` describes every argument.
 
-        See :func:`zvt_crypto.contract.query.query_data` for the arguments.
-
-        >>> Bar.query_data(exchange="binance", symbols=["BTC/USDT"], level="1h",
-        ...                start_timestamp="2024-01-01", end_timestamp="2024-02-01")  # doctest: +SKIP
+        >>> from zvt_crypto.domain import Bar
+        >>> bars = Bar.query_data(exchange="binance", symbols=["BTC/USDT"], level="1h",
+        ...                       start_timestamp="2024-01-02", end_timestamp="2024-01-02 05:00")
+        >>> len(bars), list(bars.index.names)
+        (6, ['entity_id', 'timestamp'])
         """
-        from zvt_crypto.contract.query import query_data
+        from zvt_crypto.contract import query
 
-        return query_data(cls, **kwargs)
+        chosen = {} if index is _DEFAULT_INDEX else {"index": index}  # not given: the schema's own index
+        run: Any = query.query_data  # its overloads on return_type are this method's (typed above)
+        return run(cls, exchange=exchange, symbols=symbols, entity_ids=entity_ids, level=level,
+                   start_timestamp=start_timestamp, end_timestamp=end_timestamp, columns=columns, filters=filters,
+                   order=order, limit=limit, return_type=return_type, store=store, **chosen)
 
     @classmethod
-    def record_data(cls, *, exchange: str, store: "Store | None" = None, **kwargs: Any) -> Any:
-        """Fetch new rows from a venue through the recorder registered for this schema and return its summary.
+    def record_data(cls, *, exchange: str, symbols: str | Sequence[str] | None = None, level: str | None = None,
+                    start: str | None = None, end: str | None = None, recheck_gaps: bool | None = None,
+                    depth: int | None = None, store: Store | None = None, show_progress: bool = True) -> Any:
+        """Fetch new rows from a venue through the recorder registered for this schema and return its summary
+        (``level`` for leveled schemas; ``start`` / ``end`` inclusive UTC, default: resume after the stored data;
+        ``recheck_gaps`` for bars, ``depth`` for order books).
 
         >>> Bar.record_data(exchange="binance", symbols=["BTC/USDT"], level="1h", start="2024-01-01")  # doctest: +SKIP
         """
         recorder = recorder_for(cls, exchange)
-        return recorder(store).record(exchange=exchange, **kwargs)
+        given = {"level": level, "start": start, "end": end, "recheck_gaps": recheck_gaps, "depth": depth}
+        options = {key: value for key, value in given.items() if value is not None}
+        return recorder(store).record(exchange=exchange, symbols=symbols, show_progress=show_progress, **options)
 
 
 def schema_registry() -> dict[str, type[Schema]]:

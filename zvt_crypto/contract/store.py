@@ -534,6 +534,9 @@ def get_store(store: StoreLike = None) -> Store:
 
     Stores made from a config or URL are cached per URL so repeated queries reuse one connection pool;
     nothing is shared between different URLs.
+
+    >>> get_store() is get_store(load_config())        # the configured store, one per URL
+    True
     """
     if isinstance(store, Store):
         return store

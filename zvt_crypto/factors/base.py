@@ -192,7 +192,11 @@ def factor_names() -> list[str]:
 
 
 def make_factor(name: str, params: Mapping[str, Any] | None = None) -> Factor:
-    """``get_factor(name)(**params)`` with parameters that may be strings (from the command line)."""
+    """``get_factor(name)(**params)`` with parameters that may be strings (from the command line).
+
+    >>> make_factor("rsi", {"window": "14"}).params
+    {'window': 14}
+    """
     return get_factor(name)(**dict(params or {}))
 
 

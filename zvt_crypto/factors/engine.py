@@ -98,6 +98,11 @@ def compute_factor(
         start, end: inclusive range of bars to produce values for; default: everything after the stored results.
         incremental: False recomputes the whole range (same values; useful after editing a custom factor).
         persist: False computes without writing.
+
+    >>> run = compute_factor(make_factor("rsi", {"window": 14}), exchange="binance", symbols=["BTC/USDT"],
+    ...                      level="1h")
+    >>> run.check() is run, run.factor_id
+    (True, 'rsi:1h:window=14')
     """
     started = time.monotonic()
     store = get_store(store)

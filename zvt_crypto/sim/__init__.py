@@ -9,8 +9,8 @@ out-of-order rows, junk bodies) are injected on demand. Importing this package s
 >>> with SimulatedExchange(seed=7, now="2024-01-08T00:00:00Z") as sim:
 ...     exchange = ccxt.binance(sim.ccxt_options("binance"))
 ...     bars = exchange.fetch_ohlcv("BTC/USDT", "1h", limit=3)
->>> [len(bar) for bar in bars], bars[-1][0]        # [time ms, open, high, low, close, volume], closed bars
-([6, 6, 6], 1704668400000)
+>>> [len(bar) for bar in bars], bars[-1][0]        # [time ms, open, …, volume]; the last bar opened at "now"
+([6, 6, 6], 1704672000000)
 
 The package is also callable, as ``zvt_crypto.sim(seed=7, now=None, *, home=None)``: a context manager that starts
 it and yields a config whose ccxt clients (``binance``, ``binanceusdm``) talk to it
