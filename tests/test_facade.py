@@ -183,10 +183,13 @@ def test_optimize_and_walk_forward_take_the_research_options() -> None:
     grid = {"fast": [3, 5, 10], "slow": [10, 20]}
     sweep = zc.optimize("sma_cross", grid=grid, n_splits=6, constraint=lambda p: p["slow"] >= 2 * p["fast"],
                         risk={"max_drawdown": 0.01}, periods_per_year=365, **where)  # type: ignore[arg-type]
+    assert sweep.overfitting is not None and sweep.overfitting.pbo is not None
     assert sweep.overfitting.pbo.n_combinations == 20  # C(6, 3)
-    assert sorted(zip(sweep.trials["fast"], sweep.trials["slow"])) == [(3, 10), (3, 20), (5, 10), (5, 20), (10, 20)]
+    pairs = sorted(zip(sweep.trials["fast"], sweep.trials["slow"], strict=True))
+    assert pairs == [(3, 10), (3, 20), (5, 10), (5, 20), (10, 20)]
     assert sweep.settings.risk.max_drawdown == 0.01 and sweep.settings.periods_per_year == 365
     wf = zc.walk_forward("sma_cross", grid=grid, train="2d", test="1d", n_splits=4, method="random", n_iter=3,
                          seed=1, warmup=24, **where)  # type: ignore[arg-type]
-    assert wf.overfitting.pbo.n_combinations == 6 and len(wf.full.trials) == 3
+    assert wf.overfitting.pbo is not None and wf.overfitting.pbo.n_combinations == 6  # C(4, 2)
+    assert len(wf.full.trials) == 3
     assert wf.spans["warmup"] == 24
