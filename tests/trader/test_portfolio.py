@@ -133,3 +133,14 @@ def test_fifty_symbols_for_a_year_of_daily_bars_runs_fast() -> None:
     result.metrics  # noqa: B018
     assert time.perf_counter() - started < 3.0  # the benchmark's target is 1 s; generous for a busy CI machine
     assert len(result.trades) > 1_000
+
+
+def test_a_weights_run_shows_its_weights_as_a_shape_not_as_data() -> None:
+    weights = pd.DataFrame({"A/USDT:USDT": [0.5, 0.0, 0.25], "B/USDT:USDT": [-0.5, 0.5, 0.75]},
+                           index=[T0, T0 + 2 * DAY, T0 + 3 * DAY])
+    result = run_backtest("target_weights", two_symbols(), params={"weights": weights}, fee=0.0)
+    shown = repr(result)
+    assert shown.startswith("<BacktestResult target_weights(") and "weights=<DataFrame 3×2>" in shown
+    assert "0.75" not in shown and "\n" not in shown and len(shown) < 300
+    assert "weights=&lt;DataFrame 3×2&gt;" in result._repr_html_() and "0.75" not in result._repr_html_()
+    assert "weights=<DataFrame 3×2>" in result.plot().layout.title.text
