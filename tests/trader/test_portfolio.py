@@ -115,6 +115,30 @@ def test_factor_weights_reads_a_stored_factor(sqlite_store: Store) -> None:
         run_backtest("factor_weights", frame_data)
 
 
+def test_factor_weights_passes_a_list_valued_factor_parameter(sqlite_store: Store) -> None:
+    """ml_forecast's features=rsi,roc through factor_params: a dict with a list in Python, text on the CLI."""
+    from zvt_crypto.factors import load_factor, make_factor
+
+    for symbol, frame in trending(4, 120).items():
+        table = frame.rename_axis("timestamp").reset_index()
+        table.insert(0, "entity_id", f"perp_binance_{symbol.replace('/', '-').replace(':', '.')}")
+        sqlite_store.write(Bar, table, level="1d")
+    data = load_market_data(exchange="binance", symbols=list(trending(4, 120)), level="1d", store=sqlite_store)
+    given = {"features": ["rsi", "roc"], "horizon": 2, "min_train": 40, "retrain_every": 20}
+    as_dict = run_backtest("factor_weights", data, fee=0.0, leverage=2,
+                           params={"factor": "ml_forecast", "factor_params": given, "n": 1})
+    as_text = run_backtest("factor_weights", data, fee=0.0, leverage=2, params={
+        "factor": "ml_forecast", "factor_params": "features=rsi,roc,horizon=2,min_train=40,retrain_every=20", "n": 1})
+    factor = make_factor("ml_forecast", given)
+    assert factor.p["features"] == "rsi,roc" and [f.name for f in factor.feature_factors()] == ["rsi", "roc"]
+    stored = load_factor(factor, exchange="binance", symbols=data.symbols, level="1d", store=sqlite_store)
+    assert stored["prediction"].notna().sum() > 100  # the strategy computed and stored the forecast it traded
+    assert (as_dict.positions.iloc[-1] != 0).sum() == 2  # one long, one short
+    assert as_dict.positions.equals(as_text.positions) and as_dict.final_equity == as_text.final_equity
+    with pytest.raises(InvalidInputError, match="bad parameter 'rsi,roc': write it as name=value"):
+        run_backtest("factor_weights", data, params={"factor_params": "rsi,roc"})
+
+
 def test_fifty_symbols_for_a_year_of_daily_bars_runs_fast() -> None:
     import time
 
