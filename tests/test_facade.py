@@ -193,3 +193,18 @@ def test_optimize_and_walk_forward_take_the_research_options() -> None:
     assert wf.overfitting.pbo is not None and wf.overfitting.pbo.n_combinations == 6  # C(4, 2)
     assert len(wf.full.trials) == 3
     assert wf.spans["warmup"] == 24
+
+
+def test_a_strategy_written_in_a_notebook_shows_its_class_name() -> None:
+    fill_home()
+
+    class Follow(zc.Strategy):
+        def next(self) -> None:
+            if not self.position:
+                self.buy()
+
+    Follow.__module__ = "__main__"  # what a class defined in a notebook cell has
+    result = zc.backtest(Follow, exchange="binance", symbols="BTC/USDT", level="1h", fee=0.001)
+    assert result.strategy.startswith("__main__:")  # its identity (a re-run finds the class by it) is kept
+    shown = [repr(result), result._repr_html_(), result.plot().layout.title.text]
+    assert all("Follow(" in text and "__main__" not in text for text in shown), shown

@@ -138,7 +138,8 @@ class BacktestResult:
 
     def __repr__(self) -> str:
         m = self.metrics
-        return (f"<BacktestResult {self.strategy}({params_text(self.params)}) on {', '.join(self.symbols)}: "
+        return (f"<BacktestResult {shown_name(self.strategy)}({params_text(self.params)}) "
+                f"on {', '.join(self.symbols)}: "
                 f"return {m['total_return']:.2%}, sharpe {m['sharpe']:.3g}, max drawdown {m['max_drawdown']:.2%}, "
                 f"{m['n_trades']} trades, final equity {m['final_equity']:.2f}>")
 
@@ -172,7 +173,7 @@ class BacktestResult:
         table = metrics_frame({key: self.metrics[key] for key in keys if key in self.metrics})
         rows = "".join(f"<tr><th>{escape(str(key).replace('_', ' '))}</th><td>{escape(str(row['display']))}</td>"
                        f"</tr>" for key, row in table.iterrows())
-        title = escape(f"{self.strategy}({params_text(self.params)}) on {', '.join(self.symbols)} "
+        title = escape(f"{shown_name(self.strategy)}({params_text(self.params)}) on {', '.join(self.symbols)} "
                        f"{self.level or ''}, {iso(self.start)} → {iso(self.end)}")
         return f"<div><b>{title}</b><table>{rows}</table></div>"
 
@@ -213,6 +214,12 @@ class BacktestResult:
         from zvt_crypto.trader.report import write_report
 
         return write_report(self, path)
+
+
+def shown_name(strategy: str) -> str:
+    """A strategy's label as a reader sees it: a class written in a notebook or script is labelled
+    ``__main__:Class`` (its identity for a re-run); titles and reprs show ``Class``."""
+    return strategy.removeprefix("__main__:")
 
 
 # ---------------------------------------------------------------------------------------------------------------
