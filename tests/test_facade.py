@@ -174,3 +174,37 @@ def test_docstring_examples_of_the_package_run() -> None:
     assert results.failed == 0, "".join(report)
     assert {"zvt_crypto.facade.backtest", "zvt_crypto.sim"} <= {test.name for test in tests}
     assert results.attempted > 100
+
+
+def test_optimize_and_walk_forward_take_the_research_options() -> None:
+    """n_splits reaches the PBO, constraint and the margin/risk settings reach every trial."""
+    fill_home()
+    where = dict(exchange="binance", symbols=["BTC/USDT"], level="1h", fee=0.001)
+    grid = {"fast": [3, 5, 10], "slow": [10, 20]}
+    sweep = zc.optimize("sma_cross", grid=grid, n_splits=6, constraint=lambda p: p["slow"] >= 2 * p["fast"],
+                        risk={"max_drawdown": 0.01}, periods_per_year=365, **where)  # type: ignore[arg-type]
+    assert sweep.overfitting is not None and sweep.overfitting.pbo is not None
+    assert sweep.overfitting.pbo.n_combinations == 20  # C(6, 3)
+    pairs = sorted(zip(sweep.trials["fast"], sweep.trials["slow"], strict=True))
+    assert pairs == [(3, 10), (3, 20), (5, 10), (5, 20), (10, 20)]
+    assert sweep.settings.risk.max_drawdown == 0.01 and sweep.settings.periods_per_year == 365
+    wf = zc.walk_forward("sma_cross", grid=grid, train="2d", test="1d", n_splits=4, method="random", n_iter=3,
+                         seed=1, warmup=24, **where)  # type: ignore[arg-type]
+    assert wf.overfitting.pbo is not None and wf.overfitting.pbo.n_combinations == 6  # C(4, 2)
+    assert len(wf.full.trials) == 3
+    assert wf.spans["warmup"] == 24
+
+
+def test_a_strategy_written_in_a_notebook_shows_its_class_name() -> None:
+    fill_home()
+
+    class Follow(zc.Strategy):
+        def next(self) -> None:
+            if not self.position:
+                self.buy()
+
+    Follow.__module__ = "__main__"  # what a class defined in a notebook cell has
+    result = zc.backtest(Follow, exchange="binance", symbols="BTC/USDT", level="1h", fee=0.001)
+    assert result.strategy.startswith("__main__:")  # its identity (a re-run finds the class by it) is kept
+    shown = [repr(result), result._repr_html_(), result.plot().layout.title.text]
+    assert all("Follow(" in text and "__main__" not in text for text in shown), shown

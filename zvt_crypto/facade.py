@@ -213,52 +213,102 @@ def optimize(strategy: str | type[Strategy], *, exchange: str, symbols: str | Se
              grid: Mapping[str, Any], start: TimeLike | None = None, end: TimeLike | None = None,
              method: str = "grid", n_iter: int | None = None, seed: int = 0,
              metric: str | Callable[[Mapping[str, Any]], float] = "sharpe", maximize: bool = True,
-             constraint: Callable[[dict[str, Any]], bool] | None = None, n_jobs: int | None = 1,
-             cash: float = 10_000.0, fee: float | tuple[float, float] | None = None,
-             slippage: Slippage | float | None = None, leverage: float | Sequence[float] = 1.0,
-             engine: str = "event", store: StoreLike = None) -> OptimizeResult:
+             constraint: Callable[[dict[str, Any]], bool] | None = None, n_splits: int = 16,
+             check_lookahead: bool = True, n_jobs: int | None = 1, cash: float = 10_000.0,
+             fee: float | tuple[float, float] | None = None, slippage: Slippage | float | None = None,
+             leverage: float | Sequence[float] = 1.0, maintenance_margin: float = 0.005,
+             liquidation_fee: float | None = None, risk: RiskLimits | Mapping[str, float] | None = None,
+             periods_per_year: float | None = None, engine: str = "event", progress: bool = False,
+             store: StoreLike = None) -> OptimizeResult:
     """Backtest every parameter set of ``grid`` (or ``n_iter`` random ones: ``method="random"``) on the stored
     bars and rank them by ``metric``, with the deflated Sharpe ratio of the winner and the sweep's PBO:
-    :func:`zvt_crypto.trader.optimize.optimize` (see it for every argument). ``n_jobs``: worker processes
-    (-1: every CPU).
+    :func:`zvt_crypto.trader.optimize.optimize`.
+
+    Args:
+        strategy, exchange, symbols, level, start, end: as :func:`backtest`.
+        grid: ``{param: values}``; for ``method="random"`` a value may be a ``(low, high)`` range.
+        method, n_iter, seed: ``"grid"`` (every set) or ``"random"`` (``n_iter`` sets drawn with ``seed``).
+        metric: a metric key (``"sharpe"``, ``"total_return"``, ``"calmar"`` …) or a function of the metrics
+            dict; ``maximize=False`` ranks the lowest first.
+        constraint: ``params -> bool``; sets it rejects are skipped (``lambda p: p["fast"] < p["slow"]``).
+        n_splits: the number of blocks S that CSCV cuts the bars into for the PBO (even; C(S, S/2) splits).
+        check_lookahead: check the indicators for look-ahead on the first trial.
+        n_jobs: worker processes (1: this process; -1: every CPU).
+        cash, fee, slippage, leverage, maintenance_margin, liquidation_fee, risk, periods_per_year, engine: the
+            backtest settings of every trial, as :func:`backtest` (``engine`` here: ``"event"`` or
+            ``"vectorised"``).
+        progress: a progress bar on stderr.
+
+    Returns an :class:`~zvt_crypto.trader.optimize_results.OptimizeResult`: ``.trials`` (ranked, best first),
+    ``.best_params``, ``.best``, ``.returns`` (each trial's bar returns), ``.overfitting`` (``.deflated_sharpe``,
+    ``.pbo``).
 
     >>> import zvt_crypto as zc
     >>> sweep = zc.optimize("sma_cross", exchange="binance", symbols=["BTC/USDT"], level="1h",
-    ...                     grid={"fast": [5, 10], "slow": [20, 40]}, fee=0.001)
-    >>> len(sweep.trials), sorted(sweep.best_params)
-    (4, ['fast', 'slow'])
+    ...                     grid={"fast": [5, 10], "slow": [20, 40]}, fee=0.001, n_splits=6)
+    >>> len(sweep.trials), sorted(sweep.best_params), sweep.overfitting.pbo.n_combinations   # C(6, 3) splits
+    (4, ['fast', 'slow'], 20)
     """
     from zvt_crypto.trader.optimize import optimize as run_optimize
 
     data = _market_data(exchange, symbols, level, start, end, store)
     return run_optimize(_strategy_class(strategy), data, grid, method=method, n_iter=n_iter, seed=seed,
-                        metric=metric, maximize=maximize, constraint=constraint, n_jobs=n_jobs, cash=cash, fee=fee,
-                        slippage=slippage, leverage=_leverage_arg(leverage), engine=engine, progress=False)
+                        metric=metric, maximize=maximize, constraint=constraint, n_splits=n_splits,
+                        check_lookahead=check_lookahead, n_jobs=n_jobs, cash=cash, fee=fee, slippage=slippage,
+                        leverage=_leverage_arg(leverage), engine=engine, progress=progress,
+                        **_margin_and_risk(maintenance_margin, liquidation_fee, risk, periods_per_year))
 
 
 def walk_forward(strategy: str | type[Strategy], *, exchange: str, symbols: str | Sequence[str], level: str,
                  grid: Mapping[str, Any], train: int | str, test: int | str, step: int | str | None = None,
-                 anchored: bool = False, start: TimeLike | None = None, end: TimeLike | None = None,
+                 anchored: bool = False, warmup: int | str | None = None, start: TimeLike | None = None,
+                 end: TimeLike | None = None, method: str = "grid", n_iter: int | None = None, seed: int = 0,
                  metric: str | Callable[[Mapping[str, Any]], float] = "sharpe", maximize: bool = True,
-                 n_jobs: int | None = 1, cash: float = 10_000.0, fee: float | tuple[float, float] | None = None,
-                 slippage: Slippage | float | None = None, leverage: float | Sequence[float] = 1.0,
-                 engine: str = "event", store: StoreLike = None) -> WalkForwardResult:
+                 constraint: Callable[[dict[str, Any]], bool] | None = None, n_splits: int = 16,
+                 check_lookahead: bool = True, n_jobs: int | None = 1, cash: float = 10_000.0,
+                 fee: float | tuple[float, float] | None = None, slippage: Slippage | float | None = None,
+                 leverage: float | Sequence[float] = 1.0, maintenance_margin: float = 0.005,
+                 liquidation_fee: float | None = None, risk: RiskLimits | Mapping[str, float] | None = None,
+                 periods_per_year: float | None = None, engine: str = "event", progress: bool = False,
+                 store: StoreLike = None) -> WalkForwardResult:
     """Walk-forward analysis: optimise ``grid`` on each ``train`` window, trade the winner on the next ``test``
-    window (bars, or durations such as ``"3d"``), stitch the out-of-sample runs:
-    :func:`zvt_crypto.trader.walkforward.walk_forward` (see it for every argument).
+    window, roll by ``step``, stitch the out-of-sample runs: :func:`zvt_crypto.trader.walkforward.walk_forward`.
+
+    Args:
+        train, test, step: window lengths in bars (``1000``) or durations (``"3d"``); ``step`` defaults to
+            ``test``.
+        anchored: every train window starts at the first bar (expanding) instead of rolling.
+        warmup: bars before a test window the strategy sees to warm its indicators (default: ``train``).
+        n_splits: CSCV blocks of the PBO of the sweep over the whole data (``.overfitting``).
+        every other argument: as :func:`optimize`.
+
+    Returns a :class:`~zvt_crypto.trader.walkforward.WalkForwardResult`: ``.folds`` (one row per fold: its
+    windows, chosen params, in- and out-of-sample scores), ``.equity`` (stitched out of sample), ``.metrics``,
+    ``.efficiency``, ``.full`` (the sweep over all the data).
 
     >>> import zvt_crypto as zc
     >>> wf = zc.walk_forward("sma_cross", exchange="binance", symbols=["BTC/USDT"], level="1h",
-    ...                      grid={"fast": [5, 10], "slow": [20]}, train="2d", test="1d", fee=0.001)
-    >>> len(wf.folds) > 0
-    True
+    ...                      grid={"fast": [5, 10], "slow": [20]}, train="2d", test="1d", fee=0.001, n_splits=4)
+    >>> len(wf.folds) > 0, bool((wf.folds["test_start"] > wf.folds["train_end"]).all())
+    (True, True)
     """
     from zvt_crypto.trader.walkforward import walk_forward as run_walk_forward
 
     data = _market_data(exchange, symbols, level, start, end, store)
     return run_walk_forward(_strategy_class(strategy), data, grid, train=train, test=test, step=step,
-                            anchored=anchored, metric=metric, maximize=maximize, n_jobs=n_jobs, cash=cash, fee=fee,
-                            slippage=slippage, leverage=_leverage_arg(leverage), engine=engine, progress=False)
+                            anchored=anchored, warmup=warmup, method=method, n_iter=n_iter, seed=seed,
+                            metric=metric, maximize=maximize, constraint=constraint, n_splits=n_splits,
+                            check_lookahead=check_lookahead, n_jobs=n_jobs, cash=cash, fee=fee, slippage=slippage,
+                            leverage=_leverage_arg(leverage), engine=engine, progress=progress,
+                            **_margin_and_risk(maintenance_margin, liquidation_fee, risk, periods_per_year))
+
+
+def _margin_and_risk(maintenance_margin: float, liquidation_fee: float | None,
+                     risk: RiskLimits | Mapping[str, float] | None, periods_per_year: float | None
+                     ) -> dict[str, Any]:
+    """The backtest options optimize / walk_forward take as ``**options`` (settings they pass to every trial)."""
+    return {"maintenance_margin": maintenance_margin, "liquidation_fee": liquidation_fee, "risk": risk,
+            "periods_per_year": periods_per_year}
 
 
 def _leverage_arg(leverage: float | Sequence[float]) -> float | list[float]:

@@ -9,6 +9,11 @@ results, so one that runs but computes nonsense fails too.
 They are committed without outputs (``execution_count`` null, ``outputs`` empty): diffs stay readable, nothing stale
 is shown as if it were a result, and ``jupyter lab notebooks/`` opens them with no plugin. Marked ``notebook`` (and
 ``slow``): ``make test`` runs them, ``make test-quick`` skips them.
+
+Each executed notebook is also exported to HTML (as ``make notebooks`` does), and every plotly figure must be there
+with plotly.js inline, so the copy shows its figures offline. With ``ZVT_CRYPTO_SCREENSHOTS`` set to a folder, the
+HTML copies and, per notebook, a screenshot of its top and of its first figure (drawn by chromium, offline) are
+written to ``$ZVT_CRYPTO_SCREENSHOTS/notebooks/``.
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ pytest.importorskip("ipykernel")
 NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 NOTEBOOK_BUDGET_S = 120.0
+#: a folder to keep the HTML copies and their screenshots in (as tests/ui does for the browser tests)
+ENV_SCREENSHOTS = "ZVT_CRYPTO_SCREENSHOTS"
+FIGURE_MIME = "application/vnd.plotly.v1+json"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -45,6 +53,9 @@ def _kernel_env(home: Path) -> dict[str, str]:
     env["ZVT_CRYPTO_HOME"] = str(home)
     env["OMP_NUM_THREADS"] = "1"
     env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"  # ipykernel's debugger otherwise warns on stderr for frozen modules
+    # plotly's default in a kernel is plotly_mimetype alone: JupyterLab draws it, an HTML export drops it. "notebook"
+    # adds each figure as HTML, with plotly.js inlined once per notebook (offline; make notebooks does the same)
+    env["PLOTLY_RENDERER"] = "plotly_mimetype+notebook"
     return env
 
 
@@ -85,10 +96,20 @@ def execute_notebook(path: Path, home: Path, workdir: Path, budget_s: float = NO
     return notebook
 
 
+@pytest.fixture(scope="module")
+def html_copies() -> Path | None:
+    """``$ZVT_CRYPTO_SCREENSHOTS/notebooks`` when set (read here: tests/conftest.py clears ZVT_CRYPTO_* per test)."""
+    if not os.environ.get(ENV_SCREENSHOTS):
+        return None
+    folder = Path(os.environ[ENV_SCREENSHOTS]) / "notebooks"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 @pytest.mark.slow
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
-def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path) -> None:
+def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path, html_copies: Path | None) -> None:
     home, workdir = tmp_path / "zvt_home", tmp_path / "work"
     workdir.mkdir()
     started = time.monotonic()
@@ -97,6 +118,47 @@ def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path) -> None:
     assert elapsed < NOTEBOOK_BUDGET_S, f"{path.name} took {elapsed:.0f} s"
     ran = [cell for cell in executed.cells if cell.cell_type == "code" and cell.source.strip()]
     assert all(cell.execution_count is not None for cell in ran), f"{path.name}: a code cell did not run"
+    html = export_html(executed)
+    figures = sum(FIGURE_MIME in output.get("data", {}) for cell in ran for output in cell.get("outputs", []))
+    assert html.count('<div class="plotly-graph-div"') == figures, f"{path.name}: a figure is missing from its HTML"
+    assert figures == 0 or "plotly.js v" in html, f"{path.name}: the HTML copy has figures but no inline plotly.js"
+    if html_copies is not None:
+        (html_copies / f"{path.stem}.html").write_text(html, encoding="utf-8")
+        drawn = screenshot_html(html_copies / f"{path.stem}.html")
+        assert drawn == figures, f"{path.name}: chromium drew {drawn} of its {figures} figures offline"
+
+
+def export_html(notebook: Any) -> str:
+    """The executed notebook as one HTML page (nbconvert's lab template, as ``jupyter nbconvert --to html``)."""
+    from nbconvert import HTMLExporter
+
+    body, _resources = HTMLExporter().from_notebook_node(notebook)
+    return str(body)
+
+
+def screenshot_html(page_path: Path) -> int:
+    """Open ``page_path`` in chromium with every non-file request refused (offline), write ``<stem>-top.png`` and
+    ``<stem>-figure.png`` (its first figure) next to it; returns how many figures plotly drew."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.ui.conftest import CHROMIUM_ARGS, chromium_path
+
+    executable = chromium_path()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
+                       else route.abort())
+            page.goto(page_path.resolve().as_uri())
+            page.screenshot(path=str(page_path.with_name(f"{page_path.stem}-top.png")))
+            figures = page.locator(".plotly-graph-div")
+            drawn = figures.filter(has=page.locator(".main-svg")).count()
+            if figures.count():
+                figures.first.screenshot(path=str(page_path.with_name(f"{page_path.stem}-figure.png")))
+            return int(drawn)
+        finally:
+            browser.close()
 
 
 def test_there_are_notebooks() -> None:

@@ -115,6 +115,30 @@ def test_factor_weights_reads_a_stored_factor(sqlite_store: Store) -> None:
         run_backtest("factor_weights", frame_data)
 
 
+def test_factor_weights_passes_a_list_valued_factor_parameter(sqlite_store: Store) -> None:
+    """ml_forecast's features=rsi,roc through factor_params: a dict with a list in Python, text on the CLI."""
+    from zvt_crypto.factors import load_factor, make_factor
+
+    for symbol, frame in trending(4, 120).items():
+        table = frame.rename_axis("timestamp").reset_index()
+        table.insert(0, "entity_id", f"perp_binance_{symbol.replace('/', '-').replace(':', '.')}")
+        sqlite_store.write(Bar, table, level="1d")
+    data = load_market_data(exchange="binance", symbols=list(trending(4, 120)), level="1d", store=sqlite_store)
+    given = {"features": ["rsi", "roc"], "horizon": 2, "min_train": 40, "retrain_every": 20}
+    as_dict = run_backtest("factor_weights", data, fee=0.0, leverage=2,
+                           params={"factor": "ml_forecast", "factor_params": given, "n": 1})
+    as_text = run_backtest("factor_weights", data, fee=0.0, leverage=2, params={
+        "factor": "ml_forecast", "factor_params": "features=rsi,roc,horizon=2,min_train=40,retrain_every=20", "n": 1})
+    factor = make_factor("ml_forecast", given)
+    assert factor.p["features"] == "rsi,roc" and [f.name for f in factor.feature_factors()] == ["rsi", "roc"]
+    stored = load_factor(factor, exchange="binance", symbols=data.symbols, level="1d", store=sqlite_store)
+    assert stored["prediction"].notna().sum() > 100  # the strategy computed and stored the forecast it traded
+    assert (as_dict.positions.iloc[-1] != 0).sum() == 2  # one long, one short
+    assert as_dict.positions.equals(as_text.positions) and as_dict.final_equity == as_text.final_equity
+    with pytest.raises(InvalidInputError, match="bad parameter 'rsi,roc': write it as name=value"):
+        run_backtest("factor_weights", data, params={"factor_params": "rsi,roc"})
+
+
 def test_fifty_symbols_for_a_year_of_daily_bars_runs_fast() -> None:
     import time
 
@@ -133,3 +157,14 @@ def test_fifty_symbols_for_a_year_of_daily_bars_runs_fast() -> None:
     result.metrics  # noqa: B018
     assert time.perf_counter() - started < 3.0  # the benchmark's target is 1 s; generous for a busy CI machine
     assert len(result.trades) > 1_000
+
+
+def test_a_weights_run_shows_its_weights_as_a_shape_not_as_data() -> None:
+    weights = pd.DataFrame({"A/USDT:USDT": [0.5, 0.0, 0.25], "B/USDT:USDT": [-0.5, 0.5, 0.75]},
+                           index=[T0, T0 + 2 * DAY, T0 + 3 * DAY])
+    result = run_backtest("target_weights", two_symbols(), params={"weights": weights}, fee=0.0)
+    shown = repr(result)
+    assert shown.startswith("<BacktestResult target_weights(") and "weights=<DataFrame 3×2>" in shown
+    assert "0.75" not in shown and "\n" not in shown and len(shown) < 300
+    assert "weights=&lt;DataFrame 3×2&gt;" in result._repr_html_() and "0.75" not in result._repr_html_()
+    assert "weights=<DataFrame 3×2>" in result.plot().layout.title.text

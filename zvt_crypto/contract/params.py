@@ -5,6 +5,8 @@ strings included) to the type of the default.
 12
 >>> coerce_param("sma_cross", "short", False, "yes")
 True
+>>> coerce_param("ml_forecast", "features", "rsi,roc", ["rsi", "natr"])   # a list for a comma-list text parameter
+'rsi,natr'
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ def coerce_param(owner: str, key: str, default: Any, value: Any, kind: str = "st
                 raise ValueError(value)
             return result
         if isinstance(default, str):
+            if isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
+                return ",".join(value)  # text parameters that hold a list hold it comma-separated
             return str(value)
         return value
     except (TypeError, ValueError):
@@ -58,6 +62,27 @@ def parse_params(items: Sequence[str]) -> dict[str, str]:
             raise InvalidInputError(f"bad parameter {item!r}: write it as name=value, e.g. fast=10")
         params[key.strip()] = value.strip()
     return params
+
+
+def parse_params_text(text: str) -> dict[str, str]:
+    """Several parameters in one text (a strategy parameter that carries a factor's parameters): ``name=value``
+    pairs separated by ``;`` — ``"features=rsi,roc,natr;horizon=24"`` — or by ``,`` when no ``;`` is present, where
+    a piece without ``=`` continues the previous value: ``"features=rsi,roc,natr,horizon=24"`` is the same.
+
+    >>> parse_params_text("window=20,fast=12")
+    {'window': '20', 'fast': '12'}
+    >>> parse_params_text("features=rsi,roc,natr,horizon=24") == parse_params_text("features=rsi,roc,natr;horizon=24")
+    True
+    """
+    if ";" in text:
+        return parse_params([item for item in text.split(";") if item.strip()])
+    items: list[str] = []
+    for piece in (piece for piece in text.split(",") if piece.strip()):
+        if "=" not in piece and items:
+            items[-1] += "," + piece  # part of a list value: features=rsi,roc
+        else:
+            items.append(piece)
+    return parse_params(items)
 
 
 def resolve_params(owner: str, defaults: Mapping[str, Any], given: Mapping[str, Any] | None,

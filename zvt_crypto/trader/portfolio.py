@@ -18,7 +18,8 @@ Three ways to give the targets:
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -195,20 +196,40 @@ def carry_table(data: MarketData, window: int) -> np.ndarray:
 
 class FactorWeights(TargetWeightsStrategy):
     """A stored factor ranked across the symbols at each bar: the best ``n`` long and (``long_short``) the worst
-    ``n`` short. ``factor_params`` is ``"window=20,fast=12"``; ``column`` picks an output (default: the first).
+    ``n`` short. ``factor_params``: the factor's parameters, a dict in Python (``{"features": ["rsi", "roc"],
+    "horizon": 24}``; a list value is that comma list) or text on the command line (``--param
+    "factor_params=window=20;fast=12"``; pairs split by ``;``, or by ``,`` when a piece holds ``=``:
+    :func:`~zvt_crypto.contract.params.parse_params_text`). ``column`` picks an output (default: the first).
     The factor is computed first, incrementally, for the symbols and level of the data (needs data loaded from the
     store)."""
 
     name = "factor_weights"
     factor = "roc"
-    factor_params = ""
+    factor_params = None  # a dict, or text (see above); None: the factor's defaults
     column = ""
     n = 3
     long_short = True
     ascending = False  # True: the lowest values are the best
 
+    def validate(self) -> None:
+        super().validate()
+        self.factor_param_values()  # a malformed text fails when the strategy is made, before any data is read
+
+    def factor_param_values(self) -> dict[str, Any]:
+        """``factor_params`` as a dict (from a dict, text or None)."""
+        from zvt_crypto.contract.params import parse_params_text
+
+        given = self.factor_params
+        if given is None:
+            return {}
+        if isinstance(given, str):
+            return dict(parse_params_text(given))
+        if isinstance(given, Mapping):
+            return dict(given)
+        raise InvalidInputError(f"strategy 'factor_weights': factor_params must be a dict or name=value text, "
+                                f"got {type(given).__name__}")
+
     def target_weights(self) -> pd.DataFrame:
-        from zvt_crypto.contract.params import parse_params
         from zvt_crypto.contract.store import get_store
         from zvt_crypto.factors.base import make_factor
         from zvt_crypto.factors.cross_section import select_top_n, to_wide
@@ -219,8 +240,7 @@ class FactorWeights(TargetWeightsStrategy):
         if source.store_url is None or data.level is None:
             raise InvalidInputError("strategy 'factor_weights' reads factors from the store: load the data with "
                                     "load_market_data (or the CLI), not from frames")
-        items = [item for item in self.factor_params.split(",") if item.strip()]
-        factor = make_factor(self.factor, parse_params(items))
+        factor = make_factor(self.factor, self.factor_param_values())
         store = get_store(source.store_url)
         ids = data.entity_ids
         compute_factor(factor, level=data.level, entity_ids=ids, store=store)

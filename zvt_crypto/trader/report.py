@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from zvt_crypto.trader.params import params_text
+from zvt_crypto.trader.results import shown_name
+
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
@@ -78,9 +81,9 @@ def backtest_figure(result: BacktestResult, *, metrics_table: bool = False) -> g
     trades = pd.concat([result.trades, result.open_trades], ignore_index=True)
     for column in range(len(symbols)):
         _add_price(figure, result, trades, column, row + 2 + column)
-    params = ", ".join(f"{k}={v}" for k, v in result.params.items() if not isinstance(v, pd.DataFrame))
-    figure.update_layout(title=f"{result.strategy}({params}) on {', '.join(result.symbols)} "
-                               f"{result.level or ''} — run {result.run_id or 'not stored'}",
+    title = (f"{shown_name(result.strategy)}({params_text(result.params)}) on {', '.join(result.symbols)} "
+             f"{result.level or ''} — run {result.run_id or 'not stored'}")
+    figure.update_layout(title=title,
                          height=250 * len(titles) + 200, template="plotly_white", hovermode="x unified")
     return figure
 

@@ -24,7 +24,7 @@ import pandas as pd
 from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.timeutil import iso, iso_texts
 from zvt_crypto.trader.metrics import Annualisation, compute_metrics, dump_json, metrics_frame, to_jsonable
-from zvt_crypto.trader.params import describe_params
+from zvt_crypto.trader.params import describe_params, params_text
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -44,10 +44,22 @@ JSON_TRADE_FIELDS = ("symbol", "side", "size", "entry_time", "exit_time", "entry
 
 @dataclass(eq=False)
 class BacktestResult:
-    """One run. ``metrics`` (see :mod:`.metrics` for the formulas), ``equity`` (indexed by bar time: ``equity``,
-    ``cash``, ``drawdown``, ``exposure``), ``trades`` (closed trades; ``open_trades`` holds positions still open at
-    the end, marked at the last close), ``orders`` (every order, rejected ones with their reason), ``positions``
-    (size per symbol at every bar's close)."""
+    """One run. Its numbers come two ways: ``stats``, a Series with readable names for reading and display
+    (``result.stats["total return"]``), and ``metrics``, the same values as a dict by metric key for code
+    (``result.metrics["total_return"]``; every key: :func:`~zvt_crypto.trader.metrics.compute_metrics`). Its
+    series: ``equity`` (indexed by bar time: ``equity``, ``cash``, ``drawdown``, ``exposure``), ``trades`` (closed
+    trades; ``open_trades`` holds positions still open at the end, marked at the last close), ``orders`` (every
+    order, rejected ones with their reason), ``positions`` (size per symbol at every bar's close). ``plot()``: a
+    plotly figure.
+
+    >>> import zvt_crypto as zc
+    >>> result = zc.backtest("sma_cross", exchange="binance", symbols="BTC/USDT", level="1h",
+    ...                      params={"fast": 5, "slow": 20}, fee=0.001)
+    >>> result.stats["total return"] == result.metrics["total_return"], result.stats["n trades"] == len(result.trades)
+    (True, True)
+    >>> result                                                      # doctest: +ELLIPSIS
+    <BacktestResult sma_cross(direction='long', fraction=1.0, fast=5, slow=20) on BTC/USDT: return ...>
+    """
 
     strategy: str
     params: dict[str, Any]
@@ -126,14 +138,16 @@ class BacktestResult:
 
     def __repr__(self) -> str:
         m = self.metrics
-        return (f"<BacktestResult {self.strategy} {self.params} on {', '.join(self.symbols)}: "
+        return (f"<BacktestResult {shown_name(self.strategy)}({params_text(self.params)}) "
+                f"on {', '.join(self.symbols)}: "
                 f"return {m['total_return']:.2%}, sharpe {m['sharpe']:.3g}, max drawdown {m['max_drawdown']:.2%}, "
                 f"{m['n_trades']} trades, final equity {m['final_equity']:.2f}>")
 
     @property
     def stats(self) -> pd.Series:
         """The metrics as a Series with readable names (``"total return"``, ``"sharpe"``, ``"max drawdown"`` …;
-        fractions as fractions)."""
+        fractions as fractions), in the order of :attr:`metrics`, which holds the same values by key
+        (``"total_return"``)."""
         return pd.Series({key.replace("_", " "): value for key, value in self.metrics.items()}, name=self.strategy,
                          dtype=object)
 
@@ -159,7 +173,7 @@ class BacktestResult:
         table = metrics_frame({key: self.metrics[key] for key in keys if key in self.metrics})
         rows = "".join(f"<tr><th>{escape(str(key).replace('_', ' '))}</th><td>{escape(str(row['display']))}</td>"
                        f"</tr>" for key, row in table.iterrows())
-        title = escape(f"{self.strategy} {describe_params(self.params)} on {', '.join(self.symbols)} "
+        title = escape(f"{shown_name(self.strategy)}({params_text(self.params)}) on {', '.join(self.symbols)} "
                        f"{self.level or ''}, {iso(self.start)} → {iso(self.end)}")
         return f"<div><b>{title}</b><table>{rows}</table></div>"
 
@@ -200,6 +214,12 @@ class BacktestResult:
         from zvt_crypto.trader.report import write_report
 
         return write_report(self, path)
+
+
+def shown_name(strategy: str) -> str:
+    """A strategy's label as a reader sees it: a class written in a notebook or script is labelled
+    ``__main__:Class`` (its identity for a re-run); titles and reprs show ``Class``."""
+    return strategy.removeprefix("__main__:")
 
 
 # ---------------------------------------------------------------------------------------------------------------
