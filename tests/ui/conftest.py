@@ -105,17 +105,22 @@ def backtesting_csv(name: str) -> Path:
     return path
 
 
-def fill_store(store: Store) -> None:
+def fill_store(store: Store, site: Site | None = None) -> None:
     """Real bars (GOOG daily 2004–2013, EUR/USD hourly 2017–2018 from ``backtesting``) and a job history: an ok
-    run and two failed runs in a row, written by the scheduler's history writer."""
+    run of btc-1h and two failed runs in a row of eth-1d, written by the scheduler's history writer. With ``site``
+    the ok run is real (:func:`run_job_like_the_scheduler`)."""
     from zvt_crypto.dataio.importers import import_bars
     from zvt_crypto.schedule.history import RunTotals, finish_run, new_run_id, start_run
 
     import_bars(store, backtesting_csv("GOOG"), exchange="nasdaq", symbol="GOOG/USD", level="1d")
     import_bars(store, backtesting_csv("EURUSD"), exchange="oanda", symbol="EUR/USD", level="1h")
-    ok = new_run_id()
-    start_run(store, "btc-1h", ok, "scheduled")
-    finish_run(store, ok, "ok", RunTotals(rows=24, changed=24, requests=2, retries=1, gaps_found=1, gaps_filled=1))
+    if site is not None:
+        run_job_like_the_scheduler(store, site, "btc-1h")
+    else:
+        ok = new_run_id()
+        start_run(store, "btc-1h", ok, "scheduled")
+        finish_run(store, ok, "ok", RunTotals(rows=24, changed=24, requests=2, retries=1, gaps_found=1,
+                                              gaps_filled=1))
     for _ in range(2):
         failed = new_run_id()
         start_run(store, "eth-1d", failed, "scheduled")
@@ -137,7 +142,26 @@ class Site:
         return Store(self.db_url)
 
 
-def make_site(root: Path, *, filled: bool, extra_toml: str = "") -> Site:
+def run_job_like_the_scheduler(store: Store, site: Site, job: str) -> None:
+    """One run of ``job`` (from the site's ``[[jobs]]``) by the scheduler's own job runner against a simulated
+    Binance whose clock is now: its bars up to the last complete interval and its history row, as a live
+    scheduler leaves them."""
+    import pandas as pd
+
+    from zvt_crypto.contract.config import load_config
+    from zvt_crypto.schedule.config import load_schedule
+    from zvt_crypto.schedule.runner import JobRunner
+    from zvt_crypto.sim import SimulatedExchange
+
+    config = load_config(site.config_file, env={})
+    schedule = load_schedule(config)
+    with SimulatedExchange(seed=7, now=pd.Timestamp.now(tz="UTC"), lifetime=300) as sim:
+        outcome = JobRunner(store, sim.config(config), schedule.settings).execute(schedule.job(job), "scheduled")
+    assert outcome is not None and outcome.status == "ok", outcome and outcome.error
+
+
+def make_site(root: Path, *, filled: bool, extra_toml: str = "", scheduler_run: bool = False) -> Site:
+    """``scheduler_run``: the ok run of job btc-1h is a real run against the simulator (else a written row)."""
     home = root / "home"
     home.mkdir(parents=True)
     config_file = root / "zvt.toml"
@@ -147,7 +171,7 @@ def make_site(root: Path, *, filled: bool, extra_toml: str = "") -> Site:
     try:
         store.engine  # noqa: B018 - creates and migrates the store
         if filled:
-            fill_store(store)
+            fill_store(store, site if scheduler_run else None)
     finally:
         store.dispose()
     return site

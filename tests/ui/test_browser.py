@@ -22,13 +22,13 @@ TIMEOUT_MS = 20_000
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """The filled site, plus what a live scheduler leaves: job btc-1h's bars up to the last complete hour and
-    the scheduler lock, held with a beating heart by this process."""
+    """The filled site with what a live scheduler leaves: a real run of job btc-1h against the simulated Binance
+    (its bars up to the last complete hour, its history row) and the scheduler lock, held with a beating heart by
+    this process."""
     from zvt_crypto.schedule.lock import SchedulerLockHandle
 
-    site = make_site(tmp_path_factory.mktemp("browser"), filled=True)
+    site = make_site(tmp_path_factory.mktemp("browser"), filled=True, scheduler_run=True)
     store = site.store()
-    write_recent_bars(store, "binance", "BTC/USDT", "1h")
     lock = SchedulerLockHandle(store)
     lock.acquire()
     lock.start_heartbeat(1.0)
@@ -41,22 +41,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         store.dispose()
     assert status == 0, stderr
     assert "Traceback" not in stderr, stderr  # no callback failed on the server
-
-
-def write_recent_bars(store: Any, exchange: str, symbol: str, level: str) -> None:
-    """Three bars through the library's writer, up to the last complete one (its lag is below one bar)."""
-    import pandas as pd
-
-    from zvt_crypto.contract.ids import entity_id
-    from zvt_crypto.contract.levels import Level
-    from zvt_crypto.domain.series import Bar
-
-    step = pd.Timedelta(milliseconds=Level.parse(level).ms)
-    newest_open = pd.Timestamp.now(tz="UTC").floor(step) - step
-    opens = [newest_open - step * back for back in (2, 1, 0)]
-    store.write(Bar, pd.DataFrame({"entity_id": entity_id(exchange, symbol), "level": level, "timestamp": opens,
-                                   "open": 42_000.0, "high": 42_100.0, "low": 41_900.0, "close": 42_050.0,
-                                   "volume": 12.5}))
 
 
 @dataclass
