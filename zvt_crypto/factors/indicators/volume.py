@@ -20,6 +20,7 @@ from zvt_crypto.factors.indicators._core import (
     divide,
     ema_span,
     frame,
+    kernel,
     rolling_mean,
     rolling_sum,
     settle_span,
@@ -41,10 +42,24 @@ def obv(bars: pd.DataFrame) -> pd.DataFrame:
     TA-Lib: OBV.
     """
     close, volume = columns(bars, "close", "volume")
-    direction = np.sign(diff(close))
-    if len(direction):
-        direction[0] = 1.0
-    return frame(bars, obv=np.cumsum(direction * volume))
+    return frame(bars, obv=_obv_kernel(np.ascontiguousarray(close), np.ascontiguousarray(volume)))
+
+
+@kernel
+def _obv_kernel(close: Array, volume: Array) -> Array:  # pragma: no cover - compiled
+    """``cumsum(sign(diff(close)) * volume)`` with the first sign 1, in one pass (the same additions)."""
+    n = len(close)
+    out = np.empty(n)
+    total = 0.0
+    for t in range(n):
+        if t == 0:
+            direction = 1.0
+        else:
+            change = close[t] - close[t - 1]
+            direction = 1.0 if change > 0 else (-1.0 if change < 0 else (0.0 if change == 0 else np.nan))
+        total = direction * volume[t] if t == 0 else total + direction * volume[t]
+        out[t] = total
+    return out
 
 
 @indicator(outputs=("mfi",), warmup=lambda window: window + 1, category="volume")
@@ -62,14 +77,33 @@ def mfi(bars: pd.DataFrame, window: int = 14) -> pd.DataFrame:
     """
     window = check_int("window", window)
     high, low, close, volume = columns(bars, "high", "low", "close", "volume")
-    tp = (high + low + close) / 3.0
-    previous = shift(tp)
-    change = tp - previous
-    change[np.abs(change) <= 1e-14 * (np.abs(tp) + np.abs(previous))] = 0.0  # rounding of the mean: no move
-    flow = tp * volume + 0.0 * change  # NaN on the first bar
-    positive = rolling_sum(np.where(change > 0, flow, 0.0) + 0.0 * change, window)
-    negative = rolling_sum(np.where(change < 0, flow, 0.0) + 0.0 * change, window)
-    return frame(bars, mfi=100.0 * divide(positive, positive + negative, 0.5))
+    rising, falling = _money_flows(*(np.ascontiguousarray(a) for a in (high, low, close, volume)))
+    positive = rolling_sum(rising, window)
+    negative = rolling_sum(falling, window)
+    both = positive + negative
+    return frame(bars, mfi=np.multiply(100.0, divide(positive, both, 0.5), out=both))
+
+
+@kernel
+def _money_flows(high: Array, low: Array, close: Array, volume: Array) -> tuple[Array, Array]:  # pragma: no cover
+    """MFI's money flow (tp * volume, tp = (high + low + close) / 3) on bars whose tp rose (first array) or fell
+    (second), 0 otherwise; a change within 1e-14 (|tp_t| + |tp_{t-1}|), the rounding of the mean, is no move, as
+    in TA-Lib. NaN on the first bar and wherever tp or the flow is NaN."""
+    n = len(close)
+    rising = np.empty(n)
+    falling = np.empty(n)
+    previous = np.nan
+    for t in range(n):
+        tp = (high[t] + low[t] + close[t]) / 3.0
+        change = tp - previous
+        if abs(change) <= 1e-14 * (abs(tp) + abs(previous)):
+            change = 0.0
+        flow = tp * volume[t] + 0.0 * change
+        nan = 0.0 * change
+        rising[t] = (flow if change > 0 else 0.0) + nan
+        falling[t] = (flow if change < 0 else 0.0) + nan
+        previous = tp
+    return rising, falling
 
 
 _SESSIONS = {"1d": (DAY_MS, 0), "1w": (WEEK_MS, 4 * DAY_MS)}  # length, anchor (weeks start Monday 00:00 UTC)
