@@ -80,7 +80,8 @@ def frame(bars: pd.DataFrame, **outputs: Any) -> pd.DataFrame:
     data: dict[str, Array] = {}
     seen: set[int] = set()
     for name, value in outputs.items():
-        array = np.asarray(value, dtype=np.float64)
+        fits = isinstance(value, np.ndarray) and value.dtype == np.float64
+        array = value if fits else np.asarray(value, dtype=np.float64)  # asarray views a numba array: keep it
         own = (array.ndim == 1 and array.flags.c_contiguous and id(array) not in seen
                and (array.base is None or not isinstance(array.base, np.ndarray)))
         seen.add(id(array))
