@@ -3,12 +3,13 @@ in one run, on the same seeded 1m bars (1,000,000 by default).
 
 What is timed: zvt_crypto's indicator as a user calls it (``INDICATORS[name](bars)``: a DataFrame of bars in, a
 DataFrame of outputs out); TA-Lib's function(s) on the float64 arrays, every output the zvt_crypto indicator gives
-(``adx`` = ADX + PLUS_DI + MINUS_DI); ``ta``'s indicator class on the Series, every output. Each is the best of
-``--repeat`` calls after one untimed call (which compiles zvt_crypto's numba kernels, cached on disk), except ``ta``
-paths slower than ``--slow`` seconds, which run once. The load average is read before and after and printed with
-the table, because the machine may be shared.
+(``adx`` = ADX + PLUS_DI + MINUS_DI); ``ta``'s indicator class on the Series, every output. zvt_crypto and TA-Lib
+calls alternate (so a burst of load on a shared machine hits both) and each reports the best of ``--repeat`` calls
+after an untimed one (which loads or compiles zvt_crypto's numba kernels, cached on disk); ``ta`` runs after them,
+best of ``--repeat`` too, except paths slower than ``--slow`` seconds, which run once. The load average is read
+before and after and printed with the table.
 
-    .venv/bin/python benchmarks/bench_indicators.py                    # 1,000,000 bars, best of 5 (≈ 1 min)
+    .venv/bin/python benchmarks/bench_indicators.py                    # 1,000,000 bars, best of 20 (≈ 2 min)
     .venv/bin/python benchmarks/bench_indicators.py --bars 100000 --repeat 3 --no-ta
     .venv/bin/python benchmarks/bench_indicators.py --only rsi,macd
 
@@ -106,6 +107,19 @@ def ta_paths() -> dict[str, Callable[[Any], Any]]:
 NAMES = ("sma", "ema", "rsi", "macd", "bbands", "atr", "stoch", "adx", "obv", "mfi")
 
 
+def best_alternating(calls: list[Callable[[], Any]], repeat: int) -> list[float]:
+    """Best wall time of each call over ``repeat`` rounds of one call each, after an untimed round."""
+    for call in calls:
+        call()
+    best = [float("inf")] * len(calls)
+    for _ in range(repeat):
+        for k, call in enumerate(calls):
+            started = time.perf_counter()
+            call()
+            best[k] = min(best[k], time.perf_counter() - started)
+    return best
+
+
 def best_of(call: Callable[[], Any], repeat: int, slow: float | None = None) -> tuple[float, int]:
     """Best wall time of ``repeat`` calls after an untimed one (once only if that one took over ``slow`` s)."""
     started = time.perf_counter()
@@ -124,7 +138,7 @@ def best_of(call: Callable[[], Any], repeat: int, slow: float | None = None) -> 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bars", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--slow", type=float, default=1.0, help="ta paths slower than this run once (s)")
     parser.add_argument("--only", default=",".join(NAMES), help="comma-separated indicator names")
     parser.add_argument("--no-ta", action="store_true", help="skip the ta library")
@@ -145,8 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name in names:
         print(f"{name} ...", file=sys.stderr, flush=True)
-        ours, _ = best_of(lambda name=name: INDICATORS[name](bars), args.repeat)
-        reference, _ = best_of(lambda name=name: talib[name](arrays), args.repeat)
+        ours, reference = best_alternating([lambda name=name: INDICATORS[name](bars),
+                                            lambda name=name: talib[name](arrays)], args.repeat)
         peer = best_of(lambda name=name: ta[name](bars), args.repeat, args.slow) if name in ta else None
         rows.append((name, ours, reference, peer))
     load_after = os.getloadavg()
@@ -155,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
 
     info = machine_info(["zvt-crypto", "numpy", "pandas", "numba", "TA-Lib", "ta"],
                         {"numpy": numpy.__version__})
-    print(f"## Indicators: {args.bars:,} 1m bars, best of {args.repeat} calls (after one untimed call)\n")
+    print(f"## Indicators: {args.bars:,} 1m bars, best of {args.repeat} alternating calls (after an untimed one)\n")
     for key, value in info.items():
         print(f"- {key}: {value}")
     print(f"- load average (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in load_before)}; "

@@ -79,8 +79,8 @@ def mfi(bars: pd.DataFrame, window: int = 14) -> pd.DataFrame:
     high, low, close, volume = columns(bars, "high", "low", "close", "volume")
     rising, falling = _money_flows(*(np.ascontiguousarray(a) for a in (high, low, close, volume)))
     positive = rolling_sum(rising, window)
-    negative = rolling_sum(falling, window)
-    both = positive + negative
+    both = rolling_sum(falling, window)
+    both += positive  # in place: each 1M-bar temporary is 8 MB of fresh pages
     return frame(bars, mfi=np.multiply(100.0, divide(positive, both, 0.5), out=both))
 
 
