@@ -3,7 +3,7 @@
 Windowed statistics here are computed from each window's own values in a fixed order, never from a running sum
 (as pandas' ``rolling().sum()`` / ``mean()`` / ``std()`` do, with compensated add-and-remove), so a value is
 bit-identical however much history precedes its window: that is what makes a windowed indicator's warm-up exact.
-Rolling max / min are exact anyway and use pandas.
+Rolling max / min are exact anyway. The loops run as numba kernels (bottom of this module), chunk by chunk.
 """
 
 from __future__ import annotations
@@ -283,7 +283,7 @@ def kernel(function: Callable[..., Any]) -> Callable[..., Any]:
 # max/min run generic code; these work chunk by chunk in cache. The window kernels give the same floats as the numpy
 # code they replaced (tests/factors/indicators/test_kernels.py keeps that code as the reference).
 
-_CHUNK = 2048  # outputs per chunk: the chunk's temporaries (a few x (chunk + window) floats) stay in L1/L2
+CHUNK = 2048  # outputs per chunk: the chunk's temporaries (a few x (chunk + window) floats) stay in L1/L2
 
 
 @kernel
@@ -330,30 +330,31 @@ def _rolling_sum_kernel(x: Array, window: int) -> Array:  # pragma: no cover - c
     levels = 1
     while (1 << levels) <= window:
         levels += 1
-    blocks = np.empty((levels, _CHUNK + window))
-    total = np.empty(_CHUNK)
-    for start in range(0, m, _CHUNK):
-        count = min(_CHUNK, m - start)
+    blocks = np.empty((levels, CHUNK + window))
+    for start in range(0, m, CHUNK):
+        count = min(CHUNK, m - start)
         length = count + window - 1
         blocks[0, :length] = x[start:start + length]
         for level in range(1, levels):  # blocks[level][i] = sum of 2**level values from start + i
             size = 1 << (level - 1)
             length -= size
-            for i in range(length):
-                blocks[level, i] = blocks[level - 1, i] + blocks[level - 1, i + size]
+            source, shifted, target = blocks[level - 1], blocks[level - 1, size:], blocks[level]
+            for i in range(length):  # plain indexes into views: numba vectorises these, not x[i + size]
+                target[i] = source[i] + shifted[i]
+        total = out[window - 1 + start:window - 1 + start + count]
         offset = 0
         first = True
         for level in range(levels - 1, -1, -1):  # the biggest block first, as rolling_sum adds them
             size = 1 << level
             if window & size:
+                block = blocks[level, offset:offset + count]
                 if first:
-                    total[:count] = blocks[level, offset:offset + count]
+                    total[:] = block
                     first = False
                 else:
                     for i in range(count):
-                        total[i] += blocks[level, offset + i]
+                        total[i] += block[i]
                 offset += size
-        out[window - 1 + start:window - 1 + start + count] = total[:count]
     return out
 
 
@@ -361,14 +362,15 @@ def _rolling_sum_kernel(x: Array, window: int) -> Array:  # pragma: no cover - c
 def _rolling_deviation_kernel(x: Array, window: int, center: Array, power: int) -> Array:  # pragma: no cover
     """:func:`rolling_deviation` chunk by chunk: each window's terms added oldest first, from 0.0."""
     n = len(x)
-    out = np.full(n, np.nan)
+    out = np.empty(n)
+    out[:min(window - 1, n)] = np.nan
     if n < window:
         return out
     m = n - window + 1
-    total = np.empty(_CHUNK)
-    for start in range(0, m, _CHUNK):
-        count = min(_CHUNK, m - start)
-        total[:count] = 0.0
+    for start in range(0, m, CHUNK):
+        count = min(CHUNK, m - start)
+        total = out[window - 1 + start:window - 1 + start + count]
+        total[:] = 0.0
         middle = center[window - 1 + start:window - 1 + start + count]
         for j in range(window):
             values = x[start + j:start + j + count]
@@ -379,7 +381,6 @@ def _rolling_deviation_kernel(x: Array, window: int, center: Array, power: int) 
                 for i in range(count):
                     term = values[i] - middle[i]
                     total[i] += term * term
-        out[window - 1 + start:window - 1 + start + count] = total[:count]
     return out
 
 
@@ -392,20 +393,22 @@ def _rolling_extreme_kernel(x: Array, window: int, highest: bool) -> Array:  # p
     whatever the window). NaNs are counted apart (a prefix count) and blank every window holding one.
     """
     n = len(x)
-    out = np.full(n, np.nan)
+    out = np.empty(n)
+    out[:min(window - 1, n)] = np.nan
     if n < window:
         return out
     m = n - window + 1
     sign = 1.0 if highest else -1.0
-    size = _CHUNK + window
+    size = CHUNK + window
     forward = np.empty(size)
     backward = np.empty(size)
     nans = np.zeros(size + 1, dtype=np.int64)
-    for start in range(0, m, _CHUNK):
-        count = min(_CHUNK, m - start)
+    for start in range(0, m, CHUNK):
+        count = min(CHUNK, m - start)
         length = count + window - 1
+        segment = x[start:start + length]
         for i in range(length):
-            value = sign * x[start + i]
+            value = sign * segment[i]
             nans[i + 1] = nans[i] + (1 if np.isnan(value) else 0)
             forward[i] = value
             backward[i] = value
@@ -421,39 +424,45 @@ def _rolling_extreme_kernel(x: Array, window: int, highest: bool) -> Array:  # p
                 value = backward[i]
                 run = run if run > value else value
                 backward[i] = run
+        target = out[start + window - 1:start + window - 1 + count]
+        ahead, after, before = forward[window - 1:], nans[window:], nans[:count]
         for i in range(count):
-            a, b = backward[i], forward[i + window - 1]
+            a, b = backward[i], ahead[i]
             extreme = sign * (a if a > b else b)
-            out[start + window - 1 + i] = np.nan if nans[i + window] - nans[i] else extreme
+            target[i] = np.nan if after[i] - before[i] else extreme
     return out
 
 
 @kernel
 def _wilder_atr_kernel(high: Array, low: Array, close: Array, window: int) -> tuple[Array, bool]:  # pragma: no cover
-    """Wilder's average (``_ewm_kernel`` with alpha = 1/window) of the true range, NaN on the first ``window``
-    bars; ``(values, False)`` at a NaN after the first bar (the caller then composes the slow way)."""
+    """Wilder's average (alpha = 1/window, pandas' ``ewm(adjust=False)`` recursion) of the true range, NaN on the
+    first ``window`` bars; ``(values, False)`` at a NaN after the first bar (the caller then composes the slow way).
+
+    Unlike ``_ewm_kernel`` it does not skip the update when the average equals the new value (pandas does): that
+    comparison sits on the recursion's critical path and costs half its speed; the result moves by an ulp at most.
+    """
     n = len(close)
-    out = np.full(n, np.nan)
+    out = np.empty(n)
+    out[:min(window, n)] = np.nan
     if n < 2:
         return out, True
     alpha = 1.0 / window
     factor = 1.0 - alpha
     total = factor + alpha
     exact = total == 1.0
+    previous, highs, lows = close[:-1], high[1:], low[1:]  # bar t's inputs at index t - 1: plain indexes
     average = 0.0
-    for t in range(1, n):
-        previous = close[t - 1]
-        if np.isnan(high[t]) or np.isnan(low[t]) or np.isnan(previous):
+    for i in range(n - 1):
+        h, lo, p = highs[i], lows[i], previous[i]
+        if np.isnan(h + lo + p):
             return out, False
-        top = high[t] if high[t] > previous else previous
-        bottom = low[t] if low[t] < previous else previous
-        value = top - bottom
-        if t == 1:
+        value = (h if h > p else p) - (lo if lo < p else p)
+        if i == 0:
             average = value
-        elif average != value:
+        else:
             average = factor * average + alpha * value
             if not exact:
                 average /= total
-        if t >= window:
-            out[t] = average
+        if i + 1 >= window:
+            out[i + 1] = average
     return out, True
