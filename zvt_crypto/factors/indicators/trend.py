@@ -265,7 +265,8 @@ def _macd_kernel(close: Array, fast: int, slow: int,
                  signal: int) -> tuple[Array, Array, Array, bool]:  # pragma: no cover - compiled
     """MACD's three EMAs (``_core._ewm_kernel``'s step, alpha = 2 / (span + 1)) in one pass: the line from bar
     slow - 1, the signal (seeded with the first line value) from bar slow + signal - 2. ``done`` is False at a
-    NaN close."""
+    NaN close. Without pandas' skip of the update when the average equals the new value: that comparison sits on
+    the recursions' critical path (see ``_core._wilder_atr_kernel``)."""
     n = len(close)
     line = np.full(n, np.nan)
     signal_line = np.full(n, np.nan)
@@ -285,20 +286,18 @@ def _macd_kernel(close: Array, fast: int, slow: int,
         if np.isnan(value):
             return line, signal_line, hist, False
         if t > 0:
-            if quick != value:
-                quick = factors[0] * quick + alphas[0] * value
-                if not exact[0]:
-                    quick /= factors[0] + alphas[0]
-            if slow_average != value:
-                slow_average = factors[1] * slow_average + alphas[1] * value
-                if not exact[1]:
-                    slow_average /= factors[1] + alphas[1]
+            quick = factors[0] * quick + alphas[0] * value
+            if not exact[0]:
+                quick /= factors[0] + alphas[0]
+            slow_average = factors[1] * slow_average + alphas[1] * value
+            if not exact[1]:
+                slow_average /= factors[1] + alphas[1]
         if t >= slow - 1:
             difference = quick - slow_average
             line[t] = difference
             if t == slow - 1:
                 smoothed = difference
-            elif smoothed != difference:
+            else:
                 smoothed = factors[2] * smoothed + alphas[2] * difference
                 if not exact[2]:
                     smoothed /= factors[2] + alphas[2]

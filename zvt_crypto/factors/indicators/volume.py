@@ -92,9 +92,11 @@ def _money_flows(high: Array, low: Array, close: Array, volume: Array) -> tuple[
     n = len(close)
     rising = np.empty(n)
     falling = np.empty(n)
+    for t in range(n):  # the typical prices first, in a loop numba vectorises (the division is the cost)
+        falling[t] = (high[t] + low[t] + close[t]) / 3.0
     previous = np.nan
     for t in range(n):
-        tp = (high[t] + low[t] + close[t]) / 3.0
+        tp = falling[t]
         change = tp - previous
         if abs(change) <= 1e-14 * (abs(tp) + abs(previous)):
             change = 0.0
