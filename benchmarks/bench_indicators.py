@@ -165,10 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((name, ours, reference, peer))
     load_after = os.getloadavg()
 
-    import numpy
-
-    info = machine_info(["zvt-crypto", "numpy", "pandas", "numba", "TA-Lib", "ta"],
-                        {"numpy": numpy.__version__})
+    info = machine_info(["zvt-crypto", "numpy", "pandas", "numba", "TA-Lib", "ta"])
     print(f"## Indicators: {args.bars:,} 1m bars, best of {args.repeat} alternating calls (after an untimed one)\n")
     for key, value in info.items():
         print(f"- {key}: {value}")
