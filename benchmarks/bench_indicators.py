@@ -19,6 +19,7 @@ Progress goes to stderr, the Markdown report to stdout.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -57,9 +58,9 @@ def talib_paths() -> dict[str, Callable[[Arrays], Any]]:
         "ema": lambda a: talib.EMA(a["close"], 20),
         "rsi": lambda a: talib.RSI(a["close"], 14),
         "macd": lambda a: talib.MACD(a["close"], 12, 26, 9),
-        "bbands": lambda a: talib.BBANDS(a["close"], 20, 2.0, 2.0, 0),
+        "bbands": lambda a: talib.BBANDS(a["close"], 20, 2.0, 2.0, talib.MA_Type.SMA),
         "atr": lambda a: talib.ATR(a["high"], a["low"], a["close"], 14),
-        "stoch": lambda a: talib.STOCH(a["high"], a["low"], a["close"], 14, 1, 0, 3, 0),
+        "stoch": lambda a: talib.STOCH(a["high"], a["low"], a["close"], 14, 1, talib.MA_Type.SMA, 3, talib.MA_Type.SMA),
         "adx": lambda a: (talib.ADX(a["high"], a["low"], a["close"], 14),
                           talib.PLUS_DI(a["high"], a["low"], a["close"], 14),
                           talib.MINUS_DI(a["high"], a["low"], a["close"], 14)),
@@ -159,9 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name in names:
         print(f"{name} ...", file=sys.stderr, flush=True)
-        ours, reference = best_alternating([lambda name=name: INDICATORS[name](bars),
-                                            lambda name=name: talib[name](arrays)], args.repeat)
-        peer = best_of(lambda name=name: ta[name](bars), args.repeat, args.slow) if name in ta else None
+        spec, reference_path = INDICATORS[name], talib[name]
+        ours, reference = best_alternating([functools.partial(spec, bars), functools.partial(reference_path, arrays)],
+                                           args.repeat)
+        peer = best_of(functools.partial(ta[name], bars), args.repeat, args.slow) if name in ta else None
         rows.append((name, ours, reference, peer))
     load_after = os.getloadavg()
 
