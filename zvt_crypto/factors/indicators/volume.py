@@ -47,18 +47,22 @@ def obv(bars: pd.DataFrame) -> pd.DataFrame:
 
 @kernel
 def _obv_kernel(close: Array, volume: Array) -> Array:  # pragma: no cover - compiled
-    """``cumsum(sign(diff(close)) * volume)`` with the first sign 1, in one pass (the same additions)."""
+    """``cumsum(sign(diff(close)) * volume)`` with the first sign 1, in one pass (the same additions). The sign is
+    computed without branches: a rising or falling close is a coin flip the CPU cannot predict."""
     n = len(close)
     out = np.empty(n)
-    total = 0.0
-    for t in range(n):
-        if t == 0:
-            direction = 1.0
-        else:
-            change = close[t] - close[t - 1]
-            direction = 1.0 if change > 0 else (-1.0 if change < 0 else (0.0 if change == 0 else np.nan))
-        total = direction * volume[t] if t == 0 else total + direction * volume[t]
-        out[t] = total
+    if n == 0:
+        return out
+    total = 1.0 * volume[0]
+    out[0] = total
+    current, previous, volumes = close[1:], close[:-1], volume[1:]
+    for i in range(n - 1):
+        change = current[i] - previous[i]
+        direction = (1.0 if change > 0 else 0.0) - (1.0 if change < 0 else 0.0)
+        if np.isnan(change):
+            direction = np.nan
+        total += direction * volumes[i]
+        out[i + 1] = total
     return out
 
 
@@ -80,8 +84,12 @@ def mfi(bars: pd.DataFrame, window: int = 14) -> pd.DataFrame:
     rising, falling = _money_flows(*(np.ascontiguousarray(a) for a in (high, low, close, volume)))
     positive = rolling_sum(rising, window)
     both = rolling_sum(falling, window)
-    both += positive  # in place: each 1M-bar temporary is 8 MB of fresh pages
-    return frame(bars, mfi=np.multiply(100.0, divide(positive, both, 0.5), out=both))
+    both += positive  # in place from here: each 1M-bar temporary is 8 MB of fresh pages
+    flat = both == 0  # no flow either way (positive is then 0, not NaN): the neutral 50
+    np.divide(positive, both, out=both, where=~flat)
+    both[flat] = 0.5
+    both *= 100.0
+    return frame(bars, mfi=both)
 
 
 @kernel
