@@ -217,7 +217,8 @@ def test_python_fallbacks_equal_the_compiled_kernels() -> None:
     x = series(300, seed=8, nans="leading", flat=True)
     mean = _core.rolling_mean(x, 14)
     cases = [
-        (_core._rolling_sum_kernel, (x, 14)), (_core._rolling_deviation_kernel, (x, 14, mean, 2)),
+        (_core._rolling_sum_kernel, (x, 14, 1.0)), (_core._rolling_sum_kernel, (x, 14, 14.0)),
+        (_core._rolling_deviation_kernel, (x, 14, mean, 2)),
         (_core._rolling_extreme_kernel, (x, 14, True)), (_core._rolling_extreme_kernel, (x, 5, False)),
         (_core._ewm_kernel, (x, 2 / 15, 14)), (_core._wilder_atr_kernel, (h, lo, c, 14)),
         (_rsi_kernel, (c, 14)), (_adx_kernel, (h, lo, c, 14)), (_macd_kernel, (c, 12, 26, 9)),

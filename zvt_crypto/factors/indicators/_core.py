@@ -123,13 +123,12 @@ def rolling_sum(x: Array, window: int) -> Array:
     Each sum adds power-of-two blocks of its own window in a fixed order (O(n log window)), so it is
     bit-identical whatever precedes the window, and about as accurate as pairwise summation.
     """
-    return _rolling_sum_kernel(np.ascontiguousarray(x, dtype=np.float64), window)
+    return _rolling_sum_kernel(np.ascontiguousarray(x, dtype=np.float64), window, 1.0)
 
 
 def rolling_mean(x: Array, window: int) -> Array:
-    out = rolling_sum(x, window)
-    out /= window  # in place: a second 8 MB array per million bars costs as much as the sums
-    return out
+    """``rolling_sum(x, window) / window``, the division done chunk by chunk inside the sums' kernel."""
+    return _rolling_sum_kernel(np.ascontiguousarray(x, dtype=np.float64), window, float(window))
 
 
 def rolling_max(x: Array, window: int) -> Array:
@@ -318,8 +317,9 @@ def _ewm_kernel(x: Array, alpha: float, min_periods: int) -> tuple[Array, bool]:
 
 
 @kernel
-def _rolling_sum_kernel(x: Array, window: int) -> Array:  # pragma: no cover - compiled
-    """:func:`rolling_sum`'s power-of-two blocks, built chunk by chunk (the same additions in the same order)."""
+def _rolling_sum_kernel(x: Array, window: int, divisor: float) -> Array:  # pragma: no cover - compiled
+    """:func:`rolling_sum`'s power-of-two blocks, built chunk by chunk (the same additions in the same order), each
+    sum then divided by ``divisor`` while the chunk is in cache (skipped for 1.0: ``rolling_mean`` passes window)."""
     n = len(x)
     out = np.empty(n)
     out[:window - 1] = np.nan
@@ -355,6 +355,9 @@ def _rolling_sum_kernel(x: Array, window: int) -> Array:  # pragma: no cover - c
                     for i in range(count):
                         total[i] += block[i]
                 offset += size
+        if divisor != 1.0:
+            for i in range(count):
+                total[i] /= divisor
     return out
 
 
