@@ -9,11 +9,14 @@ Conventions shared by the built-ins:
 * Outputs are NaN until their windows are full (the same first bar as TA-Lib), and causal.
 * Windowed sums, means and deviations are computed from each window's own values (``_core``), so a value does
   not depend on how much history precedes its window; pandas' ``rolling().mean()`` does.
-* EMAs and Wilder averages are ``pandas`` ``ewm(adjust=False)`` recursions seeded with the first value (the
-  ``ta`` convention); TA-Lib seeds them with an SMA, so the two agree after the warm-up.
+* EMAs and Wilder averages are ``pandas``' ``ewm(adjust=False)`` recursion seeded with the first value (the
+  ``ta`` convention), run in numba kernels; TA-Lib seeds them with an SMA, so the two agree after the warm-up.
+* The hot paths (window sums, deviations, max / min, the recursions, and whole indicators among the most used:
+  RSI, ATR, ADX, MACD, OBV, MFI flows, Bollinger bands) are numba kernels compiled on first use and cached on
+  disk, within 2x of TA-Lib on 1M bars (``benchmarks/bench_indicators.py``).
 * A ratio whose denominator is zero takes the indicator's neutral value (documented per indicator).
-* ``ta`` is used where its implementation is vectorised, causal and right (EMA, MACD, STC, ROC, TSI, PPO, PVO,
-  Donchian, A/D, force index, VPT). Where it loops in Python per row (ATR, ADX, PSAR, KAMA, CCI, MFI, WMA,
+* ``ta`` is used where its implementation is vectorised, causal and right (STC, ROC, TSI, PPO, PVO, Donchian,
+  A/D, force index, VPT). Where it loops in Python per row (ATR, ADX, PSAR, KAMA, CCI, MFI, WMA,
   Aroon, Ulcer, NVI), peeks at the whole series (TRIX, Vortex, KST fill with the series mean), shows partial
   windows (Ichimoku span B), uses pandas' running rolling sums (not bit-identical after a warm-up) or differs
   from the usual definition (OBV, RSI's flat case, Keltner, VWAP), the indicator is written with numpy /

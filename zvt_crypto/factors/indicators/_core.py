@@ -3,7 +3,7 @@
 Windowed statistics here are computed from each window's own values in a fixed order, never from a running sum
 (as pandas' ``rolling().sum()`` / ``mean()`` / ``std()`` do, with compensated add-and-remove), so a value is
 bit-identical however much history precedes its window: that is what makes a windowed indicator's warm-up exact.
-Rolling max / min are exact anyway and use pandas.
+Rolling max / min are exact anyway. The loops run as numba kernels (bottom of this module), chunk by chunk.
 """
 
 from __future__ import annotations
@@ -71,9 +71,22 @@ def columns(bars: pd.DataFrame, *names: str) -> list[Array]:
 
 
 def frame(bars: pd.DataFrame, **outputs: Any) -> pd.DataFrame:
-    """The outputs, in keyword order, as float64 columns on the bars' index."""
-    data = {name: np.asarray(value, dtype=np.float64) for name, value in outputs.items()}
-    return pd.DataFrame(data, index=bars.index)
+    """The outputs, in keyword order, as float64 columns on the bars' index.
+
+    An array the indicator allocated itself (numpy's, or a numba kernel's: its base is not an ndarray) becomes its
+    column as is, unconsolidated: for three 1M-row outputs a copy into one block cost more than the indicator. A
+    view of another array (a bars column, a slice of a temporary) or an array given twice is copied, so outputs
+    never share memory with the bars or with each other."""
+    data: dict[str, Array] = {}
+    seen: set[int] = set()
+    for name, value in outputs.items():
+        fits = isinstance(value, np.ndarray) and value.dtype == np.float64
+        array = value if fits else np.asarray(value, dtype=np.float64)  # asarray views a numba array: keep it
+        own = (array.ndim == 1 and array.flags.c_contiguous and id(array) not in seen
+               and (array.base is None or not isinstance(array.base, np.ndarray)))
+        seen.add(id(array))
+        data[name] = array if own else array.copy()
+    return pd.DataFrame(data, index=bars.index, copy=False)
 
 
 def shift(x: Array, k: int = 1) -> Array:
@@ -110,40 +123,22 @@ def rolling_sum(x: Array, window: int) -> Array:
     Each sum adds power-of-two blocks of its own window in a fixed order (O(n log window)), so it is
     bit-identical whatever precedes the window, and about as accurate as pairwise summation.
     """
-    n = len(x)
-    out = np.full(n, np.nan)
-    if n < window:
-        return out
-    x = np.asarray(x, dtype=np.float64)
-    m = n - window + 1
-    blocks: dict[int, Array] = {}  # size -> sums of `size` consecutive values, for the bits of `window`
-    block, size = x, 1
-    while size <= window:
-        if window & size:
-            blocks[size] = block
-        if size * 2 <= window:
-            block = block[:-size] + block[size:]
-        size *= 2
-    total: Array | None = None
-    offset = 0
-    for size in sorted(blocks, reverse=True):
-        term = blocks[size][offset:offset + m]
-        total = term.copy() if total is None else total + term
-        offset += size
-    out[window - 1:] = total
-    return out
+    return _rolling_sum_kernel(np.ascontiguousarray(x, dtype=np.float64), window, 1.0)
 
 
 def rolling_mean(x: Array, window: int) -> Array:
-    return rolling_sum(x, window) / window
+    """``rolling_sum(x, window) / window``, the division done chunk by chunk inside the sums' kernel."""
+    return _rolling_sum_kernel(np.ascontiguousarray(x, dtype=np.float64), window, float(window))
 
 
 def rolling_max(x: Array, window: int) -> Array:
-    return pd.Series(x).rolling(window, min_periods=window).max().to_numpy()
+    """Highest value of each full window (NaN if the window has a NaN), as pandas' ``rolling(window).max()``."""
+    return _rolling_extreme_kernel(np.ascontiguousarray(x, dtype=np.float64), window, True)
 
 
 def rolling_min(x: Array, window: int) -> Array:
-    return pd.Series(x).rolling(window, min_periods=window).min().to_numpy()
+    """Lowest value of each full window (NaN if the window has a NaN), as pandas' ``rolling(window).min()``."""
+    return _rolling_extreme_kernel(np.ascontiguousarray(x, dtype=np.float64), window, False)
 
 
 def _lags(x: Array, window: int) -> tuple[int, Callable[[int], Array]]:
@@ -154,29 +149,16 @@ def _lags(x: Array, window: int) -> tuple[int, Callable[[int], Array]]:
 
 def rolling_deviation(x: Array, window: int, center: Array, power: int) -> Array:
     """``sum(|x_i - center_t| ** power)`` over each window (power 1 or 2), summed oldest first."""
-    n = len(x)
-    out = np.full(n, np.nan)
-    if n < window:
-        return out
-    m, value = _lags(np.asarray(x, dtype=np.float64), window)
-    c = center[window - 1:]
-    total = np.zeros(m)
-    term = np.empty(m)
-    for j in range(window):
-        np.subtract(value(j), c, out=term)
-        if power == 1:
-            np.abs(term, out=term)
-        else:
-            np.multiply(term, term, out=term)
-        total += term
-    out[window - 1:] = total
-    return out
+    return _rolling_deviation_kernel(np.ascontiguousarray(x, dtype=np.float64), window,
+                                     np.ascontiguousarray(center, dtype=np.float64), power)
 
 
-def rolling_std(x: Array, window: int, ddof: int = 0) -> Array:
-    """Standard deviation of each window, two-pass (mean first, then squared deviations from it)."""
-    mean = rolling_mean(x, window)
-    return np.sqrt(rolling_deviation(x, window, mean, 2) / (window - ddof))
+def rolling_std(x: Array, window: int, ddof: int = 0, mean: Array | None = None) -> Array:
+    """Standard deviation of each window, two-pass (mean first, then squared deviations from it); ``mean`` is
+    ``rolling_mean(x, window)`` when the caller already has it."""
+    deviation = rolling_deviation(x, window, rolling_mean(x, window) if mean is None else mean, 2)
+    deviation /= window - ddof
+    return np.sqrt(deviation, out=deviation)
 
 
 def weighted_sum(x: Array, weights: Array) -> Array:
@@ -223,10 +205,13 @@ def bars_since_extreme(x: Array, window: int, highest: bool) -> Array:
 
 
 def ema(x: Array, alpha: float, min_periods: int) -> Array:
-    """Recursive EMA ``y_t = y_{t-1} + alpha (x_t - y_{t-1})`` seeded with the first non-NaN value;
-    NaN until ``min_periods`` values have been seen."""
-    series = pd.Series(np.asarray(x, dtype=np.float64))
-    return series.ewm(alpha=alpha, adjust=False, min_periods=min_periods).mean().to_numpy()
+    """Recursive EMA ``y_t = (1 - alpha) y_{t-1} + alpha x_t`` seeded with the first non-NaN value;
+    NaN until ``min_periods`` values have been seen (pandas' ``ewm(adjust=False)``, as a numba kernel)."""
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    values, done = _ewm_kernel(x, float(alpha), int(min_periods))
+    if done:
+        return values
+    return pd.Series(x).ewm(alpha=alpha, adjust=False, min_periods=min_periods).mean().to_numpy()
 
 
 def ema_span(x: Array, window: int) -> Array:
@@ -250,6 +235,13 @@ def settle_span(window: int) -> int:
 
 def settle_wilder(window: int) -> int:
     return settle(1.0 / window)
+
+
+def wilder_atr(high: Array, low: Array, close: Array, window: int) -> Array:
+    """``wilder(true_range(high, low, close), window)`` in one pass (no NaN after the first bar: else as written)."""
+    h, lo, c = (np.ascontiguousarray(a, dtype=np.float64) for a in (high, low, close))
+    values, done = _wilder_atr_kernel(h, lo, c, window)
+    return values if done else wilder(true_range(h, lo, c), window)
 
 
 def true_range(high: Array, low: Array, close: Array) -> Array:
@@ -283,3 +275,197 @@ def kernel(function: Callable[..., Any]) -> Callable[..., Any]:
     call.__doc__ = function.__doc__
     call.python = function  # type: ignore[attr-defined]  # the uncompiled kernel, for tests and debugging
     return call
+
+
+# The loops below are the hot paths of the windowed and recursive helpers above, as numba kernels: numpy builds a
+# window statistic from whole-array temporaries (one 8 MB array per step on 1M bars), and pandas' ewm and rolling
+# max/min run generic code; these work chunk by chunk in cache. The window kernels give the same floats as the numpy
+# code they replaced (tests/factors/indicators/test_kernels.py keeps that code as the reference).
+
+CHUNK = 2048  # outputs per chunk: the chunk's temporaries (a few x (chunk + window) floats) stay in L1/L2
+
+
+@kernel
+def _ewm_kernel(x: Array, alpha: float, min_periods: int) -> tuple[Array, bool]:  # pragma: no cover - compiled
+    """pandas' ``Series.ewm(alpha=alpha, adjust=False, min_periods=min_periods).mean()`` for a series whose NaNs
+    all lead (the warm-up of an indicator it smooths): its recursion in one loop; the floats agree with pandas'
+    to an ulp or so. Returns ``(values, False)`` at the first NaN after a number (pandas decides gaps)."""
+    n = len(x)
+    out = np.empty(n)
+    first = 0
+    while first < n and np.isnan(x[first]):
+        out[first] = np.nan
+        first += 1
+    if first == n:
+        return out, True
+    factor = 1.0 - alpha
+    total = factor + alpha  # pandas divides every step by this weight (1.0 for most alphas: then skipped)
+    exact = total == 1.0
+    minimum = max(min_periods, 1)
+    weighted = x[first]
+    out[first] = weighted if minimum <= 1 else np.nan
+    for i in range(first + 1, n):
+        value = x[i]
+        if np.isnan(value):
+            return out, False
+        if weighted != value:
+            weighted = factor * weighted + alpha * value
+            if not exact:
+                weighted /= total
+        out[i] = weighted if i - first + 1 >= minimum else np.nan
+    return out, True
+
+
+@kernel
+def _rolling_sum_kernel(x: Array, window: int, divisor: float) -> Array:  # pragma: no cover - compiled
+    """:func:`rolling_sum`'s power-of-two blocks, built chunk by chunk (the same additions in the same order), each
+    sum then divided by ``divisor`` while the chunk is in cache (skipped for 1.0: ``rolling_mean`` passes window)."""
+    n = len(x)
+    out = np.empty(n)
+    out[:window - 1] = np.nan
+    if n < window:
+        out[:] = np.nan
+        return out
+    m = n - window + 1
+    levels = 1
+    while (1 << levels) <= window:
+        levels += 1
+    blocks = np.empty((levels, CHUNK + window))
+    for start in range(0, m, CHUNK):
+        count = min(CHUNK, m - start)
+        length = count + window - 1
+        blocks[0, :length] = x[start:start + length]
+        for level in range(1, levels):  # blocks[level][i] = sum of 2**level values from start + i
+            size = 1 << (level - 1)
+            length -= size
+            source, shifted, target = blocks[level - 1], blocks[level - 1, size:], blocks[level]
+            for i in range(length):  # plain indexes into views: numba vectorises these, not x[i + size]
+                target[i] = source[i] + shifted[i]
+        total = out[window - 1 + start:window - 1 + start + count]
+        offset = 0
+        first = True
+        for level in range(levels - 1, -1, -1):  # the biggest block first, as rolling_sum adds them
+            size = 1 << level
+            if window & size:
+                block = blocks[level, offset:offset + count]
+                if first:
+                    total[:] = block
+                    first = False
+                else:
+                    for i in range(count):
+                        total[i] += block[i]
+                offset += size
+        if divisor != 1.0:
+            for i in range(count):
+                total[i] /= divisor
+    return out
+
+
+@kernel
+def _rolling_deviation_kernel(x: Array, window: int, center: Array, power: int) -> Array:  # pragma: no cover
+    """:func:`rolling_deviation` chunk by chunk: each window's terms added oldest first, from 0.0."""
+    n = len(x)
+    out = np.empty(n)
+    out[:min(window - 1, n)] = np.nan
+    if n < window:
+        return out
+    m = n - window + 1
+    for start in range(0, m, CHUNK):
+        count = min(CHUNK, m - start)
+        total = out[window - 1 + start:window - 1 + start + count]
+        total[:] = 0.0
+        middle = center[window - 1 + start:window - 1 + start + count]
+        for j in range(window):
+            values = x[start + j:start + j + count]
+            if power == 1:
+                for i in range(count):
+                    total[i] += abs(values[i] - middle[i])
+            else:
+                for i in range(count):
+                    term = values[i] - middle[i]
+                    total[i] += term * term
+    return out
+
+
+@kernel
+def _rolling_extreme_kernel(x: Array, window: int, highest: bool) -> Array:  # pragma: no cover - compiled
+    """Rolling max (min) of full windows, NaN where a window holds a NaN (pandas' ``min_periods=window``).
+
+    van Herk / Gil-Werman, chunk by chunk: running extremes forward and backward within blocks of ``window``
+    values; a window spans at most two blocks, so its extreme is that of a backward and a forward run (O(n)
+    whatever the window). NaNs are counted apart (a prefix count) and blank every window holding one.
+    """
+    n = len(x)
+    out = np.empty(n)
+    out[:min(window - 1, n)] = np.nan
+    if n < window:
+        return out
+    m = n - window + 1
+    sign = 1.0 if highest else -1.0
+    size = CHUNK + window
+    forward = np.empty(size)
+    backward = np.empty(size)
+    nans = np.zeros(size + 1, dtype=np.int64)
+    for start in range(0, m, CHUNK):
+        count = min(CHUNK, m - start)
+        length = count + window - 1
+        segment = x[start:start + length]
+        for i in range(length):
+            value = sign * segment[i]
+            nans[i + 1] = nans[i] + (1 if np.isnan(value) else 0)
+            forward[i] = value
+            backward[i] = value
+        for block in range(0, length, window):
+            end = min(block + window, length)
+            run = forward[block]
+            for i in range(block + 1, end):  # selects, not branches: rising and falling prices mispredict
+                value = forward[i]
+                run = run if run > value else value
+                forward[i] = run
+            run = backward[end - 1]
+            for i in range(end - 2, block - 1, -1):
+                value = backward[i]
+                run = run if run > value else value
+                backward[i] = run
+        target = out[start + window - 1:start + window - 1 + count]
+        ahead, after, before = forward[window - 1:], nans[window:], nans[:count]
+        for i in range(count):
+            a, b = backward[i], ahead[i]
+            extreme = sign * (a if a > b else b)
+            target[i] = np.nan if after[i] - before[i] else extreme
+    return out
+
+
+@kernel
+def _wilder_atr_kernel(high: Array, low: Array, close: Array, window: int) -> tuple[Array, bool]:  # pragma: no cover
+    """Wilder's average (alpha = 1/window, pandas' ``ewm(adjust=False)`` recursion) of the true range, NaN on the
+    first ``window`` bars; ``(values, False)`` at a NaN after the first bar (the caller then composes the slow way).
+
+    Unlike ``_ewm_kernel`` it does not skip the update when the average equals the new value (pandas does): that
+    comparison sits on the recursion's critical path and costs half its speed; the result moves by an ulp at most.
+    """
+    n = len(close)
+    out = np.empty(n)
+    out[:min(window, n)] = np.nan
+    if n < 2:
+        return out, True
+    alpha = 1.0 / window
+    factor = 1.0 - alpha
+    total = factor + alpha
+    exact = total == 1.0
+    previous, highs, lows = close[:-1], high[1:], low[1:]  # bar t's inputs at index t - 1: plain indexes
+    average = 0.0
+    for i in range(n - 1):
+        h, lo, p = highs[i], lows[i], previous[i]
+        if np.isnan(h + lo + p):
+            return out, False
+        value = (h if h > p else p) - (lo if lo < p else p)
+        if i == 0:
+            average = value
+        else:
+            average = factor * average + alpha * value
+            if not exact:
+                average /= total
+        if i + 1 >= window:
+            out[i + 1] = average
+    return out, True

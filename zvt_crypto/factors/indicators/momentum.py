@@ -19,6 +19,7 @@ from zvt_crypto.factors.indicators._core import (
     diff,
     divide,
     frame,
+    kernel,
     rolling_deviation,
     rolling_max,
     rolling_mean,
@@ -32,7 +33,45 @@ from zvt_crypto.factors.indicators._core import (
 from zvt_crypto.factors.indicators.spec import indicator
 
 
+@kernel
+def _rsi_kernel(close: Array, window: int) -> tuple[Array, bool]:  # pragma: no cover - compiled
+    """:func:`rsi_values` in one pass: the two Wilder averages (``_core._ewm_kernel``'s step) of the gains and
+    losses and their ratio; ``(values, False)`` at a NaN (then the composed path decides)."""
+    n = len(close)
+    out = np.full(n, np.nan)
+    alpha = 1.0 / window
+    factor = 1.0 - alpha
+    total = factor + alpha
+    exact = total == 1.0
+    gain = loss = 0.0
+    for t in range(1, n):
+        change = close[t] - close[t - 1]
+        if np.isnan(change):
+            return out, False
+        up = change if change > 0 else 0.0
+        down = -change if change < 0 else 0.0
+        if t == 1:
+            gain, loss = up, down
+        else:
+            if gain != up:
+                gain = factor * gain + alpha * up
+                if not exact:
+                    gain /= total
+            if loss != down:
+                loss = factor * loss + alpha * down
+                if not exact:
+                    loss /= total
+        if t >= window:
+            both = gain + loss
+            out[t] = 100.0 * (gain / both if both != 0 else 0.5)
+    return out, True
+
+
 def rsi_values(close: Array, window: int) -> Array:
+    close = np.ascontiguousarray(close, dtype=np.float64)
+    values, done = _rsi_kernel(close, window)
+    if done:
+        return values
     change = diff(close)
     gain = wilder(np.where(change > 0, change, 0.0) + 0.0 * change, window)  # keeps the first bar NaN
     loss = wilder(np.where(change < 0, -change, 0.0) + 0.0 * change, window)

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 import pandas as pd
-from ta.trend import MACD, EMAIndicator, STCIndicator
+from ta.trend import STCIndicator
 
 from zvt_crypto.factors.indicators._core import (
     Array,
@@ -57,7 +57,7 @@ def sma(bars: pd.DataFrame, window: int = 20) -> pd.DataFrame:
 
 @indicator(outputs=("ema",), warmup=lambda window: settle_span(window), category="trend")
 def ema(bars: pd.DataFrame, window: int = 20) -> pd.DataFrame:
-    """Exponential moving average of the close (``ta.trend.EMAIndicator``).
+    """Exponential moving average of the close (as ``ta.trend.EMAIndicator``, in a numba kernel).
 
     Parameters:
         window: span; alpha = 2 / (window + 1) (integer >= 1, default 20).
@@ -67,8 +67,8 @@ def ema(bars: pd.DataFrame, window: int = 20) -> pd.DataFrame:
     TA-Lib: EMA(timeperiod=window) (seeded with an SMA: equal after the warm-up).
     """
     window = check_int("window", window)
-    columns(bars, "close")
-    return frame(bars, ema=EMAIndicator(bars["close"].astype("float64"), window).ema_indicator().to_numpy())
+    (close,) = columns(bars, "close")
+    return frame(bars, ema=ema_span(close, window))
 
 
 @indicator(outputs=("wma",), warmup=lambda window: window, category="trend")
@@ -235,7 +235,7 @@ def t3(bars: pd.DataFrame, window: int = 5, vfactor: float = 0.7) -> pd.DataFram
 @indicator(outputs=("macd", "signal", "hist"),
            warmup=lambda fast, slow, signal: settle_span(slow) + settle_span(signal), category="trend")
 def macd(bars: pd.DataFrame, fast: int = 12, slow: int = 26, signal: int = 9) -> pd.DataFrame:
-    """Moving average convergence/divergence of the close (``ta.trend.MACD``).
+    """Moving average convergence/divergence of the close (as ``ta.trend.MACD``, in one numba pass).
 
     Parameters:
         fast: fast EMA span (integer >= 1, default 12).
@@ -250,9 +250,61 @@ def macd(bars: pd.DataFrame, fast: int = 12, slow: int = 26, signal: int = 9) ->
     slow = check_int("slow", slow)
     signal = check_int("signal", signal)
     check_less("fast", fast, "slow", slow)
-    columns(bars, "close")
-    m = MACD(bars["close"].astype("float64"), window_slow=slow, window_fast=fast, window_sign=signal)
-    return frame(bars, macd=m.macd().to_numpy(), signal=m.macd_signal().to_numpy(), hist=m.macd_diff().to_numpy())
+    (close,) = columns(bars, "close")
+    close = np.ascontiguousarray(close)
+    line, signal_line, hist, done = _macd_kernel(close, fast, slow, signal)
+    if not done:  # a NaN inside the closes: the EMAs' gap rule is pandas'
+        line = ema_span(close, fast) - ema_span(close, slow)
+        signal_line = ema_span(line, signal)
+        hist = line - signal_line
+    return frame(bars, macd=line, signal=signal_line, hist=hist)
+
+
+@kernel
+def _macd_kernel(close: Array, fast: int, slow: int,
+                 signal: int) -> tuple[Array, Array, Array, bool]:  # pragma: no cover - compiled
+    """MACD's three EMAs (``_core._ewm_kernel``'s step, alpha = 2 / (span + 1)) in one pass: the line from bar
+    slow - 1, the signal (seeded with the first line value) from bar slow + signal - 2. ``done`` is False at a
+    NaN close. Without pandas' skip of the update when the average equals the new value: that comparison sits on
+    the recursions' critical path (see ``_core._wilder_atr_kernel``)."""
+    n = len(close)
+    line = np.full(n, np.nan)
+    signal_line = np.full(n, np.nan)
+    hist = np.full(n, np.nan)
+    alphas = np.array([2.0 / (fast + 1), 2.0 / (slow + 1), 2.0 / (signal + 1)])
+    factors = 1.0 - alphas
+    exact = factors + alphas == 1.0
+    if n == 0:
+        return line, signal_line, hist, True
+    quick = close[0]
+    slow_average = close[0]
+    smoothed = 0.0
+    if np.isnan(quick):
+        return line, signal_line, hist, False
+    for t in range(n):
+        value = close[t]
+        if np.isnan(value):
+            return line, signal_line, hist, False
+        if t > 0:
+            quick = factors[0] * quick + alphas[0] * value
+            if not exact[0]:
+                quick /= factors[0] + alphas[0]
+            slow_average = factors[1] * slow_average + alphas[1] * value
+            if not exact[1]:
+                slow_average /= factors[1] + alphas[1]
+        if t >= slow - 1:
+            difference = quick - slow_average
+            line[t] = difference
+            if t == slow - 1:
+                smoothed = difference
+            else:
+                smoothed = factors[2] * smoothed + alphas[2] * difference
+                if not exact[2]:
+                    smoothed /= factors[2] + alphas[2]
+            if t >= slow + signal - 2:
+                signal_line[t] = smoothed
+                hist[t] = difference - smoothed
+    return line, signal_line, hist, True
 
 
 def directional_movement(high: Array, low: Array) -> tuple[Array, Array]:
@@ -279,13 +331,78 @@ def adx(bars: pd.DataFrame, window: int = 14) -> pd.DataFrame:
     TA-Lib: ADX, PLUS_DI, MINUS_DI(timeperiod=window) (equal after the warm-up).
     """
     window = check_int("window", window)
-    high, low, close = columns(bars, "high", "low", "close")
-    plus_dm, minus_dm = directional_movement(high, low)
+    high, low, close = (np.ascontiguousarray(a) for a in columns(bars, "high", "low", "close"))
+    adx_line, plus_di, minus_di, done = _adx_kernel(high, low, close, window)
+    if done:
+        return frame(bars, adx=adx_line, plus_di=plus_di, minus_di=minus_di)
+    plus_dm, minus_dm = directional_movement(high, low)  # a NaN inside the bars: pandas' gap rule
     atr = wilder(true_range(high, low, close), window)
     plus_di = 100.0 * divide(wilder(plus_dm, window), atr, 0.0)
     minus_di = 100.0 * divide(wilder(minus_dm, window), atr, 0.0)
     dx = 100.0 * divide(np.abs(plus_di - minus_di), plus_di + minus_di, 0.0)
     return frame(bars, adx=wilder(dx, window), plus_di=plus_di, minus_di=minus_di)
+
+
+@kernel
+def _adx_kernel(high: Array, low: Array, close: Array,
+                window: int) -> tuple[Array, Array, Array, bool]:  # pragma: no cover - compiled
+    """:func:`adx` in one pass: Wilder averages (``_core._ewm_kernel``'s step) of the true range and of +DM and
+    -DM from bar 1, the DIs from bar ``window``, the ADX (Wilder average of DX) from bar ``2 window - 1``.
+    ``done`` is False at a NaN (then the composed path decides)."""
+    n = len(close)
+    adx_line = np.full(n, np.nan)
+    plus_di = np.full(n, np.nan)
+    minus_di = np.full(n, np.nan)
+    alpha = 1.0 / window
+    factor = 1.0 - alpha
+    total = factor + alpha
+    exact = total == 1.0
+    if n > 0 and (np.isnan(high[0]) or np.isnan(low[0])):
+        return adx_line, plus_di, minus_di, False
+    tr = plus = minus = adx = 0.0
+    for t in range(1, n):
+        previous = close[t - 1]
+        if np.isnan(high[t]) or np.isnan(low[t]) or np.isnan(previous):
+            return adx_line, plus_di, minus_di, False
+        top = high[t] if high[t] > previous else previous
+        bottom = low[t] if low[t] < previous else previous
+        range_ = top - bottom
+        up = high[t] - high[t - 1]
+        down = low[t - 1] - low[t]
+        plus_move = up if up > down and up > 0 else 0.0
+        minus_move = down if down > up and down > 0 else 0.0
+        if t == 1:
+            tr, plus, minus = range_, plus_move, minus_move
+        else:
+            if tr != range_:
+                tr = factor * tr + alpha * range_
+                if not exact:
+                    tr /= total
+            if plus != plus_move:
+                plus = factor * plus + alpha * plus_move
+                if not exact:
+                    plus /= total
+            if minus != minus_move:
+                minus = factor * minus + alpha * minus_move
+                if not exact:
+                    minus /= total
+        if t < window:
+            continue
+        p = 100.0 * (plus / tr if tr != 0 else 0.0)
+        m = 100.0 * (minus / tr if tr != 0 else 0.0)
+        plus_di[t] = p
+        minus_di[t] = m
+        both = p + m
+        dx = 100.0 * (abs(p - m) / both if both != 0 else 0.0)
+        if t == window:
+            adx = dx
+        elif adx != dx:
+            adx = factor * adx + alpha * dx
+            if not exact:
+                adx /= total
+        if t >= 2 * window - 1:
+            adx_line[t] = adx
+    return adx_line, plus_di, minus_di, True
 
 
 @indicator(outputs=("up", "down", "osc"), warmup=lambda window: window + 1, category="trend")

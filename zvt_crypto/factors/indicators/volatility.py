@@ -8,6 +8,7 @@ import pandas as pd
 from ta.volatility import DonchianChannel
 
 from zvt_crypto.factors.indicators._core import (
+    CHUNK,
     Array,
     check_choice,
     check_float,
@@ -16,19 +17,20 @@ from zvt_crypto.factors.indicators._core import (
     divide,
     ema_span,
     frame,
+    kernel,
     rolling_max,
     rolling_mean,
     rolling_std,
     settle_span,
     settle_wilder,
     true_range,
-    wilder,
+    wilder_atr,
 )
 from zvt_crypto.factors.indicators.spec import indicator
 
 
 def atr_values(high: Array, low: Array, close: Array, window: int) -> Array:
-    return wilder(true_range(high, low, close), window)
+    return wilder_atr(high, low, close, window)
 
 
 @indicator(outputs=("trange",), warmup=lambda: 2, category="volatility")
@@ -78,9 +80,51 @@ def natr(bars: pd.DataFrame, window: int = 14) -> pd.DataFrame:
 
 
 def _bands(close: Array, window: int, multiplier: float) -> tuple[Array, Array, Array]:
+    close = np.ascontiguousarray(close, dtype=np.float64)
     middle = rolling_mean(close, window)
-    width = multiplier * rolling_std(close, window)
-    return middle + width, middle, middle - width
+    upper, lower = _bands_kernel(close, window, middle, multiplier)
+    return upper, middle, lower
+
+
+@kernel
+def _bands_kernel(close: Array, window: int, middle: Array,
+                  multiplier: float) -> tuple[Array, Array]:  # pragma: no cover - compiled
+    """``middle +- multiplier * rolling_std(close, window, mean=middle)`` chunk by chunk: the same operations
+    (squared deviations summed oldest first from 0.0, / window, sqrt, * multiplier) without a temporary array."""
+    n = len(close)
+    upper = np.empty(n)
+    lower = np.empty(n)
+    upper[:min(window - 1, n)] = np.nan
+    lower[:min(window - 1, n)] = np.nan
+    if n < window:
+        return upper, lower
+    m = n - window + 1
+    total = np.empty(CHUNK)
+    for start in range(0, m, CHUNK):
+        count = min(CHUNK, m - start)
+        total[:count] = 0.0
+        center = middle[window - 1 + start:window - 1 + start + count]
+        j = 0
+        while j + 4 <= window:  # four terms per pass, added in the same order: fewer loads and stores of total
+            a, b = close[start + j:start + j + count], close[start + j + 1:start + j + 1 + count]
+            c, d = close[start + j + 2:start + j + 2 + count], close[start + j + 3:start + j + 3 + count]
+            for i in range(count):
+                ta, tb, tc, td = a[i] - center[i], b[i] - center[i], c[i] - center[i], d[i] - center[i]
+                total[i] = (((total[i] + ta * ta) + tb * tb) + tc * tc) + td * td
+            j += 4
+        while j < window:
+            values = close[start + j:start + j + count]
+            for i in range(count):
+                term = values[i] - center[i]
+                total[i] += term * term
+            j += 1
+        high = upper[window - 1 + start:window - 1 + start + count]
+        low = lower[window - 1 + start:window - 1 + start + count]
+        for i in range(count):
+            width = np.sqrt(total[i] / window) * multiplier
+            high[i] = center[i] + width
+            low[i] = center[i] - width
+    return upper, lower
 
 
 @indicator(outputs=("upper", "middle", "lower"), warmup=lambda window, multiplier: window, category="volatility")

@@ -20,6 +20,7 @@ from zvt_crypto.factors.indicators._core import (
     divide,
     ema_span,
     frame,
+    kernel,
     rolling_mean,
     rolling_sum,
     settle_span,
@@ -41,10 +42,28 @@ def obv(bars: pd.DataFrame) -> pd.DataFrame:
     TA-Lib: OBV.
     """
     close, volume = columns(bars, "close", "volume")
-    direction = np.sign(diff(close))
-    if len(direction):
-        direction[0] = 1.0
-    return frame(bars, obv=np.cumsum(direction * volume))
+    return frame(bars, obv=_obv_kernel(np.ascontiguousarray(close), np.ascontiguousarray(volume)))
+
+
+@kernel
+def _obv_kernel(close: Array, volume: Array) -> Array:  # pragma: no cover - compiled
+    """``cumsum(sign(diff(close)) * volume)`` with the first sign 1, in one pass (the same additions). The sign is
+    computed without branches: a rising or falling close is a coin flip the CPU cannot predict."""
+    n = len(close)
+    out = np.empty(n)
+    if n == 0:
+        return out
+    total = 1.0 * volume[0]
+    out[0] = total
+    current, previous, volumes = close[1:], close[:-1], volume[1:]
+    for i in range(n - 1):
+        change = current[i] - previous[i]
+        direction = (1.0 if change > 0 else 0.0) - (1.0 if change < 0 else 0.0)
+        if np.isnan(change):
+            direction = np.nan
+        total += direction * volumes[i]
+        out[i + 1] = total
+    return out
 
 
 @indicator(outputs=("mfi",), warmup=lambda window: window + 1, category="volume")
@@ -62,14 +81,39 @@ def mfi(bars: pd.DataFrame, window: int = 14) -> pd.DataFrame:
     """
     window = check_int("window", window)
     high, low, close, volume = columns(bars, "high", "low", "close", "volume")
-    tp = (high + low + close) / 3.0
-    previous = shift(tp)
-    change = tp - previous
-    change[np.abs(change) <= 1e-14 * (np.abs(tp) + np.abs(previous))] = 0.0  # rounding of the mean: no move
-    flow = tp * volume + 0.0 * change  # NaN on the first bar
-    positive = rolling_sum(np.where(change > 0, flow, 0.0) + 0.0 * change, window)
-    negative = rolling_sum(np.where(change < 0, flow, 0.0) + 0.0 * change, window)
-    return frame(bars, mfi=100.0 * divide(positive, positive + negative, 0.5))
+    rising, falling = _money_flows(*(np.ascontiguousarray(a) for a in (high, low, close, volume)))
+    positive = rolling_sum(rising, window)
+    both = rolling_sum(falling, window)
+    both += positive  # in place from here: each 1M-bar temporary is 8 MB of fresh pages
+    flat = both == 0  # no flow either way (positive is then 0, not NaN): the neutral 50
+    np.divide(positive, both, out=both, where=~flat)
+    both[flat] = 0.5
+    both *= 100.0
+    return frame(bars, mfi=both)
+
+
+@kernel
+def _money_flows(high: Array, low: Array, close: Array, volume: Array) -> tuple[Array, Array]:  # pragma: no cover
+    """MFI's money flow (tp * volume, tp = (high + low + close) / 3) on bars whose tp rose (first array) or fell
+    (second), 0 otherwise; a change within 1e-14 (|tp_t| + |tp_{t-1}|), the rounding of the mean, is no move, as
+    in TA-Lib. NaN on the first bar and wherever tp or the flow is NaN."""
+    n = len(close)
+    rising = np.empty(n)
+    falling = np.empty(n)
+    for t in range(n):  # the typical prices first, in a loop numba vectorises (the division is the cost)
+        falling[t] = (high[t] + low[t] + close[t]) / 3.0
+    previous = np.nan
+    for t in range(n):
+        tp = falling[t]
+        change = tp - previous
+        if abs(change) <= 1e-14 * (abs(tp) + abs(previous)):
+            change = 0.0
+        flow = tp * volume[t] + 0.0 * change
+        nan = 0.0 * change
+        rising[t] = (flow if change > 0 else 0.0) + nan
+        falling[t] = (flow if change < 0 else 0.0) + nan
+        previous = tp
+    return rising, falling
 
 
 _SESSIONS = {"1d": (DAY_MS, 0), "1w": (WEEK_MS, 4 * DAY_MS)}  # length, anchor (weeks start Monday 00:00 UTC)
