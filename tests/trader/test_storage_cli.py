@@ -123,6 +123,29 @@ def test_backtest_command(sqlite_store: Store, filled: Callable[[Store], Store],
     assert outcome.exit_code == 0 and "unchanged" in outcome.output and "identical" in outcome.output
 
 
+def test_backtest_engine_auto_runs_the_vectorised_path_with_the_event_engines_trades(
+        sqlite_store: Store, filled: Callable[[Store], Store], tmp_path: Path) -> None:
+    filled(sqlite_store)
+    base = ["--db-url", str(sqlite_store.url), "backtest", "--strategy", "sma_cross", "--exchange", "binance",
+            "--level", "1h", "--param", "fast=3", "--param", "slow=12", "--fee", "0.001", "--slippage", "2",
+            "--no-store"]
+    documents = {}
+    for engine in ("auto", "event"):
+        out = tmp_path / f"{engine}.json"
+        outcome = CliRunner().invoke(cli, [*base, "--symbol", "BTC/USDT", "--engine", engine, "--out", str(out)])
+        assert outcome.exit_code == 0, outcome.output
+        documents[engine] = json.loads(out.read_text())
+    auto, event = documents["auto"], documents["event"]
+    assert (auto["engine"], event["engine"]) == ("vectorised", "event")
+    assert len(auto["trades"]) > 5 and auto["trades"] == event["trades"]
+    assert auto["open_trades"] == event["open_trades"] and auto["equity"] == event["equity"]
+    # two symbols: the vectorised path cannot run it, auto falls back to the event engine
+    out = tmp_path / "two.json"
+    outcome = CliRunner().invoke(cli, [*base, "--symbol", "BTC/USDT", "--symbol", "ETH/USDT", "--out", str(out)])
+    assert outcome.exit_code == 0, outcome.output
+    assert json.loads(out.read_text())["engine"] == "event"
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--strategy", "nope"], "unknown strategy 'nope'; known: bbands_breakout"),
     (["--strategy", "sma_cross", "--param", "fast=abc"], "parameter fast='abc' must be int"),

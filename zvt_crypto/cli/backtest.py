@@ -9,14 +9,14 @@ from typing import Any
 import click
 
 from zvt_crypto.cli.app import Context, cli, handle_errors
-from zvt_crypto.cli.trading_options import annualisation_option, cost_options, data_options, engine_option
+from zvt_crypto.cli.trading_options import annualisation_option, cost_options, backtest_engine_option, data_options
 
 
 @cli.command("backtest")
 @data_options
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Strategy parameter; repeatable.")
 @cost_options
-@engine_option
+@backtest_engine_option
 @annualisation_option
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the result as JSON here.")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write an HTML report here.")
@@ -30,8 +30,9 @@ def backtest(obj: Context, strategy: str | None, exchange: str | None, symbols: 
              report: Path | None, no_store: bool, list_strategies: bool) -> None:
     """Backtest a strategy on stored bars; print the metrics, store the run (its id is printed)."""
     from zvt_crypto.contract.errors import InvalidInputError
-    from zvt_crypto.trader import get_strategy, load_market_data, run_backtest
+    from zvt_crypto.facade import backtest as run
     from zvt_crypto.trader.params import parse_params
+    from zvt_crypto.trader.strategy import get_strategy
     from zvt_crypto.trader.storage import save_run
 
     if list_strategies:
@@ -45,10 +46,10 @@ def backtest(obj: Context, strategy: str | None, exchange: str | None, symbols: 
     cls(**instance_params)  # a bad parameter fails before any data is read
     if not exchange or not symbols or not level:
         raise InvalidInputError("backtest needs --exchange, --symbol (one or more) and --level")
-    data = load_market_data(exchange=exchange, symbols=list(symbols), level=level, start=start, end=end,
-                            store=obj.store)
-    result = run_backtest(cls, data, params=instance_params, cash=cash, fee=fee, slippage=slippage or None,
-                          leverage=leverage, engine=engine, periods_per_year=periods_per_year)
+    # zc.backtest: the same loading, settings and engine choice (auto) for the CLI and the notebook API
+    result = run(cls, exchange=exchange, symbols=list(symbols), level=level, start=start, end=end,
+                 params=instance_params, cash=cash, fee=fee, slippage=slippage or None, leverage=leverage,
+                 engine=engine, periods_per_year=periods_per_year, store=obj.store)
     if not no_store:
         save_run(result, obj.store)
     if out is not None:
