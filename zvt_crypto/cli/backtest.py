@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import click
 
 from zvt_crypto.cli.app import Context, cli, handle_errors
-from zvt_crypto.cli.trading_options import annualisation_option, cost_options, backtest_engine_option, data_options
+from zvt_crypto.cli.trading_options import annualisation_option, backtest_engine_option, cost_options, data_options
 
 
 @cli.command("backtest")
@@ -18,7 +19,9 @@ from zvt_crypto.cli.trading_options import annualisation_option, cost_options, b
 @cost_options
 @backtest_engine_option
 @annualisation_option
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the result as JSON here.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the result here: JSON, or Parquet when the name ends in .parquet (the equity curve; the "
+                   "run, metrics and trades in its metadata).")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write an HTML report here.")
 @click.option("--no-store", is_flag=True, help="Do not keep the run in the store.")
 @click.option("--list", "list_strategies", is_flag=True, help="List the strategies and their parameters.")
@@ -31,9 +34,10 @@ def backtest(obj: Context, strategy: str | None, exchange: str | None, symbols: 
     """Backtest a strategy on stored bars; print the metrics, store the run (its id is printed)."""
     from zvt_crypto.contract.errors import InvalidInputError
     from zvt_crypto.facade import backtest as run
+    from zvt_crypto.trader.export import write_bytes
     from zvt_crypto.trader.params import parse_params
+    from zvt_crypto.trader.storage import new_run_id, save_run
     from zvt_crypto.trader.strategy import get_strategy
-    from zvt_crypto.trader.storage import save_run
 
     if list_strategies:
         _print_strategies()
@@ -50,10 +54,19 @@ def backtest(obj: Context, strategy: str | None, exchange: str | None, symbols: 
     result = run(cls, exchange=exchange, symbols=list(symbols), level=level, start=start, end=end,
                  params=instance_params, cash=cash, fee=fee, slippage=slippage or None, leverage=leverage,
                  engine=engine, periods_per_year=periods_per_year, store=obj.store)
-    if not no_store:
-        save_run(result, obj.store)
-    if out is not None:
-        result.to_json(out)
+    # storing 1M equity rows (SQLite, in C without the GIL) overlaps formatting the output file; the file is
+    # written once the run is stored, so it never names a run the store lacks
+    _ = result.metrics, result.fingerprint  # computed once, here, not by the two threads at the same time
+    saved: Future[str] | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="save-run") as pool:
+        if not no_store:
+            result.run_id = new_run_id()
+            saved = pool.submit(save_run, result, obj.store)
+        data = result.file_bytes(out) if out is not None else None
+    if saved is not None:
+        saved.result()  # a failed store raises here, before any file names the run
+    if out is not None and data is not None:
+        write_bytes(out, data)
     if report is not None:
         result.report(report)
     _print_result(result, out, report)
