@@ -33,10 +33,10 @@ def backtest(obj: Context, strategy: str | None, exchange: str | None, symbols: 
              report: Path | None, no_store: bool, list_strategies: bool) -> None:
     """Backtest a strategy on stored bars; print the metrics, store the run (its id is printed)."""
     from zvt_crypto.contract.errors import InvalidInputError
-    from zvt_crypto.facade import backtest as run
     from zvt_crypto.trader.export import write_bytes
     from zvt_crypto.trader.params import parse_params
     from zvt_crypto.trader.storage import new_run_id, save_run
+    from zvt_crypto.trader.stored import backtest_stored
     from zvt_crypto.trader.strategy import get_strategy
 
     if list_strategies:
@@ -50,10 +50,10 @@ def backtest(obj: Context, strategy: str | None, exchange: str | None, symbols: 
     cls(**instance_params)  # a bad parameter fails before any data is read
     if not exchange or not symbols or not level:
         raise InvalidInputError("backtest needs --exchange, --symbol (one or more) and --level")
-    # zc.backtest: the same loading, settings and engine choice (auto) for the CLI and the notebook API
-    result = run(cls, exchange=exchange, symbols=list(symbols), level=level, start=start, end=end,
-                 params=instance_params, cash=cash, fee=fee, slippage=slippage or None, leverage=leverage,
-                 engine=engine, periods_per_year=periods_per_year, store=obj.store)
+    # zc.backtest's code path: the same settings check, loading and engine choice (auto)
+    result = backtest_stored(cls, exchange=exchange, symbols=list(symbols), level=level, start=start, end=end,
+                             params=instance_params, engine=engine, store=obj.store, cash=cash, fee=fee,
+                             slippage=slippage or None, leverage=leverage, periods_per_year=periods_per_year)
     # storing 1M equity rows (SQLite, in C without the GIL) overlaps formatting the output file; the file is
     # written once the run is stored, so it never names a run the store lacks
     _ = result.metrics, result.fingerprint  # computed once, here, not by the two threads at the same time
