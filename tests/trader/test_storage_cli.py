@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
@@ -139,6 +140,13 @@ def test_backtest_engine_auto_runs_the_vectorised_path_with_the_event_engines_tr
     assert (auto["engine"], event["engine"]) == ("vectorised", "event")
     assert len(auto["trades"]) > 5 and auto["trades"] == event["trades"]
     assert auto["open_trades"] == event["open_trades"] and auto["equity"] == event["equity"]
+    # --out run.parquet: the equity curve, the rest of the JSON in its metadata
+    out = tmp_path / "run.parquet"
+    outcome = CliRunner().invoke(cli, [*base, "--symbol", "BTC/USDT", "--out", str(out)])
+    assert outcome.exit_code == 0, outcome.output
+    table = pq.read_table(out)
+    assert table.column("equity").to_pylist() == [point["equity"] for point in auto["equity"]]
+    assert json.loads(table.schema.metadata[b"zvt_crypto"])["trades"] == auto["trades"]
     # two symbols: the vectorised path cannot run it, auto falls back to the event engine
     out = tmp_path / "two.json"
     outcome = CliRunner().invoke(cli, [*base, "--symbol", "BTC/USDT", "--symbol", "ETH/USDT", "--out", str(out)])

@@ -133,7 +133,8 @@ def list_command(obj: Context, strategy: str | None, limit: int) -> None:
 @runs.command("show")
 @click.argument("run_id")
 @click.option("--trades", "show_trades", is_flag=True, help="Also print the trades.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the run as JSON here.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the run here: JSON, or Parquet when the name ends in .parquet.")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write an HTML report here.")
 @click.pass_obj
 @handle_errors
@@ -156,7 +157,9 @@ def show_command(obj: Context, run_id: str, show_trades: bool, out: Path | None,
     if show_trades:
         click.echo(result.trades.drop(columns=["entry_bar", "exit_bar"]).to_string(index=False))
     if out is not None:
-        result.to_json(out)
+        from zvt_crypto.trader.export import write_bytes
+
+        write_bytes(out, result.file_bytes(out))
         click.echo(f"wrote {out}")
     if report is not None:
         result.report(report)
