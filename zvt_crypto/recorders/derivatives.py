@@ -38,6 +38,9 @@ class FundingRateRecorder(PagedRecorder):
     def page_limit(self, context: RunContext) -> int:
         return 1000
 
+    def row_spacing_ms(self, context: RunContext) -> int | None:
+        return 8 * 3_600_000  # most venues fund every 8h: an estimate for the progress bar, redone after each page
+
     async def fetch_page(self, context: RunContext, symbol: str, since: int, limit: int) -> pd.DataFrame:
         records = await context.client.call("fetch_funding_rate_history", symbol, since, limit,
                                             check=_check_records(("timestamp", "fundingRate")))

@@ -26,6 +26,7 @@ import pandas as pd
 from zvt_crypto.contract.errors import InvalidDataError, InvalidInputError
 from zvt_crypto.contract.ids import entity_id
 from zvt_crypto.contract.levels import Level
+from zvt_crypto.contract.progress import PageCount
 from zvt_crypto.contract.timeutil import check_range, iso, to_ms
 from zvt_crypto.recorders.base import Recorder, RunContext, SymbolResult
 from zvt_crypto.recorders.exchange import UnsupportedDataError
@@ -228,6 +229,7 @@ class PagedRecorder(Recorder):
                 if wait:
                     await flush()
 
+        pages = self.page_count(context, symbol, since, until, limit)
         try:
             while since <= until:
                 answer = await self.fetch_page(context, symbol, since, limit)
@@ -243,6 +245,7 @@ class PagedRecorder(Recorder):
                             fetched.unserved_from = since
                         break
                     since += limit * self.step_ms(context)  # only an empty window (before a listing, an outage)
+                    pages.fetched(since)
                     continue
                 result.rows += len(page)
                 if not pending:
@@ -255,7 +258,10 @@ class PagedRecorder(Recorder):
                 stamps = page["timestamp"].to_numpy()
                 received.extend(stamps.tolist())
                 since = int(stamps[-1]) + self.step_ms(context)
+                pages.fetched(since)
+            pages.finish()
         except BaseException as exc:  # also a cancelled or interrupted run: keep the whole pages received
+            pages.finish()  # its bar leaves the display; the run's summary says what failed
             try:
                 await flush(wait=True)
             except BaseException as error:  # noqa: BLE001 - the first error is the one to report
@@ -263,6 +269,24 @@ class PagedRecorder(Recorder):
             raise
         await flush(wait=True)
         return fetched
+
+    def row_spacing_ms(self, context: RunContext) -> int | None:
+        """How far apart the venue's rows are, for the pages a range takes (``None``: unknown, no page estimate)."""
+        return self.step_ms(context) if self.leveled else None
+
+    def page_count(self, context: RunContext, symbol: str, since: int, until: int, limit: int) -> PageCount:
+        """Pages fetched of pages expected for ``symbol``'s range, shown as a task of the run's progress display
+        (hidden when the range is done, so a run over many symbols shows only the ones in flight)."""
+        spacing = self.row_spacing_ms(context)
+        progress = context.progress
+        if progress is None:
+            return PageCount.start(since, until, spacing, limit)
+        task = progress.add_task(f"  {symbol} pages", total=None)
+
+        def show(done: int, expected: int | None) -> None:
+            progress.update(task, completed=done, total=expected, visible=expected is None or done < expected)
+
+        return PageCount.start(since, until, spacing, limit, show)
 
     async def _rows_after(self, context: RunContext, answer: pd.DataFrame, until: int, fetched: Fetched,
                           result: SymbolResult) -> None:
