@@ -48,8 +48,8 @@ def export() -> None:
 @click.option("--exchange", required=True)
 @click.option("--symbol", required=True)
 @click.option("--level", required=True)
-@click.option("--start", help="Inclusive start (ISO-8601, UTC).")
-@click.option("--end", help="Inclusive end (ISO-8601, UTC).")
+@click.option("--start", help="Inclusive start (ISO-8601 or 30d, UTC).")
+@click.option("--end", help="Inclusive end (ISO-8601 or 30d, UTC).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="FILE.csv or FILE.parquet")
 @click.pass_obj
 @handle_errors
@@ -67,8 +67,8 @@ def export_bars_command(obj: Context, exchange: str, symbol: str, level: str, st
 @click.option("--symbol", "symbols", multiple=True, help="Only this symbol (needs --exchange); repeat for several.")
 @click.option("--level", help="Only this level.")
 @click.option("--schema", "schema_name", default="Bar", show_default=True, help="Leveled schema to audit.")
-@click.option("--start", help="Audit from here (ISO-8601, UTC): bars missing before the first stored one count.")
-@click.option("--end", help="Audit to here (ISO-8601, UTC): bars missing after the last stored one count.")
+@click.option("--start", help="Audit from here (ISO-8601 or 30d, UTC): bars missing before the first stored one count.")
+@click.option("--end", help="Audit to here (ISO-8601 or 30d, UTC): bars missing after the last stored one count.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.pass_obj
 @handle_errors

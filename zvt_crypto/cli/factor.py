@@ -54,8 +54,8 @@ def list_factors(category: str | None) -> None:
 @factor.command("compute")
 @click.argument("name")
 @_entity_options
-@click.option("--start", help="Inclusive start (ISO-8601, UTC); default: after the stored results.")
-@click.option("--end", help="Inclusive end (ISO-8601, UTC).")
+@click.option("--start", help="Inclusive start (ISO-8601 or 30d, UTC); default: after the stored results.")
+@click.option("--end", help="Inclusive end (ISO-8601 or 30d, UTC).")
 @click.option("--full", is_flag=True, help="Recompute the whole range instead of resuming.")
 @click.pass_obj
 @handle_errors
@@ -78,8 +78,8 @@ def compute(obj: Context, name: str, exchange: str, symbols: tuple[str, ...], le
 @factor.command("show")
 @click.argument("name")
 @_entity_options
-@click.option("--start", help="Inclusive start (ISO-8601, UTC).")
-@click.option("--end", help="Inclusive end (ISO-8601, UTC).")
+@click.option("--start", help="Inclusive start (ISO-8601 or 30d, UTC).")
+@click.option("--end", help="Inclusive end (ISO-8601 or 30d, UTC).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write CSV here (timestamp in ISO-8601 UTC, one column per output); default: print the last rows.")
 @click.pass_obj

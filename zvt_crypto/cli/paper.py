@@ -30,7 +30,7 @@ def paper() -> None:
 @click.option("--max-leverage", type=float, help="Risk: cap on the leverage a symbol may use.")
 @click.option("--max-drawdown", type=float, help="Risk: kill switch at this drawdown from the peak (e.g. 0.25).")
 @click.option("--daily-loss", type=float, help="Risk: no new risk for the UTC day after losing this fraction.")
-@click.option("--start", help="First bar it trades (ISO-8601, UTC); default: the next bar to be recorded.")
+@click.option("--start", help="First bar it trades (ISO-8601 or 30d, UTC); default: the next bar to be recorded.")
 @click.option("--warmup", type=int, default=500, show_default=True, help="Bars before the start that warm up "
               "the indicators.")
 @click.option("--reset", "replace", is_flag=True, help="Replace an existing account of that name (its history "
@@ -62,7 +62,7 @@ def create_command(obj: Context, name: str, strategy: str, symbols: tuple[str, .
 @paper.command("step")
 @click.argument("name", required=False)
 @click.option("--all", "every", is_flag=True, help="Step every account.")
-@click.option("--until", help="Process bars up to this time only (ISO-8601, UTC).")
+@click.option("--until", help="Process bars up to this time only (ISO-8601 or 30d, UTC).")
 @click.pass_obj
 @handle_errors
 def step_command(obj: Context, name: str | None, every: bool, until: str | None) -> None:
@@ -146,7 +146,7 @@ def trades_command(obj: Context, name: str, show_orders: bool, limit: int) -> No
 
 @paper.command("reset")
 @click.argument("name")
-@click.option("--start", help="Start over from this time (ISO-8601, UTC); default: the account's start.")
+@click.option("--start", help="Start over from this time (ISO-8601 or 30d, UTC); default: the account's start.")
 @click.pass_obj
 @handle_errors
 def reset_command(obj: Context, name: str, start: str | None) -> None:

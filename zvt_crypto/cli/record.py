@@ -63,8 +63,8 @@ def _command(name: str, schema_name: str, leveled: bool, help_text: str) -> Call
                   help="ccxt exchange id, e.g. binance or binanceusdm; repeat to record several venues at once.")
     @click.option("--symbol", "symbols", multiple=True, required=name != "markets",
                   help="ccxt unified symbol; repeat for several.")
-    @click.option("--start", help="Inclusive start (ISO-8601, UTC); default: resume after the stored data.")
-    @click.option("--end", help="Inclusive end (ISO-8601, UTC); default: the venue's now.")
+    @click.option("--start", help="Inclusive start (ISO-8601 or 30d, UTC); default: resume after the stored data.")
+    @click.option("--end", help="Inclusive end (ISO-8601 or 30d, UTC); default: the venue's now.")
     @click.option("--quiet", is_flag=True, help="No progress bar.")
     @click.pass_obj
     @handle_errors
