@@ -160,13 +160,28 @@ def reset_command(obj: Context, name: str, start: str | None) -> None:
 
 @paper.command("delete")
 @click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (scripts).")
 @click.pass_obj
 @handle_errors
-def delete_command(obj: Context, name: str) -> None:
-    """Delete account NAME and its history."""
+def delete_command(obj: Context, name: str, yes: bool) -> None:
+    """Delete account NAME and its history (asks first; --yes does not)."""
     from zvt_crypto.contract.errors import InvalidInputError
     from zvt_crypto.trader.paper import delete_account
+    from zvt_crypto.trader.paper_queries import list_accounts
 
+    if name not in list_accounts(obj.store):
+        raise InvalidInputError(f"no paper account {name!r}")
+    if not yes and not _confirmed(f"delete paper account {name!r} and all its history?"):
+        raise InvalidInputError(f"paper account {name!r} kept (nothing deleted); pass --yes to delete without asking")
     if not delete_account(name, obj.store):
         raise InvalidInputError(f"no paper account {name!r}")
     click.echo(f"paper account {name} deleted")
+
+
+def _confirmed(question: str) -> bool:
+    """The user's yes; no answer at all (stdin closed: a script) is a no."""
+    try:
+        return click.confirm(question, default=False)
+    except click.Abort:
+        click.echo("", err=True)
+        return False
