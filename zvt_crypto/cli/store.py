@@ -48,15 +48,15 @@ def query(obj: Context, schema_name: str, exchange: str | None, symbols: tuple[s
     from zvt_crypto.contract.schema import get_schema
 
     schema = get_schema(schema_name)
-    newest_first = order == "desc" or tail is not None
+    newest_first = (order == "desc" or tail is not None) and "timestamp" in schema.__table__.columns
     frame = schema.query_data(
         exchange=exchange, symbols=list(symbols) or None, entity_ids=list(entity_ids) or None, level=level,
         start_timestamp=start, end_timestamp=end, store=obj.store, limit=tail or limit or None,
         columns=[c.strip() for c in columns.split(",")] if columns else None,
-        **({"order": "-timestamp"} if newest_first and "timestamp" in schema.__table__.columns else {}),
+        order="-timestamp" if newest_first else None,
     )
     frame = frame.reset_index()
-    if tail is not None:
+    if tail is not None and newest_first:
         frame = frame.iloc[::-1].reset_index(drop=True)  # the newest N, read oldest first like a log's tail
     if fmt == "csv":
         click.echo(frame.to_csv(index=False), nl=False)
