@@ -15,7 +15,7 @@ _ENTITY_OPTIONS = (
     click.option("--exchange", required=True, help="ccxt exchange id, e.g. binance."),
     click.option("--symbol", "symbols", multiple=True, help="ccxt unified symbol; repeat for several "
                  "(default for compute: every entity with bars at the level)."),
-    click.option("--level", required=True, help="Level: 1m 5m 15m 30m 1h 4h 1d 1w."),
+    click.option("--level", required=True, help="Level: 1m 5m 15m 30m 1h 2h 4h 6h 12h 1d 3d 1w."),
     click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Factor parameter; repeatable."),
 )
 

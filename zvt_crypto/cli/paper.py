@@ -22,7 +22,7 @@ def paper() -> None:
 @click.option("--strategy", required=True, metavar="NAME|module:Class", help="A registered strategy or module:Class.")
 @click.option("--exchange", required=True, help="ccxt exchange id, e.g. binance.")
 @click.option("--symbol", "symbols", multiple=True, required=True, help="ccxt unified symbol; repeat for several.")
-@click.option("--level", required=True, help="Level: 1m 5m 15m 30m 1h 4h 1d 1w.")
+@click.option("--level", required=True, help="Level: 1m 5m 15m 30m 1h 2h 4h 6h 12h 1d 3d 1w.")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Strategy parameter; repeatable.")
 @cost_options
 @click.option("--max-position", type=float, help="Risk: |notional| of one symbol ≤ this fraction of equity.")

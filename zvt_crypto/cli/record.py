@@ -90,7 +90,7 @@ def _command(name: str, schema_name: str, leveled: bool, help_text: str) -> Call
 
     command.__doc__ = help_text
     if leveled:
-        command = click.option("--level", required=True, help="Level: 1m 5m 15m 30m 1h 4h 1d 1w.")(command)
+        command = click.option("--level", required=True, help="Level: 1m 5m 15m 30m 1h 2h 4h 6h 12h 1d 3d 1w.")(command)
     if schema_name in ("Bar", "MarkPriceBar", "IndexPriceBar"):  # the gap-audited kinds
         command = click.option(
             "--recheck-gaps", "recheck_gaps", is_flag=True, default=None,

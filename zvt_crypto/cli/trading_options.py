@@ -25,7 +25,7 @@ data_options = _compose(
                  help="A registered strategy (zvt-crypto backtest --list) or module:Class."),
     click.option("--exchange", help="ccxt exchange id, e.g. binance (with --symbol)."),
     click.option("--symbol", "symbols", multiple=True, help="ccxt unified symbol; repeat for several."),
-    click.option("--level", help="Level: 1m 5m 15m 30m 1h 4h 1d 1w."),
+    click.option("--level", help="Level: 1m 5m 15m 30m 1h 2h 4h 6h 12h 1d 3d 1w."),
     click.option("--start", help="Inclusive start (ISO-8601 or 30d, UTC); default: the first stored bar."),
     click.option("--end", help="Inclusive end (ISO-8601 or 30d, UTC); default: the last stored bar."),
 )

@@ -362,7 +362,7 @@ def record_kind(kind: str, *, exchanges: Sequence[str], symbols: Sequence[str] =
         raise InvalidInputError(f"unknown kind {kind!r}; record one of {', '.join(KINDS)}")
     schema_name, leveled, _help = KINDS[name]
     if leveled and level is None:
-        raise InvalidInputError(f"recording {name} needs a level (1m 5m 15m 30m 1h 4h 1d 1w)")
+        raise InvalidInputError(f"recording {name} needs a level (1m 5m 15m 30m 1h 2h 4h 6h 12h 1d 3d 1w)")
     if not exchanges:
         raise InvalidInputError("name the exchange to record from, e.g. binance or binanceusdm")
     if name != "markets" and not symbols:

@@ -64,7 +64,7 @@ class OpenInterestRecorder(PagedRecorder):
         return 500
 
     def supported_levels(self, exchange: Any) -> set[str] | None:
-        return {"5m", "15m", "30m", "1h", "4h", "1d"} if exchange.id.startswith("binance") else None
+        return {"5m", "15m", "30m", "1h", "2h", "4h", "6h", "12h", "1d"} if exchange.id.startswith("binance") else None
 
     def history_limit_ms(self, exchange: Any) -> int | None:
         # Binance serves the last 30 days only; the first run's 29 days keep a margin for clock skew

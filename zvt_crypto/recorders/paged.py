@@ -106,7 +106,8 @@ class PagedRecorder(Recorder):
             served = self.supported_levels(context.exchange)
             if served is not None and level.timeframe not in served:
                 raise UnsupportedDataError(
-                    f"{context.exchange.id} does not serve {level} {self.kind}; it serves {', '.join(sorted(served))}"
+                    f"{context.exchange.id} does not serve {level} {self.kind}; it serves {_by_length(served)}"
+                    + (_resample_hint(level, served) if self.kind.endswith("bars") else "")
                 )
         elif options.get("level") is not None:
             raise InvalidInputError(f"{self.kind} have no level; drop level={options['level']!r}")
@@ -416,3 +417,20 @@ def _clip(page: pd.DataFrame, since: int, until: int) -> pd.DataFrame:
         return page
     page = page[(page["timestamp"] >= since) & (page["timestamp"] <= until)]
     return page.drop_duplicates().drop_duplicates("timestamp", keep="last").sort_values("timestamp")
+
+
+def _by_length(served: set[str]) -> str:
+    """The venue's levels shortest first (``5m, 15m, 1h``, not ``15m, 1h, 5m``); ones we do not know last."""
+    known = {name: Level.parse(name).ms for name in served if name in Level._value2member_map_}
+    return ", ".join(sorted(served, key=lambda name: (name not in known, known.get(name, 0), name)))
+
+
+def _resample_hint(level: Level, served: set[str]) -> str:
+    """How to build ``level`` exactly from a level the venue serves (the coarsest that divides it), if any."""
+    finer = [known for name in served if name in Level._value2member_map_
+             and (known := Level(name)) != level and known.divides(level)]
+    if not finer:
+        return ""
+    source = max(finer, key=lambda known: known.ms)
+    return (f"; record {source} bars and build {level} bars exactly from them "
+            f"(zvt_crypto.contract.resample.resample_bars(bars, {str(source)!r}, {str(level)!r}))")
