@@ -1,4 +1,4 @@
-"""Data commands: ``import``, ``export bars`` and ``coverage``."""
+"""Data commands: ``import``, ``export bars|trades|funding|open-interest|orderbook|factor`` and ``coverage``."""
 
 from __future__ import annotations
 
@@ -60,6 +60,62 @@ def export_bars_command(obj: Context, exchange: str, symbol: str, level: str, st
 
     rows = export_bars(obj.store, exchange=exchange, symbol=symbol, level=level, start=start, end=end, out=out)
     click.echo(f"wrote {rows} bars to {out}")
+
+
+# (kind, what the command's help calls it, leveled); the columns are dataio.exporters.SERIES_EXPORTS'
+_SERIES_COMMANDS = (
+    ("trades", "public trades: timestamp, trade_id, price, amount, side", False),
+    ("funding", "funding rates: timestamp, funding_rate, mark_price", False),
+    ("open-interest", "open interest: timestamp, open_interest, open_interest_value", True),
+    ("orderbook", "order-book snapshots: timestamp, depth, best_bid, best_ask, bids, asks (JSON in CSV)", False),
+)
+
+
+def _series_export_command(kind: str, what: str, leveled: bool) -> None:
+    @export.command(kind, help=f"Write stored {what} to CSV or Parquet (timestamps ISO-8601 UTC in CSV).")
+    @click.option("--exchange", required=True)
+    @click.option("--symbol", required=True)
+    @click.option("--level", required=leveled, hidden=not leveled, help="The period it was recorded at, e.g. 1h.")
+    @click.option("--start", help="Inclusive start (ISO-8601 or 30d, UTC).")
+    @click.option("--end", help="Inclusive end (ISO-8601 or 30d, UTC).")
+    @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+                  help="FILE.csv, FILE.csv.gz or FILE.parquet")
+    @click.pass_obj
+    @handle_errors
+    def command(obj: Context, exchange: str, symbol: str, level: str | None, start: str | None, end: str | None,
+                out: Path) -> None:
+        from zvt_crypto.dataio.exporters import export_series
+
+        rows = export_series(obj.store, kind, exchange=exchange, symbol=symbol, level=level, start=start, end=end,
+                             out=out)
+        click.echo(f"wrote {rows} rows of {kind} to {out}")
+
+
+for _kind, _what, _leveled in _SERIES_COMMANDS:
+    _series_export_command(_kind, _what, _leveled)
+
+
+@export.command("factor")
+@click.argument("name")
+@click.option("--exchange", required=True)
+@click.option("--symbol", "symbols", multiple=True, required=True, help="Repeat for several (adds entity_id).")
+@click.option("--level", required=True)
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Factor parameter; repeat for several.")
+@click.option("--start", help="Inclusive start (ISO-8601 or 30d, UTC).")
+@click.option("--end", help="Inclusive end (ISO-8601 or 30d, UTC).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="FILE.csv, FILE.csv.gz or FILE.parquet")
+@click.pass_obj
+@handle_errors
+def export_factor_command(obj: Context, name: str, exchange: str, symbols: tuple[str, ...], level: str,
+                          params: tuple[str, ...], start: str | None, end: str | None, out: Path) -> None:
+    """Write the stored values of factor NAME: timestamp, one column per output (as `factor show --out`)."""
+    from zvt_crypto.contract.params import parse_params
+    from zvt_crypto.dataio.exporters import export_factor
+
+    rows = export_factor(obj.store, name, exchange=exchange, symbols=symbols, level=level,
+                         params=parse_params(params), start=start, end=end, out=out)
+    click.echo(f"wrote {rows} rows of factor {name} to {out}")
 
 
 @cli.command("coverage")

@@ -81,20 +81,28 @@ def compute(obj: Context, name: str, exchange: str, symbols: tuple[str, ...], le
 @click.option("--start", help="Inclusive start (ISO-8601 or 30d, UTC).")
 @click.option("--end", help="Inclusive end (ISO-8601 or 30d, UTC).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write CSV here (timestamp in ISO-8601 UTC, one column per output); default: print the last rows.")
+              help="Write CSV or Parquet here (timestamp in ISO-8601 UTC, one column per output); default: print the "
+              "last rows.")
 @click.pass_obj
 @handle_errors
 def show(obj: Context, name: str, exchange: str, symbols: tuple[str, ...], level: str, params: tuple[str, ...],
          start: str | None, end: str | None, out: Path | None) -> None:
-    """Export stored results of factor NAME."""
+    """Print the last stored results of factor NAME, or write them all to --out (as `export factor`)."""
     from zvt_crypto.contract.errors import InvalidInputError
     from zvt_crypto.contract.params import parse_params
     from zvt_crypto.contract.timeutil import iso_texts
+    from zvt_crypto.dataio.exporters import export_factor
     from zvt_crypto.factors.base import make_factor
     from zvt_crypto.factors.engine import load_factor
 
     if not symbols:
         raise InvalidInputError("show needs --symbol (one or more)")
+    if out is not None:
+        rows = export_factor(obj.store, name, exchange=exchange, symbols=symbols, level=level,
+                             params=parse_params(params), start=start, end=end, out=out)
+        instance = make_factor(name, parse_params(params))
+        click.echo(f"wrote {rows} rows of {instance.factor_id(level)} to {out}")
+        return
     instance = make_factor(name, parse_params(params))
     frame = load_factor(instance, exchange=exchange, symbols=list(symbols), level=level, start=start, end=end,
                         store=obj.store)
@@ -102,9 +110,4 @@ def show(obj: Context, name: str, exchange: str, symbols: tuple[str, ...], level
     table["timestamp"] = iso_texts(table["timestamp"])
     if len(symbols) == 1:
         table = table.drop(columns="entity_id")
-    if out is None:
-        click.echo(table.tail(20).to_string(index=False))
-        return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out, index=False, float_format="%.10g")
-    click.echo(f"wrote {len(table)} rows of {instance.factor_id(level)} to {out}")
+    click.echo(table.tail(20).to_string(index=False))

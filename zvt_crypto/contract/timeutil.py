@@ -143,6 +143,12 @@ def iso_texts(values: pd.Series | pd.DatetimeIndex) -> pd.Series | pd.Index:
     return (index.tz_convert("UTC") if index.tz is not None else index).strftime(ISO_FORMAT)
 
 
+def iso_ms_texts(values: pd.Series) -> pd.Series:
+    """Vectorised :func:`iso_ms` of a datetime ``Series``: ``2024-01-01T00:00:01.500Z`` (naive values are UTC)."""
+    stamps = values.dt.tz_convert("UTC") if values.dt.tz is not None else values
+    return stamps.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + "Z"
+
+
 def _missing(value: object) -> bool:
     # NaN and NaT are the only values unequal to themselves; this needs no pandas import for the common int case
     return value is None or value != value
