@@ -63,12 +63,14 @@ def compute(obj: Context, name: str, exchange: str, symbols: tuple[str, ...], le
             start: str | None, end: str | None, full: bool) -> None:
     """Compute factor NAME and store its results."""
     from zvt_crypto.contract.params import parse_params
+    from zvt_crypto.contract.progress import StageBars
     from zvt_crypto.factors.base import make_factor
     from zvt_crypto.factors.engine import compute_factor
 
     instance = make_factor(name, parse_params(params))
-    run = compute_factor(instance, exchange=exchange, symbols=list(symbols) or None, level=level, start=start,
-                         end=end, incremental=not full, store=obj.store)
+    with StageBars() as bars:  # symbols done of the total, then the values written (on a terminal)
+        run = compute_factor(instance, exchange=exchange, symbols=list(symbols) or None, level=level, start=start,
+                             end=end, incremental=not full, store=obj.store, on_progress=bars)
     click.echo(str(run))
     for warning in run.warnings:
         click.echo(f"warning: {warning}", err=True)

@@ -14,8 +14,13 @@ the next one starts, so a gap (an empty window skipped) or a short page corrects
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
+
+#: ``on_progress(stage, done, total)``: how far a job's stage is, in the stage's own unit (``reading 2 file(s)`` in
+#: bytes, ``writing 1,000,000 bars`` in rows, ``rsi:1h:window=14 over 40 symbol(s)`` in symbols).
+OnProgress = Callable[[str, int, int], None]
 
 
 def expected_pages(since: int, until: int, step_ms: int, page_rows: int) -> int:
@@ -67,6 +72,56 @@ def progress_columns() -> tuple[Any, ...]:
 
     return (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             TextColumn("eta"), TimeRemainingColumn())
+
+
+class StageBars:
+    """Every stage reported to it (it is an :data:`OnProgress`) as one bar of :func:`progress_columns` on stderr:
+    done of total with elapsed time and an ETA. A stage's count never goes back: a second pass over the same rows
+    (SQLite's insert, then its upsert) leaves the bar full rather than starting it again.
+
+    >>> bars = StageBars(show=False)
+    >>> with bars: bars("writing 3 bars", 2, 3); bars("writing 3 bars", 1, 3)
+    >>> bars.state()
+    {'writing 3 bars': (2, 3)}
+    """
+
+    def __init__(self, show: bool | None = None) -> None:
+        from rich.console import Console
+        from rich.progress import Progress
+
+        console = Console(stderr=True)
+        self.progress = Progress(*progress_columns(), console=console, transient=True,
+                                 disable=not (console.is_terminal if show is None else show))
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> StageBars:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.progress.stop()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        task = self.tasks.get(stage)
+        if task is None:
+            self.tasks[stage] = self.progress.add_task(stage, total=total, completed=done)
+            return
+        current = self._shown()[task].completed
+        self.progress.update(task, total=total, completed=max(done, current))
+
+    def state(self) -> dict[str, tuple[int, int]]:
+        """``{stage: (done, total)}``, as the bars show them."""
+        shown = self._shown()
+        return {stage: (int(shown[task].completed), int(shown[task].total or 0)) for stage, task in self.tasks.items()}
+
+    def _shown(self) -> dict[Any, Any]:
+        return {task.id: task for task in self.progress.tasks}
+
+
+def stages(on_progress: OnProgress | None) -> AbstractContextManager[OnProgress]:
+    """``on_progress`` as it is, or (``None``) bars of :class:`StageBars` while the job runs, shown when stderr is a
+    terminal."""
+    return StageBars() if on_progress is None else nullcontext(on_progress)
 
 
 @dataclass
