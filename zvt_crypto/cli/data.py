@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from zvt_crypto.cli.app import Context, cli, handle_errors
+from zvt_crypto.cli.dates import days_option
 
 
 @cli.command("import")
@@ -53,6 +54,7 @@ def export() -> None:
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="FILE.csv or FILE.parquet")
 @click.pass_obj
 @handle_errors
+@days_option
 def export_bars_command(obj: Context, exchange: str, symbol: str, level: str, start: str | None, end: str | None,
                         out: Path) -> None:
     """Write bars to CSV or Parquet: timestamp (ISO-8601 UTC), open, high, low, close, volume, then optional ones."""
@@ -82,6 +84,7 @@ def _series_export_command(kind: str, what: str, leveled: bool) -> None:
                   help="FILE.csv, FILE.csv.gz or FILE.parquet")
     @click.pass_obj
     @handle_errors
+    @days_option
     def command(obj: Context, exchange: str, symbol: str, level: str | None, start: str | None, end: str | None,
                 out: Path) -> None:
         from zvt_crypto.dataio.exporters import export_series
@@ -107,6 +110,7 @@ for _kind, _what, _leveled in _SERIES_COMMANDS:
               help="FILE.csv, FILE.csv.gz or FILE.parquet")
 @click.pass_obj
 @handle_errors
+@days_option
 def export_factor_command(obj: Context, name: str, exchange: str, symbols: tuple[str, ...], level: str,
                           params: tuple[str, ...], start: str | None, end: str | None, out: Path) -> None:
     """Write the stored values of factor NAME: timestamp, one column per output (as `factor show --out`)."""
@@ -128,6 +132,7 @@ def export_factor_command(obj: Context, name: str, exchange: str, symbols: tuple
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.pass_obj
 @handle_errors
+@days_option
 def coverage_command(obj: Context, exchange: str | None, symbols: tuple[str, ...], level: str | None,
                      schema_name: str, start: str | None, end: str | None, fmt: str) -> None:
     """Per entity and level: first and last bar, row count, and every gap on the level's grid."""

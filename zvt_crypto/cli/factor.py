@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from zvt_crypto.cli.app import Context, cli, handle_errors
+from zvt_crypto.cli.dates import days_option
 
 _Command = TypeVar("_Command", bound=Callable[..., Any])  # a command function, before @command wraps it
 _ENTITY_OPTIONS = (
@@ -59,6 +60,7 @@ def list_factors(category: str | None) -> None:
 @click.option("--full", is_flag=True, help="Recompute the whole range instead of resuming.")
 @click.pass_obj
 @handle_errors
+@days_option
 def compute(obj: Context, name: str, exchange: str, symbols: tuple[str, ...], level: str, params: tuple[str, ...],
             start: str | None, end: str | None, full: bool) -> None:
     """Compute factor NAME and store its results."""
@@ -87,6 +89,7 @@ def compute(obj: Context, name: str, exchange: str, symbols: tuple[str, ...], le
               "last rows.")
 @click.pass_obj
 @handle_errors
+@days_option
 def show(obj: Context, name: str, exchange: str, symbols: tuple[str, ...], level: str, params: tuple[str, ...],
          start: str | None, end: str | None, out: Path | None) -> None:
     """Print the last stored results of factor NAME, or write them all to --out (as `export factor`)."""

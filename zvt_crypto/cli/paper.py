@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from zvt_crypto.cli.app import Context, cli, handle_errors
+from zvt_crypto.cli.dates import days_option
 from zvt_crypto.cli.trading_options import cost_options
 
 
@@ -37,6 +38,7 @@ def paper() -> None:
               "is dropped).")
 @click.pass_obj
 @handle_errors
+@days_option
 def create_command(obj: Context, name: str, strategy: str, symbols: tuple[str, ...], exchange: str, level: str,
                    params: tuple[str, ...], cash: float, fee: float | None, slippage: float, leverage: float,
                    max_position: float | None, max_gross: float | None, max_leverage: float | None,
@@ -149,6 +151,7 @@ def trades_command(obj: Context, name: str, show_orders: bool, limit: int) -> No
 @click.option("--start", help="Start over from this time (ISO-8601 or 30d, UTC); default: the account's start.")
 @click.pass_obj
 @handle_errors
+@days_option
 def reset_command(obj: Context, name: str, start: str | None) -> None:
     """Drop the history of account NAME and start it over (same strategy and settings)."""
     from zvt_crypto.contract.timeutil import iso

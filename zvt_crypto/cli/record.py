@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from zvt_crypto.cli.app import Context, cli, fail, handle_errors
+from zvt_crypto.cli.dates import days_option
 from zvt_crypto.domain.kinds import KINDS
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ def _command(name: str, schema_name: str, leveled: bool, help_text: str) -> Call
     @click.option("--quiet", is_flag=True, help="No progress bar.")
     @click.pass_obj
     @handle_errors
+    @days_option
     def command(obj: Context, exchanges: tuple[str, ...], symbols: tuple[str, ...], start: str | None,
                 end: str | None, quiet: bool, **extra: Any) -> None:
         from zvt_crypto.contract.schema import get_schema

@@ -8,6 +8,7 @@ import click
 
 from zvt_crypto import __version__
 from zvt_crypto.cli.app import Context, cli, handle_errors
+from zvt_crypto.cli.dates import days_option
 
 
 @cli.command()
@@ -41,6 +42,7 @@ def info(obj: Context) -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.pass_obj
 @handle_errors
+@days_option
 def query(obj: Context, schema_name: str, exchange: str | None, symbols: tuple[str, ...],
           entity_ids: tuple[str, ...], level: str | None, start: str | None, end: str | None,
           columns: str | None, limit: int, order: str, tail: int | None, fmt: str) -> None:
