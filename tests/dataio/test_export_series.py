@@ -14,11 +14,11 @@ from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.ids import entity_id
 from zvt_crypto.contract.schema import Schema
 from zvt_crypto.contract.store import Store
-from zvt_crypto.dataio.exporters import SERIES_EXPORTS, export_factor, export_series
+from zvt_crypto.dataio.exporters import SERIES_EXPORTS, export_series
 from zvt_crypto.dataio.sample import sample_bars
 from zvt_crypto.domain import Bar, FundingRate, OpenInterest, OrderBookSnapshot, Trade
 from zvt_crypto.factors.base import make_factor
-from zvt_crypto.factors.engine import compute_factor, load_factor
+from zvt_crypto.factors.engine import compute_factor, export_factor, load_factor
 
 PERP = {"exchange": "binanceusdm", "symbol": "BTC/USDT:USDT"}
 EID = entity_id("binanceusdm", "BTC/USDT:USDT")
@@ -118,8 +118,8 @@ def test_factor_values_round_trip(sqlite_store: Store, tmp_path: Path, suffix: s
     stored = load_factor("macd", exchange="binance", symbols=["BTC/USDT", "ETH/USDT"], level="1h",
                          store=sqlite_store).reset_index()
     out = tmp_path / f"macd{suffix}"
-    rows = export_factor(sqlite_store, "macd", exchange="binance", symbols=["BTC/USDT", "ETH/USDT"], level="1h",
-                         out=out)
+    rows = export_factor("macd", exchange="binance", symbols=["BTC/USDT", "ETH/USDT"], level="1h", out=out,
+                         store=sqlite_store)
     assert rows == len(stored) == 2 * 24 * 5
     back = _read_back(out, ())
     assert list(back.columns) == ["entity_id", "timestamp", "macd", "signal", "hist"]
@@ -127,8 +127,8 @@ def test_factor_values_round_trip(sqlite_store: Store, tmp_path: Path, suffix: s
     assert back["timestamp"].tolist() == stored["timestamp"].dt.as_unit("ms").tolist()
     for name in ("macd", "signal", "hist"):  # NaN warm-up included, every value exact
         np.testing.assert_array_equal(back[name].to_numpy(float), stored[name].to_numpy(float))
-    one = export_factor(sqlite_store, "macd", exchange="binance", symbols=["ETH/USDT"], level="1h",
-                        start="2024-01-03", out=tmp_path / f"eth{suffix}")
+    one = export_factor("macd", exchange="binance", symbols=["ETH/USDT"], level="1h", start="2024-01-03",
+                        out=tmp_path / f"eth{suffix}", store=sqlite_store)
     assert one == 24 * 3 and list(_read_back(tmp_path / f"eth{suffix}", ()).columns) == [
         "timestamp", "macd", "signal", "hist"]
 

@@ -565,5 +565,6 @@ def test_a_level_the_venue_does_not_serve_is_refused_by_name(venue: Venue, level
     coarsest served level that builds it exactly."""
     with pytest.raises(UnsupportedDataError, match=rf"^{venue.exchange} does not serve {level} bars") as info:
         venue.record_bars([venue.case.symbols[0]], level=level)
-    assert f"record {source} bars and build {level} bars exactly from them" in str(info.value)
+    command = f"zvt-crypto resample --exchange {venue.exchange} --symbol SYMBOL --from {source} --to {level}"
+    assert str(info.value).endswith(f"; record {source} bars and build {level} bars exactly from them: {command}")
     assert venue.candle_requests() == []

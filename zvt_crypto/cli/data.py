@@ -1,4 +1,5 @@
-"""Data commands: ``import``, ``export bars|trades|funding|open-interest|orderbook|factor`` and ``coverage``."""
+"""Data commands: ``import``, ``export bars|trades|funding|open-interest|orderbook|factor``, ``resample`` and
+``coverage``."""
 
 from __future__ import annotations
 
@@ -115,11 +116,32 @@ def export_factor_command(obj: Context, name: str, exchange: str, symbols: tuple
                           params: tuple[str, ...], start: str | None, end: str | None, out: Path) -> None:
     """Write the stored values of factor NAME: timestamp, one column per output (as `factor show --out`)."""
     from zvt_crypto.contract.params import parse_params
-    from zvt_crypto.dataio.exporters import export_factor
+    from zvt_crypto.factors.engine import export_factor
 
-    rows = export_factor(obj.store, name, exchange=exchange, symbols=symbols, level=level,
-                         params=parse_params(params), start=start, end=end, out=out)
+    rows = export_factor(name, exchange=exchange, symbols=symbols, level=level,
+                         params=parse_params(params), start=start, end=end, out=out, store=obj.store)
     click.echo(f"wrote {rows} rows of factor {name} to {out}")
+
+
+@cli.command("resample")
+@click.option("--exchange", required=True)
+@click.option("--symbol", "symbols", multiple=True, required=True, help="ccxt unified symbol; repeat for several.")
+@click.option("--from", "source", required=True, help="The stored level to build from, e.g. 2h.")
+@click.option("--to", "target", required=True, help="The level to build, e.g. 4h (the source must divide it).")
+@click.option("--start", help="First interval to build (ISO-8601 or 30d, UTC); default: from the first stored bar.")
+@click.option("--end", help="Last interval to build (ISO-8601 or 30d, UTC); default: to the last stored bar.")
+@click.pass_obj
+@handle_errors
+@days_option
+def resample_command(obj: Context, exchange: str, symbols: tuple[str, ...], source: str, target: str,
+                     start: str | None, end: str | None) -> None:
+    """Build and store bars of a level the venue lacks from stored bars of one it serves: exact, complete
+    intervals only (zvt-crypto record names the level to record). Building again changes nothing."""
+    from zvt_crypto.dataio.resampling import resample_stored
+
+    for symbol in symbols:
+        click.echo(str(resample_stored(obj.store, exchange=exchange, symbol=symbol, source=source, target=target,
+                                       start=start, end=end)))
 
 
 @cli.command("coverage")

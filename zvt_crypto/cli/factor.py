@@ -96,15 +96,14 @@ def show(obj: Context, name: str, exchange: str, symbols: tuple[str, ...], level
     from zvt_crypto.contract.errors import InvalidInputError
     from zvt_crypto.contract.params import parse_params
     from zvt_crypto.contract.timeutil import iso_texts
-    from zvt_crypto.dataio.exporters import export_factor
     from zvt_crypto.factors.base import make_factor
-    from zvt_crypto.factors.engine import load_factor
+    from zvt_crypto.factors.engine import export_factor, load_factor
 
     if not symbols:
         raise InvalidInputError("show needs --symbol (one or more)")
     if out is not None:
-        rows = export_factor(obj.store, name, exchange=exchange, symbols=symbols, level=level,
-                             params=parse_params(params), start=start, end=end, out=out)
+        rows = export_factor(name, exchange=exchange, symbols=symbols, level=level,
+                             params=parse_params(params), start=start, end=end, out=out, store=obj.store)
         instance = make_factor(name, parse_params(params))
         click.echo(f"wrote {rows} rows of {instance.factor_id(level)} to {out}")
         return

@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ import pandas as pd
 from sqlalchemy import delete, func, select
 
 from zvt_crypto.contract.errors import InvalidInputError, NoUsableDataError
+from zvt_crypto.contract.export import export_format, nothing_stored, write_export
 from zvt_crypto.contract.ids import parse_entity_id, symbol_of
 from zvt_crypto.contract.levels import Level
 from zvt_crypto.contract.progress import OnProgress
@@ -206,6 +208,41 @@ def load_factor(
     if "filter_result" in frame:
         frame["filter_result"] = frame["filter_result"].astype("Int8")
     return frame
+
+
+def export_factor(
+    factor: Factor | str,
+    *,
+    level: Level | str,
+    out: str | Path,
+    params: Mapping[str, Any] | None = None,
+    exchange: str | None = None,
+    symbols: str | Sequence[str] | None = None,
+    start: TimeLike | None = None,
+    end: TimeLike | None = None,
+    store: StoreLike = None,
+) -> int:
+    """Write the stored values of a factor to ``out`` (CSV or Parquet by extension, through the writer of every
+    export, :func:`zvt_crypto.contract.export.write_export`): ``timestamp`` (after ``entity_id`` when there are
+    several symbols), then one column per output. Returns the rows written.
+
+    >>> export_factor("macd", level="1h", exchange="binance", symbols="BTC/USDT", out="m.csv")  # doctest: +SKIP
+    """
+    out = Path(out).expanduser()
+    export_format(out)  # an unknown extension fails before the query
+    names = _as_list(symbols)
+    if not names:
+        raise InvalidInputError("exporting factor values needs --symbol (one or more)")
+    instance = make_factor(factor, params) if isinstance(factor, str) else factor
+    frame = load_factor(instance, level=level, exchange=exchange, symbols=names, start=start, end=end, store=store)
+    if len(frame) == 0:
+        raise InvalidInputError(nothing_stored(f"values of {instance.factor_id(level)}", ", ".join(names), start, end,
+                                               "zvt-crypto factor compute"))
+    table = frame.reset_index()
+    table["timestamp"] = pd.to_datetime(table["timestamp"], utc=True).dt.as_unit("ms")
+    if len(names) == 1:
+        table = table.drop(columns="entity_id")
+    return write_export(table, out)
 
 
 # -- steps ---------------------------------------------------------------------------------------------------------

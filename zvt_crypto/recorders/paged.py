@@ -107,7 +107,7 @@ class PagedRecorder(Recorder):
             if served is not None and level.timeframe not in served:
                 raise UnsupportedDataError(
                     f"{context.exchange.id} does not serve {level} {self.kind}; it serves {_by_length(served)}"
-                    + (_resample_hint(level, served) if self.kind.endswith("bars") else "")
+                    + (_resample_hint(level, served, context.exchange.id) if self.kind.endswith("bars") else "")
                 )
         elif options.get("level") is not None:
             raise InvalidInputError(f"{self.kind} have no level; drop level={options['level']!r}")
@@ -425,12 +425,12 @@ def _by_length(served: set[str]) -> str:
     return ", ".join(sorted(served, key=lambda name: (name not in known, known.get(name, 0), name)))
 
 
-def _resample_hint(level: Level, served: set[str]) -> str:
+def _resample_hint(level: Level, served: set[str], exchange: str) -> str:
     """How to build ``level`` exactly from a level the venue serves (the coarsest that divides it), if any."""
     finer = [known for name in served if name in Level._value2member_map_
              and (known := Level(name)) != level and known.divides(level)]
     if not finer:
         return ""
     source = max(finer, key=lambda known: known.ms)
-    return (f"; record {source} bars and build {level} bars exactly from them "
-            f"(zvt_crypto.contract.resample.resample_bars(bars, {str(source)!r}, {str(level)!r}))")
+    return (f"; record {source} bars and build {level} bars exactly from them: zvt-crypto resample --exchange "
+            f"{exchange} --symbol SYMBOL --from {source} --to {level}")
