@@ -81,5 +81,9 @@ def test_days_and_start_together_or_not_positive_are_refused(db: str, tmp_path: 
     assert both.returncode == 1
     assert both.stderr == "error: --days 3 and --start 2024-01-01 both say where to start; pass one of them\n"
     assert not (tmp_path / "x.csv").exists()
+    backtest = run_cli("--db-url", db, "backtest", "--strategy", "sma_cross", "--exchange", "binance", "--symbol",
+                       "BTC/USDT", "--level", "1h", "--start", "2024-01-01", "--days", "3")  # --days of data_options
+    assert backtest.returncode == 1
+    assert backtest.stderr == "error: --days 3 and --start 2024-01-01 both say where to start; pass one of them\n"
     zero = run_cli("--db-url", db, "query", "Bar", "--days", "0")
     assert zero.returncode == 2 and "Invalid value for '--days'" in zero.stderr

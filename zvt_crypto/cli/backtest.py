@@ -9,7 +9,6 @@ from typing import Any
 import click
 
 from zvt_crypto.cli.app import Context, cli, handle_errors
-from zvt_crypto.cli.dates import days_option
 from zvt_crypto.cli.trading_options import annualisation_option, cost_options, data_options, engine_option
 
 
@@ -25,7 +24,6 @@ from zvt_crypto.cli.trading_options import annualisation_option, cost_options, d
 @click.option("--list", "list_strategies", is_flag=True, help="List the strategies and their parameters.")
 @click.pass_obj
 @handle_errors
-@days_option
 def backtest(obj: Context, strategy: str | None, exchange: str | None, symbols: tuple[str, ...], level: str | None,
              start: str | None, end: str | None, params: tuple[str, ...], cash: float, fee: float | None,
              slippage: float, leverage: float, engine: str, periods_per_year: float | None, out: Path | None,

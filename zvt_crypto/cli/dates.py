@@ -16,17 +16,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def days_option(command: F) -> F:
-    """Add ``--days N`` to a command that takes ``start``; goes directly above the ``def`` (under
-    ``@handle_errors``, so ``--days`` with ``--start`` is a one-line ``error: …``)."""
+    """Add ``--days N`` to a command that takes ``start`` (anywhere among its decorators: ``--days`` with
+    ``--start`` is a one-line ``error: …`` of its own)."""
 
     @wraps(command)
     def wrapper(*args: Any, days: int | None = None, **kwargs: Any) -> Any:
         if days is not None:
-            from zvt_crypto.contract.errors import InvalidInputError
-
             if kwargs.get("start") is not None:
-                raise InvalidInputError(f"--days {days} and --start {kwargs['start']} both say where to start; "
-                                        "pass one of them")
+                from zvt_crypto.cli.app import fail
+
+                fail(f"--days {days} and --start {kwargs['start']} both say where to start; pass one of them")
             kwargs["start"] = f"{days}d"
         return command(*args, **kwargs)
 

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from zvt_crypto.cli.app import Context, cli, handle_errors
-from zvt_crypto.cli.dates import days_option
 from zvt_crypto.cli.trading_options import annualisation_option, cost_options, data_options, engine_option
 
 if TYPE_CHECKING:
@@ -51,7 +50,6 @@ if TYPE_CHECKING:
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @click.pass_obj
 @handle_errors
-@days_option
 def optimize_command(obj: Context, strategy: str | None, exchange: str | None, symbols: tuple[str, ...],
                      level: str | None, start: str | None, end: str | None, grid: tuple[str, ...],
                      params: tuple[str, ...], method: str, n_iter: int | None, seed: int, metric: str,

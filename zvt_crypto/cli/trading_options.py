@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from zvt_crypto.cli.dates import days_option
+
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
@@ -19,7 +21,7 @@ def _compose(*options: Decorator) -> Decorator:
     return apply
 
 
-#: ``--strategy --exchange --symbol… --level --start --end``: which strategy, on which stored bars.
+#: ``--strategy --exchange --symbol… --level --start --days --end``: which strategy, on which stored bars.
 data_options = _compose(
     click.option("--strategy", metavar="NAME|module:Class",
                  help="A registered strategy (zvt-crypto backtest --list) or module:Class."),
@@ -27,6 +29,7 @@ data_options = _compose(
     click.option("--symbol", "symbols", multiple=True, help="ccxt unified symbol; repeat for several."),
     click.option("--level", help="Level: 1m 5m 15m 30m 1h 2h 4h 6h 12h 1d 3d 1w."),
     click.option("--start", help="Inclusive start (ISO-8601 or 30d, UTC); default: the first stored bar."),
+    days_option,
     click.option("--end", help="Inclusive end (ISO-8601 or 30d, UTC); default: the last stored bar."),
 )
 
