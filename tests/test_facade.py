@@ -135,7 +135,7 @@ def test_report_is_the_plot_with_the_metrics_table(tmp_path: Path) -> None:
     fill_home()
     result = zc.backtest("sma_cross", exchange="binance", symbols=SYMBOLS, level="1h", fee=0.001)
     html = result.report(tmp_path / "run.html").read_text()
-    assert html.count(" and trades\"") == len(SYMBOLS) and "total_return" in html  # a price panel each, the table
+    assert html.count(" and trades\"") == len(SYMBOLS) and "total return" in html  # a price panel each, the table
 
 
 def test_paper_creates_and_steps_an_account() -> None:

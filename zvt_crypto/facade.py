@@ -55,7 +55,7 @@ def record(kind: str, *, exchange: str, symbols: Sequence[str] = (), level: str 
             ``"funding"`` or ``"open_interest"`` (``-`` or ``_`` alike).
         exchange: a ccxt id (``"binance"``, ``"binanceusdm"``).
         symbols: ccxt unified symbols (``"BTC/USDT"``, ``"BTC/USDT:USDT"``); none for ``markets``.
-        level: ``1m 5m 15m 30m 1h 4h 1d 1w`` for bars and open interest.
+        level: ``1m 5m 15m 30m 1h 2h 4h 6h 12h 1d 3d 1w`` for bars and open interest.
         start, end: inclusive UTC bounds; default: resume after the stored data, up to the venue's now.
         config: the venues' ccxt options (``zc.sim()`` yields one) and the store; default: the loaded config.
         store: where to write; default: the config's store.

@@ -79,6 +79,17 @@ def test_query_formats(demo_home: Path) -> None:
 
 
 @pytest.mark.slow  # on the demo's data
+def test_query_newest_first_and_the_tail(demo_home: Path) -> None:
+    args = ("query", "Bar", "--exchange", "binance", "--symbol", "BTC/USDT", "--level", "1m", "--format", "json")
+    every = [row["timestamp"] for row in json.loads(run(demo_home, *args, "--limit", "0").stdout)]
+    newest = [row["timestamp"] for row in json.loads(run(demo_home, *args, "--order", "desc", "--limit", "3").stdout)]
+    tail = [row["timestamp"] for row in json.loads(run(demo_home, *args, "--tail", "3").stdout)]
+    assert every == sorted(every) and len(every) > 3
+    assert newest == every[:-4:-1]  # the last three, newest first
+    assert tail == every[-3:]       # the last three, oldest first
+
+
+@pytest.mark.slow  # on the demo's data
 def test_export_then_import_round_trip(demo_home: Path, tmp_path: Path) -> None:
     out = tmp_path / "eth_1h.csv"
     result = run(demo_home, "export", "bars", "--exchange", "binance", "--symbol", "ETH/USDT", "--level", "1h",

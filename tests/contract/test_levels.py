@@ -27,11 +27,11 @@ def test_parse_and_aliases(text: str | Level, expected: Level) -> None:
     assert Level.parse(text) is expected
 
 
-@pytest.mark.parametrize("text", ["2h", "", "1y", "hourly", "1s", "m1"])
+@pytest.mark.parametrize("text", ["3h", "", "1y", "hourly", "1s", "m1"])
 def test_parse_rejects_unknown(text: str) -> None:
     with pytest.raises(InvalidInputError, match="unknown level") as info:
         Level.parse(text)
-    assert "1m, 5m, 15m, 30m, 1h, 4h, 1d, 1w" in str(info.value)
+    assert "1m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 12h, 1d, 3d, 1w" in str(info.value)
 
 
 def test_month_hint() -> None:
@@ -44,7 +44,8 @@ def test_str_ms_timeframe() -> None:
     assert f"{Level.m15}" == "15m"
     assert Level.h4.timeframe == "4h"
     assert [level.ms for level in Level] == [
-        MINUTE_MS, 5 * MINUTE_MS, 15 * MINUTE_MS, 30 * MINUTE_MS, HOUR_MS, 4 * HOUR_MS, DAY_MS, WEEK_MS,
+        MINUTE_MS, 5 * MINUTE_MS, 15 * MINUTE_MS, 30 * MINUTE_MS, HOUR_MS, 2 * HOUR_MS, 4 * HOUR_MS, 6 * HOUR_MS,
+        12 * HOUR_MS, DAY_MS, 3 * DAY_MS, WEEK_MS,
     ]
 
 
@@ -77,6 +78,36 @@ def test_weekly_grid_is_anchored_on_monday() -> None:
         assert floored.day_name() == "Monday"
         assert floored == floored.normalize()
         assert floored <= stamp < floored + pd.Timedelta(days=7)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("2h", Level.h2), ("2H", Level.h2), ("120m", Level.h2), ("6h", Level.h6), ("6H", Level.h6),
+     ("360m", Level.h6), ("12h", Level.h12), ("12H", Level.h12), ("720m", Level.h12), ("3d", Level.d3),
+     ("3D", Level.d3), ("72h", Level.d3)],
+)
+def test_binance_levels_2h_6h_12h_3d(text: str, expected: Level) -> None:
+    assert Level.parse(text) is expected
+    assert Level.parse(text).timeframe == expected.value  # the ccxt timeframe Binance serves
+
+
+def test_three_day_grid_is_anchored_at_the_epoch() -> None:
+    # Binance's 3d klines open every third day from 1970-01-01: 2023-12-31 is one (day 19722 = 3 × 6574)
+    assert Level.d3.floor(to_ms("2024-01-01T12:00Z")) == to_ms("2023-12-31")
+    assert Level.d3.floor(to_ms("2024-01-03")) == to_ms("2024-01-03")
+    assert Level.d3.ceil(to_ms("2024-01-01")) == to_ms("2024-01-03")
+    assert Level.d3.floor(0) == 0 and Level.d3.floor(3 * DAY_MS - 1) == 0
+    assert Level.h6.floor(to_ms("2024-01-01T17:59Z")) == to_ms("2024-01-01T12:00Z")
+    assert Level.h12.floor(to_ms("2024-01-01T11:59Z")) == to_ms("2024-01-01")
+    assert Level.h2.floor(to_ms("2024-01-01T03:30Z")) == to_ms("2024-01-01T02:00Z")
+
+
+def test_divides_the_new_levels() -> None:
+    assert Level.d1.divides(Level.d3) and Level.h12.divides(Level.d3) and Level.m1.divides(Level.d3)
+    assert Level.h2.divides(Level.h6) and Level.h6.divides(Level.h12) and Level.h12.divides(Level.d1)
+    assert not Level.h4.divides(Level.h6)  # 6h bars are not whole 4h bars
+    assert not Level.d3.divides(Level.w1)  # 7 days are not whole 3-day bars
+    assert not Level.d1.divides(Level.d3) or Level.d3.anchor_ms == 0
 
 
 def test_is_aligned() -> None:

@@ -224,7 +224,7 @@ def test_exchange_alone_under_en_us_collation(pg_server: PgServer, bars: BarsFac
         ({"level": "1h", "order": "-vwap"}, "cannot order by 'vwap'"),
         ({"level": "1h", "symbols": ["BTC/USDT"]}, "symbols need an exchange"),
         ({"level": "1M"}, "'1M' is a month in ccxt; minute bars are '1m'"),
-        ({"level": "2h"}, "unknown level '2h'"),
+        ({"level": "3h"}, "unknown level '3h'"),
         ({"level": "1h", "exchange": "binance", "symbols": ["BTCUSDT"]}, "invalid symbol 'BTCUSDT'"),
         ({"level": "1h", "start_timestamp": "not a date"}, "cannot read 'not a date' as a time"),
     ],

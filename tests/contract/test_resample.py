@@ -91,3 +91,25 @@ def test_misaligned_source_is_refused() -> None:
     minutes = _minutes("BTC/USDT", "2024-01-01", 120)
     with pytest.raises(InvalidInputError, match="not aligned"):
         resample_bars(minutes, "5m", "1h")
+
+
+@pytest.mark.parametrize(("source", "target", "rule"), [("1m", "2h", "2h"), ("1m", "6h", "6h"), ("1m", "12h", "12h"),
+                                                        ("1h", "3d", "72h"), ("1d", "3d", "72h")])
+def test_new_levels_equal_pandas_resample_on_the_epoch_grid(source: str, target: str, rule: str) -> None:
+    # 2023-12-30 12:00 starts mid-bar for every target: the first (incomplete) interval must be left out
+    periods = {"1m": 3 * 1440, "1h": 10 * 24, "1d": 10}[source]
+    start = "2023-12-30" if source == "1d" else "2023-12-30T12:00Z"
+    frame = sample_bars("BTC/USDT", start, periods, level=source).assign(entity_id="pair_binance_BTC-USDT")
+    frame = frame.set_index(["entity_id", "timestamp"])
+    got = resample_bars(frame, source, target).reset_index(level=0, drop=True)
+    flat = frame.reset_index(level=0, drop=True)
+    reference = flat.resample(rule, label="left", closed="left", origin="epoch").agg(
+        {"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"})
+    counts = flat["close"].resample(rule, label="left", closed="left", origin="epoch").count()
+    per_bar = pd.Timedelta(rule) // pd.Timedelta(source.replace("m", "min").replace("d", "D"))
+    reference = reference[counts == per_bar]
+    assert len(got) >= 2 and list(got.index) == list(reference.index)
+    for column in ("open", "high", "low", "close", "volume"):
+        np.testing.assert_allclose(got[column].to_numpy(), reference[column].to_numpy(), rtol=0, atol=1e-9)
+    if target == "3d":  # Binance's grid: every third day from 1970-01-01 (2023-12-31, 2024-01-03, …)
+        assert got.index[0] == pd.Timestamp("2023-12-31", tz="UTC")

@@ -362,7 +362,7 @@ def test_kind_override_and_validation(sqlite_store: Store, tmp_path: Path) -> No
     with pytest.raises(InvalidInputError, match="invalid symbol"):
         import_bars(sqlite_store, path, exchange="okx", symbol="ETHUSDT", level="1h")
     with pytest.raises(InvalidInputError, match="unknown level"):
-        import_bars(sqlite_store, path, exchange="okx", symbol="ETH/USDT", level="2h")
+        import_bars(sqlite_store, path, exchange="okx", symbol="ETH/USDT", level="3h")
 
 
 # -- errors --------------------------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ def _stored(store: Store, level: str = "1m") -> pd.DataFrame:
 @pytest.mark.parametrize(("span_ms", "budget", "expected"), [
     (DAY_MS - MINUTE_MS, 2_000, "1m"),      # 1,440 one-minute bars fit
     (2 * DAY_MS, 2_000, "5m"),              # 2,881 do not; 577 five-minute bars do
-    (1_000_000 * MINUTE_MS, 2_000, "1d"),   # a million minutes: 695 days (4h would be 4,167)
+    (1_000_000 * MINUTE_MS, 2_000, "12h"),  # a million minutes: 695 days, 1,390 12h bars (6h would be 2,779)
     (50 * HOUR_MS, 100, "1h"),              # 30m would be 101 bars
     (10_000 * 7 * DAY_MS, 10, "1w"),        # nothing fits: the coarsest level
 ])
@@ -52,7 +52,7 @@ def test_display_level_is_the_finest_within_the_budget(span_ms: int, budget: int
 
 def test_display_level_keeps_to_levels_built_from_whole_stored_bars() -> None:
     start = 1_704_067_200_000
-    assert display_level("4h", start, start + 30 * DAY_MS, 100) == Level.d1  # 180 4h bars → 1d, never 1h
+    assert display_level("4h", start, start + 30 * DAY_MS, 100) == Level.h12  # 180 4h bars → 12h, never 6h
     assert display_level("1d", start, start + 3 * DAY_MS, 100) == Level.d1
     with pytest.raises(InvalidInputError, match="budget"):
         display_level("1m", start, start + DAY_MS, 0)

@@ -187,7 +187,7 @@ def test_clear_errors(sqlite_store: Store) -> None:
         compute_factor(windowed(), exchange="binance", symbols=SYMBOLS, level="1h", start="2024-02-01",
                        end="2024-01-01", store=sqlite_store)
     with pytest.raises(InvalidInputError, match="level"):
-        compute_factor(windowed(), exchange="binance", symbols=SYMBOLS, level="2h", store=sqlite_store)
+        compute_factor(windowed(), exchange="binance", symbols=SYMBOLS, level="3h", store=sqlite_store)
     assert len(FactorValue.query_data(store=sqlite_store)) == 0
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from zvt_crypto.contract.config import Config, load_config
 from zvt_crypto.contract.errors import InvalidInputError
+from zvt_crypto.contract.levels import Level
 from zvt_crypto.contract.store import Store
 from zvt_crypto.domain import Bar, CryptoPair, KnownGap
 from zvt_crypto.domain.coverage import coverage
@@ -149,3 +150,46 @@ def to_ms_(text: str) -> int:
     from zvt_crypto.contract.timeutil import to_ms
 
     return to_ms(text)
+
+
+@pytest.mark.parametrize(("level", "start", "count"), [("2h", "2024-01-05", 36), ("6h", "2024-01-03", 20),
+                                                       ("12h", "2024-01-01", 14), ("3d", "2023-12-01", 12)])
+def test_records_2h_6h_12h_3d_as_binance_serves_them(sim: SimulatedExchange, sim_store: Store, sim_config: Config,
+                                                      level: str, start: str, count: int) -> None:
+    summary = record(sim_store, sim_config, symbols=["BTC/USDT"], level=level, start=start)
+    assert not summary.failed, str(summary)
+    stored = Bar.query_data(entity_ids=[BTC], level=level, store=sim_store)
+    reference = venue_bars(sim, "BTC/USDT", level, to_ms_(start), 1000)
+    reference = reference[reference["timestamp"] < Level.parse(level).floor(NOW)]  # closed bars only
+    assert len(stored) == count == len(reference)
+    stamps = stored.index.get_level_values("timestamp").as_unit("ms").asi8
+    np.testing.assert_array_equal(stamps, reference["timestamp"].to_numpy())
+    assert Level.parse(level).is_aligned(stamps).all()  # on the venue's grid (3d: every third day from the epoch)
+    for column in ("open", "high", "low", "close", "volume"):
+        np.testing.assert_allclose(stored[column].to_numpy(), reference[column].to_numpy(), rtol=1e-12)
+    if level == "3d":
+        assert stamps[0] == to_ms_("2023-12-01") and stamps[-1] == to_ms_("2024-01-03")
+
+
+@pytest.mark.parametrize(("source", "target", "start"), [("1h", "6h", "2024-01-03"), ("1d", "3d", "2023-12-01"),
+                                                         ("2h", "12h", "2024-01-04T06:00Z")])
+def test_a_level_built_from_stored_bars_equals_the_venues_own(sim: SimulatedExchange, sim_store: Store,
+                                                              sim_config: Config, source: str, target: str,
+                                                              start: str) -> None:
+    """``resample`` builds what the venue would serve: the sim's own 6h / 3d / 12h klines, bar for bar."""
+    from zvt_crypto.dataio.resampling import resample_stored
+
+    summary = record(sim_store, sim_config, symbols=["BTC/USDT"], level=source, start=start)
+    assert not summary.failed, str(summary)
+    done = resample_stored(sim_store, exchange="binance", symbol="BTC/USDT", source=source, target=target)
+    built = Bar.query_data(entity_ids=[BTC], level=target, store=sim_store)
+    assert done.built == done.changed == len(built) > 0
+    reference = venue_bars(sim, "BTC/USDT", target, Level.parse(target).ceil(to_ms_(start)), 1000)
+    reference = reference[reference["timestamp"] < Level.parse(target).floor(NOW)]  # the venue's closed bars
+    stamps = built.index.get_level_values("timestamp").as_unit("ms").asi8
+    np.testing.assert_array_equal(stamps, reference["timestamp"].to_numpy())
+    for column in ("open", "high", "low", "close"):
+        np.testing.assert_array_equal(built[column].to_numpy(), reference[column].to_numpy())
+    np.testing.assert_allclose(built["volume"].to_numpy(), reference["volume"].to_numpy(), rtol=1e-12)
+    again = resample_stored(sim_store, exchange="binance", symbol="BTC/USDT", source=source, target=target)
+    assert (again.built, again.changed) == (done.built, 0)  # idempotent

@@ -86,7 +86,8 @@ def test_open_interest_hourly_from_29_days_back(sim: SimulatedExchange, sim_stor
     np.testing.assert_array_equal(stored["open_interest_value"].to_numpy(),
                                   [r["openInterestValue"] for r in reference])
 
-    with pytest.raises(UnsupportedDataError, match="binanceusdm does not serve 1m open interest; it serves 15m"):
+    served = "5m, 15m, 30m, 1h, 2h, 4h, 6h, 12h, 1d"  # shortest first; no level divides 1m, so no resample hint
+    with pytest.raises(UnsupportedDataError, match=f"binanceusdm does not serve 1m open interest; it serves {served}$"):
         record(OpenInterestRecorder, sim_store, sim_config, level="1m")
 
 

@@ -132,3 +132,27 @@ def test_a_symbol_failing_mid_range_reports_the_rows_it_stored(sim: SimulatedExc
         assert str(summary).startswith(f"Bar from binance: 2 symbol(s), {3000 + 3 * 1440} rows written")
     finally:
         store.dispose()
+
+
+def test_a_symbol_bar_counts_its_pages_of_those_the_range_takes(sim: SimulatedExchange, sim_store: Store,
+                                                                sim_config: Config) -> None:
+    from rich.progress import Progress
+
+    class Watched(Progress):
+        """A silent display that keeps every (completed, total) a task was set to."""
+
+        seen: dict[str, list[tuple[float, float | None]]] = {}
+
+        def update(self, task_id: object, **fields: object) -> None:  # type: ignore[override]
+            super().update(task_id, **fields)  # type: ignore[arg-type]
+            task = self._tasks[task_id]  # type: ignore[index]
+            self.seen.setdefault(task.description.strip(), []).append((task.completed, task.total))
+
+    progress = Watched(disable=True)
+    summary = record(sim_store, sim_config, start="2024-01-01", _progress=progress)
+    assert not summary.failed, str(summary)
+    pages = progress.seen["BTC/USDT pages"]
+    served = [r for r in sim.requests if r.path == "/api/v3/klines"]
+    assert pages[0] == (0, 11)  # a week of 1m bars from its start, 1,000 a page: 11 pages expected before the first
+    assert pages[-1] == (len(served), len(served)) == (11, 11)
+    assert [done for done, _total in pages] == [*range(12), 11]  # one step per page, then settled

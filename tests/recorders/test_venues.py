@@ -557,9 +557,14 @@ def test_funding_rates_from_a_spot_only_venue_are_refused_by_name(venue: Venue) 
     assert venue.server.requests == []  # refused before any request
 
 
-@pytest.mark.parametrize(("venue", "level"), [("coinbase", "4h"), ("bithumb", "1d")], indirect=["venue"])
-def test_a_level_the_venue_does_not_serve_is_refused_by_name(venue: Venue, level: str) -> None:
-    """Coinbase has no 4h candles, ccxt's Bithumb no 1d: refused before any candle request."""
-    with pytest.raises(UnsupportedDataError, match=rf"^{venue.exchange} does not serve {level} bars"):
+@pytest.mark.parametrize(("venue", "level", "source"), [("coinbase", "4h", "2h"), ("coinbase", "3d", "1d"),
+                                                         ("coinbase", "12h", "6h"), ("bithumb", "1d", "4h")],
+                         indirect=["venue"])
+def test_a_level_the_venue_does_not_serve_is_refused_by_name(venue: Venue, level: str, source: str) -> None:
+    """Coinbase has no 4h, 12h or 3d candles, ccxt's Bithumb no 1d: refused before any candle request, naming the
+    coarsest served level that builds it exactly."""
+    with pytest.raises(UnsupportedDataError, match=rf"^{venue.exchange} does not serve {level} bars") as info:
         venue.record_bars([venue.case.symbols[0]], level=level)
+    command = f"zvt-crypto resample --exchange {venue.exchange} --symbol SYMBOL --from {source} --to {level}"
+    assert str(info.value).endswith(f"; record {source} bars and build {level} bars exactly from them: {command}")
     assert venue.candle_requests() == []

@@ -248,6 +248,16 @@ def test_json_and_display():
     assert frame.loc["max_drawdown_duration", "value"] == pd.Timedelta(days=2)
 
 
+def test_display_is_for_people_no_exponent_and_no_timedelta_repr() -> None:
+    shown = metrics_frame({"initial_equity": 10_000.0, "final_equity": 1_234_567.891, "sharpe": 1.23456,
+                           "beta": -0.000123456, "n_bars": 1_000_000,
+                           "avg_holding_time": pd.Timedelta("0 days 23:53:28.695000"),
+                           "max_drawdown_duration": pd.Timedelta(days=52, hours=4, minutes=10)})["display"]
+    assert shown.to_dict() == {"initial_equity": "10,000.00", "final_equity": "1,234,567.89", "sharpe": "1.235",
+                               "beta": "-0.0001235", "n_bars": "1,000,000", "avg_holding_time": "23h 53m",
+                               "max_drawdown_duration": "52d 4h"}
+
+
 def test_input_validation_and_naive_index_taken_as_utc():
     naive = pd.Series([100.0, 101.0], index=pd.date_range("2024-01-01", periods=2, freq="D"))
     assert compute_metrics(naive, periods_per_year=365)["start"] == T0

@@ -22,8 +22,8 @@ from zvt_crypto.trader.paper import PaperTrader, account_trades
 pytest.importorskip("backtesting")
 
 
-def run(store: Store, *args: str) -> Result:
-    return CliRunner().invoke(cli, ["--db-url", str(store.url), "paper", *args])
+def run(store: Store, *args: str, answer: str | None = None) -> Result:
+    return CliRunner().invoke(cli, ["--db-url", str(store.url), "paper", *args], input=answer)
 
 
 def test_the_paper_commands_on_growing_data(sqlite_store: Store) -> None:
@@ -68,7 +68,14 @@ def test_the_paper_commands_on_growing_data(sqlite_store: Store) -> None:
     reset = run(store, "reset", "goog")
     assert reset.exit_code == 0 and account_trades("goog", store).empty
     assert "goog: 140 new bars" in run(store, "step", "goog").output
-    assert run(store, "delete", "goog").output.strip() == "paper account goog deleted"
+    for answer in ("n\n", "", None):  # declined, just Enter (the default is no), no answer at all (a script)
+        kept = run(store, "delete", "goog", answer=answer)
+        assert kept.exit_code == 1 and not account_trades("goog", store).empty, kept.output
+    assert "pass --yes" in kept.output and "Traceback" not in kept.output
+    assert run(store, "delete", "goog", answer="y\n").output.strip().endswith("paper account goog deleted")
+    run(store, "create", "goog", "--strategy", "sma_cross", "--exchange", "binance", "--symbol", "GOOG/USD",
+        "--level", "1d")
+    assert run(store, "delete", "goog", "--yes").output.strip() == "paper account goog deleted"
     assert "no paper accounts yet" in run(store, "status").output
 
 

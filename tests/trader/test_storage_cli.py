@@ -160,7 +160,7 @@ def test_backtest_engine_auto_runs_the_vectorised_path_with_the_event_engines_tr
     (["--strategy", "sma_cross", "--param", "speed=3"], "has no parameter(s) speed"),
     (["--strategy", "sma_cross", "--param", "fast"], "bad parameter 'fast': write it as name=value"),
     (["--strategy", "sma_cross", "--start", "2030-01-01"], "no 1h bars of BTC/USDT on binance between 2030"),
-    (["--strategy", "sma_cross", "--level", "2h"], "unknown level '2h'"),
+    (["--strategy", "sma_cross", "--level", "3h"], "unknown level '3h'"),
     ([], "name a strategy"),
 ])
 def test_bad_input_is_a_clear_error(sqlite_store: Store, filled: Callable[[Store], Store], args: list[str],

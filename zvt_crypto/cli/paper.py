@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from zvt_crypto.cli.app import Context, cli, handle_errors
+from zvt_crypto.cli.dates import days_option
 from zvt_crypto.cli.trading_options import cost_options
 
 
@@ -22,7 +23,7 @@ def paper() -> None:
 @click.option("--strategy", required=True, metavar="NAME|module:Class", help="A registered strategy or module:Class.")
 @click.option("--exchange", required=True, help="ccxt exchange id, e.g. binance.")
 @click.option("--symbol", "symbols", multiple=True, required=True, help="ccxt unified symbol; repeat for several.")
-@click.option("--level", required=True, help="Level: 1m 5m 15m 30m 1h 4h 1d 1w.")
+@click.option("--level", required=True, help="Level: 1m 5m 15m 30m 1h 2h 4h 6h 12h 1d 3d 1w.")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Strategy parameter; repeatable.")
 @cost_options
 @click.option("--max-position", type=float, help="Risk: |notional| of one symbol ≤ this fraction of equity.")
@@ -30,13 +31,14 @@ def paper() -> None:
 @click.option("--max-leverage", type=float, help="Risk: cap on the leverage a symbol may use.")
 @click.option("--max-drawdown", type=float, help="Risk: kill switch at this drawdown from the peak (e.g. 0.25).")
 @click.option("--daily-loss", type=float, help="Risk: no new risk for the UTC day after losing this fraction.")
-@click.option("--start", help="First bar it trades (ISO-8601, UTC); default: the next bar to be recorded.")
+@click.option("--start", help="First bar it trades (ISO-8601 or 30d, UTC); default: the next bar to be recorded.")
 @click.option("--warmup", type=int, default=500, show_default=True, help="Bars before the start that warm up "
               "the indicators.")
 @click.option("--reset", "replace", is_flag=True, help="Replace an existing account of that name (its history "
               "is dropped).")
 @click.pass_obj
 @handle_errors
+@days_option
 def create_command(obj: Context, name: str, strategy: str, symbols: tuple[str, ...], exchange: str, level: str,
                    params: tuple[str, ...], cash: float, fee: float | None, slippage: float, leverage: float,
                    max_position: float | None, max_gross: float | None, max_leverage: float | None,
@@ -62,7 +64,7 @@ def create_command(obj: Context, name: str, strategy: str, symbols: tuple[str, .
 @paper.command("step")
 @click.argument("name", required=False)
 @click.option("--all", "every", is_flag=True, help="Step every account.")
-@click.option("--until", help="Process bars up to this time only (ISO-8601, UTC).")
+@click.option("--until", help="Process bars up to this time only (ISO-8601 or 30d, UTC).")
 @click.pass_obj
 @handle_errors
 def step_command(obj: Context, name: str | None, every: bool, until: str | None) -> None:
@@ -146,9 +148,10 @@ def trades_command(obj: Context, name: str, show_orders: bool, limit: int) -> No
 
 @paper.command("reset")
 @click.argument("name")
-@click.option("--start", help="Start over from this time (ISO-8601, UTC); default: the account's start.")
+@click.option("--start", help="Start over from this time (ISO-8601 or 30d, UTC); default: the account's start.")
 @click.pass_obj
 @handle_errors
+@days_option
 def reset_command(obj: Context, name: str, start: str | None) -> None:
     """Drop the history of account NAME and start it over (same strategy and settings)."""
     from zvt_crypto.contract.timeutil import iso
@@ -160,13 +163,28 @@ def reset_command(obj: Context, name: str, start: str | None) -> None:
 
 @paper.command("delete")
 @click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (scripts).")
 @click.pass_obj
 @handle_errors
-def delete_command(obj: Context, name: str) -> None:
-    """Delete account NAME and its history."""
+def delete_command(obj: Context, name: str, yes: bool) -> None:
+    """Delete account NAME and its history (asks first; --yes does not)."""
     from zvt_crypto.contract.errors import InvalidInputError
     from zvt_crypto.trader.paper import delete_account
+    from zvt_crypto.trader.paper_queries import list_accounts
 
+    if name not in list_accounts(obj.store):
+        raise InvalidInputError(f"no paper account {name!r}")
+    if not yes and not _confirmed(f"delete paper account {name!r} and all its history?"):
+        raise InvalidInputError(f"paper account {name!r} kept (nothing deleted); pass --yes to delete without asking")
     if not delete_account(name, obj.store):
         raise InvalidInputError(f"no paper account {name!r}")
     click.echo(f"paper account {name} deleted")
+
+
+def _confirmed(question: str) -> bool:
+    """The user's yes; no answer at all (stdin closed: a script) is a no."""
+    try:
+        return click.confirm(question, default=False)
+    except click.Abort:
+        click.echo("", err=True)
+        return False

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from zvt_crypto.cli.app import Context, cli, fail, handle_errors
+from zvt_crypto.cli.dates import days_option
 from zvt_crypto.domain.kinds import KINDS
 
 if TYPE_CHECKING:
@@ -63,11 +64,12 @@ def _command(name: str, schema_name: str, leveled: bool, help_text: str) -> Call
                   help="ccxt exchange id, e.g. binance or binanceusdm; repeat to record several venues at once.")
     @click.option("--symbol", "symbols", multiple=True, required=name != "markets",
                   help="ccxt unified symbol; repeat for several.")
-    @click.option("--start", help="Inclusive start (ISO-8601, UTC); default: resume after the stored data.")
-    @click.option("--end", help="Inclusive end (ISO-8601, UTC); default: the venue's now.")
+    @click.option("--start", help="Inclusive start (ISO-8601 or 30d, UTC); default: resume after the stored data.")
+    @click.option("--end", help="Inclusive end (ISO-8601 or 30d, UTC); default: the venue's now.")
     @click.option("--quiet", is_flag=True, help="No progress bar.")
     @click.pass_obj
     @handle_errors
+    @days_option
     def command(obj: Context, exchanges: tuple[str, ...], symbols: tuple[str, ...], start: str | None,
                 end: str | None, quiet: bool, **extra: Any) -> None:
         from zvt_crypto.contract.schema import get_schema
@@ -90,7 +92,7 @@ def _command(name: str, schema_name: str, leveled: bool, help_text: str) -> Call
 
     command.__doc__ = help_text
     if leveled:
-        command = click.option("--level", required=True, help="Level: 1m 5m 15m 30m 1h 4h 1d 1w.")(command)
+        command = click.option("--level", required=True, help="Level: 1m 5m 15m 30m 1h 2h 4h 6h 12h 1d 3d 1w.")(command)
     if schema_name in ("Bar", "MarkPriceBar", "IndexPriceBar"):  # the gap-audited kinds
         command = click.option(
             "--recheck-gaps", "recheck_gaps", is_flag=True, default=None,

@@ -8,6 +8,7 @@ import click
 
 from zvt_crypto import __version__
 from zvt_crypto.cli.app import Context, cli, handle_errors
+from zvt_crypto.cli.dates import days_option
 
 
 @cli.command()
@@ -31,26 +32,34 @@ def info(obj: Context) -> None:
 @click.option("--symbol", "symbols", multiple=True, help="ccxt unified symbol; repeat for several.")
 @click.option("--entity-id", "entity_ids", multiple=True, help="Entity id; repeat for several.")
 @click.option("--level", help="Bar level (1m … 1w) for leveled schemas.")
-@click.option("--start", help="Inclusive start (ISO-8601, UTC).")
-@click.option("--end", help="Inclusive end (ISO-8601, UTC).")
+@click.option("--start", help="Inclusive start (ISO-8601 or 30d, UTC).")
+@click.option("--end", help="Inclusive end (ISO-8601 or 30d, UTC).")
 @click.option("--columns", help="Comma-separated columns.")
 @click.option("--limit", type=int, default=20, show_default=True, help="At most this many rows (0: no limit).")
+@click.option("--order", type=click.Choice(["asc", "desc"]), default="asc", show_default=True,
+              help="By time: oldest first (asc) or newest first (desc).")
+@click.option("--tail", type=click.IntRange(min=1), help="The newest N rows, oldest first (instead of --limit).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.pass_obj
 @handle_errors
+@days_option
 def query(obj: Context, schema_name: str, exchange: str | None, symbols: tuple[str, ...],
           entity_ids: tuple[str, ...], level: str | None, start: str | None, end: str | None,
-          columns: str | None, limit: int, fmt: str) -> None:
+          columns: str | None, limit: int, order: str, tail: int | None, fmt: str) -> None:
     """Print rows of SCHEMA (Bar, CryptoPair, FundingRate, … or a table name such as bar)."""
     from zvt_crypto.contract.schema import get_schema
 
     schema = get_schema(schema_name)
+    newest_first = (order == "desc" or tail is not None) and "timestamp" in schema.__table__.columns
     frame = schema.query_data(
         exchange=exchange, symbols=list(symbols) or None, entity_ids=list(entity_ids) or None, level=level,
-        start_timestamp=start, end_timestamp=end, store=obj.store, limit=limit or None,
+        start_timestamp=start, end_timestamp=end, store=obj.store, limit=tail or limit or None,
         columns=[c.strip() for c in columns.split(",")] if columns else None,
+        order="-timestamp" if newest_first else None,
     )
     frame = frame.reset_index()
+    if tail is not None and newest_first:
+        frame = frame.iloc[::-1].reset_index(drop=True)  # the newest N, read oldest first like a log's tail
     if fmt == "csv":
         click.echo(frame.to_csv(index=False), nl=False)
     elif fmt == "json":

@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from zvt_crypto.cli.dates import days_option
+
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
@@ -19,15 +21,16 @@ def _compose(*options: Decorator) -> Decorator:
     return apply
 
 
-#: ``--strategy --exchange --symbol… --level --start --end``: which strategy, on which stored bars.
+#: ``--strategy --exchange --symbol… --level --start --days --end``: which strategy, on which stored bars.
 data_options = _compose(
     click.option("--strategy", metavar="NAME|module:Class",
                  help="A registered strategy (zvt-crypto backtest --list) or module:Class."),
     click.option("--exchange", help="ccxt exchange id, e.g. binance (with --symbol)."),
     click.option("--symbol", "symbols", multiple=True, help="ccxt unified symbol; repeat for several."),
-    click.option("--level", help="Level: 1m 5m 15m 30m 1h 4h 1d 1w."),
-    click.option("--start", help="Inclusive start (ISO-8601, UTC); default: the first stored bar."),
-    click.option("--end", help="Inclusive end (ISO-8601, UTC); default: the last stored bar."),
+    click.option("--level", help="Level: 1m 5m 15m 30m 1h 2h 4h 6h 12h 1d 3d 1w."),
+    click.option("--start", help="Inclusive start (ISO-8601 or 30d, UTC); default: the first stored bar."),
+    days_option,
+    click.option("--end", help="Inclusive end (ISO-8601 or 30d, UTC); default: the last stored bar."),
 )
 
 #: ``--cash --fee --slippage --leverage``: the account and its costs.

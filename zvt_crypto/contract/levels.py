@@ -1,7 +1,8 @@
 """Bar levels (intervals) and their UTC grid.
 
 A level's grid is anchored at the Unix epoch, except ``1w`` which is anchored on Mondays 00:00 UTC
-(the convention of Binance and most venues). Timestamps are integer milliseconds since the epoch.
+(the convention of Binance and most venues). ``3d`` bars open every third day from 1970-01-01, as Binance's 3d klines
+do (so 2024-01-01 opens none: its 3d bar opened 2023-12-31). Timestamps are integer milliseconds since the epoch.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ _WEEK_ANCHOR_MS = 4 * DAY_MS
 
 _ALIASES = {
     "1min": "1m", "5min": "5m", "15min": "15m", "30min": "30m",
-    "60m": "1h", "60min": "1h", "1H": "1h", "1hour": "1h", "240m": "4h", "4H": "4h",
-    "1D": "1d", "D": "1d", "24h": "1d", "daily": "1d",
+    "60m": "1h", "60min": "1h", "1H": "1h", "1hour": "1h", "120m": "2h", "2H": "2h", "240m": "4h", "4H": "4h",
+    "360m": "6h", "6H": "6h", "720m": "12h", "12H": "12h",
+    "1D": "1d", "D": "1d", "24h": "1d", "daily": "1d", "3D": "3d", "72h": "3d",
     "1W": "1w", "W": "1w", "7d": "1w", "weekly": "1w",
 }
 
@@ -35,8 +37,12 @@ class Level(StrEnum):
     m15 = "15m"
     m30 = "30m"
     h1 = "1h"
+    h2 = "2h"
     h4 = "4h"
+    h6 = "6h"
+    h12 = "12h"
     d1 = "1d"
+    d3 = "3d"
     w1 = "1w"
 
     @classmethod
@@ -97,7 +103,11 @@ _LEVEL_MS = {
     Level.m15: 15 * MINUTE_MS,
     Level.m30: 30 * MINUTE_MS,
     Level.h1: HOUR_MS,
+    Level.h2: 2 * HOUR_MS,
     Level.h4: 4 * HOUR_MS,
+    Level.h6: 6 * HOUR_MS,
+    Level.h12: 12 * HOUR_MS,
     Level.d1: DAY_MS,
+    Level.d3: 3 * DAY_MS,
     Level.w1: WEEK_MS,
 }

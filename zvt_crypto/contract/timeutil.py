@@ -1,12 +1,14 @@
 """UTC time conversions. Stored timestamps are integer milliseconds since the Unix epoch (UTC).
 
 User input may be an aware or naive ``datetime``, a ``pandas.Timestamp``, an ISO-8601 string or epoch
-milliseconds; naive values are read as UTC (never as local time). Output is always UTC-aware.
+milliseconds, or a time relative to now (``"30d"``, ``"12h"``, ``"now"``); naive values are read as UTC (never as
+local time). Output is always UTC-aware.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import time
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, TypeAlias, overload
@@ -35,6 +37,11 @@ def to_ms(value: TimeLike) -> int:
     1704067200000
     >>> to_ms("2024-01-01T01:00:00+01:00")
     1704067200000
+
+    A relative time counts back from now (UTC): ``"30d"``, ``"12h"``, ``"90m"``, ``"2w"``, and ``"now"``.
+
+    >>> to_ms("30d") - (now_ms() - 30 * 86_400_000) in range(-1000, 1000)
+    True
     """
     if isinstance(value, bool):
         raise InvalidInputError(f"not a timestamp: {value!r}")
@@ -44,18 +51,37 @@ def to_ms(value: TimeLike) -> int:
         # Fix: a fractional float is epoch ms too (sub-ms part dropped); pd.Timestamp(float) would read it as
         # nanoseconds since the epoch (1704067200000.5 → 1970-01-01T00:28:24Z).
         return math.floor(value)
+    if isinstance(value, str) and (ago := relative_ms(value)) is not None:
+        return now_ms() - ago
     import pandas as pd
 
     try:
         stamp = pd.Timestamp(value)
     except (ValueError, TypeError) as exc:
         raise InvalidInputError(
-            f"cannot read {value!r} as a time; use ISO-8601 such as 2024-01-31 or 2024-01-31T12:00:00Z"
+            f"cannot read {value!r} as a time; use ISO-8601 such as 2024-01-31 or 2024-01-31T12:00:00Z, or a time "
+            f"back from now such as 30d, 12h or 2w"
         ) from exc
     if stamp is pd.NaT:
         raise InvalidInputError(f"empty time value {value!r}")
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     return int(stamp.value // 1_000_000)
+
+
+_RELATIVE = re.compile(r"\s*(\d+)\s*(m|h|d|w)\s*", re.IGNORECASE)
+_UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+
+
+def relative_ms(text: str) -> int | None:
+    """How far back a relative time is, in ms (``"30d"`` → 30 days, ``"now"`` → 0); None for anything else.
+
+    >>> relative_ms("30d"), relative_ms("12h"), relative_ms("now"), relative_ms("2024-01-01")
+    (2592000000, 43200000, 0, None)
+    """
+    if text.strip().lower() == "now":
+        return 0
+    match = _RELATIVE.fullmatch(text)
+    return None if match is None else int(match.group(1)) * _UNIT_MS[match.group(2).lower()]
 
 
 def to_datetime(ms: int) -> datetime:
@@ -115,6 +141,12 @@ def iso_texts(values: pd.Series | pd.DatetimeIndex) -> pd.Series | pd.Index:
         return stamps.dt.strftime(ISO_FORMAT)
     index = pd.DatetimeIndex(values)
     return (index.tz_convert("UTC") if index.tz is not None else index).strftime(ISO_FORMAT)
+
+
+def iso_ms_texts(values: pd.Series) -> pd.Series:
+    """Vectorised :func:`iso_ms` of a datetime ``Series``: ``2024-01-01T00:00:01.500Z`` (naive values are UTC)."""
+    stamps = values.dt.tz_convert("UTC") if values.dt.tz is not None else values
+    return stamps.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + "Z"
 
 
 def _missing(value: object) -> bool:

@@ -32,6 +32,7 @@ import pyarrow as pa
 from zvt_crypto.contract.errors import ConflictError, ImportFormatError, InvalidInputError
 from zvt_crypto.contract.ids import check_exchange_id, check_symbol, entity_id
 from zvt_crypto.contract.levels import Level
+from zvt_crypto.contract.progress import OnProgress, stages
 from zvt_crypto.contract.store import Store, get_store
 from zvt_crypto.contract.text import shown
 from zvt_crypto.contract.timeutil import to_datetime
@@ -150,6 +151,19 @@ def _is_text(data: bytes) -> bool:
 
 
 # -- reading -------------------------------------------------------------------------------------------------------
+def _read_files(files: list[Path], fmt: str | None, report: OnProgress) -> pd.DataFrame:
+    """The files read one after the other into one frame; progress in bytes of the files read."""
+    sizes = [path.stat().st_size for path in files]
+    stage, total, done = f"reading {len(files)} file(s)", sum(sizes), 0
+    report(stage, 0, total)
+    frames = []
+    for path, size in zip(files, sizes, strict=True):
+        frames.append(read_bars_file(path, fmt))
+        done += size
+        report(stage, done, total)
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
 def read_bars_file(path: str | Path, fmt: str | None = None) -> pd.DataFrame:
     """Read one OHLCV file into a frame with ``timestamp`` (``datetime64[ms, UTC]``, the bar open time), ``open``,
     ``high``, ``low``, ``close``, ``volume`` and, when the file has them, ``quote_volume`` and ``trade_count``.
@@ -507,6 +521,7 @@ def import_bars(
     fmt: str | None = None,
     on_conflict: OnConflict = "update",
     now_ms: int | None = None,
+    on_progress: OnProgress | None = None,
 ) -> ImportResult:
     """Read bar files (or folders of them) and upsert them as ``Bar`` rows of one market and level.
 
@@ -514,14 +529,13 @@ def import_bars(
     the same files again changes nothing. The pair / perp row is created when the store does not know it.
     ``kind`` (``'pair'`` or ``'perp'``) overrides the type implied by ``symbol``. A bar stored with other values
     is replaced (``on_conflict="update"``), kept (``"skip"``), or refuses the whole import (``"error"``).
-    Bars that open after the bar open by ``now_ms`` (default: the wall clock) are refused.
+    Bars that open after the bar open by ``now_ms`` (default: the wall clock) are refused. ``on_progress(stage, done,
+    total)`` hears the files' bytes read (``reading 2 file(s)``) and the rows written (``writing 1,000,000 bars``,
+    chunk by chunk on SQLite); by default both are bars on stderr when it is a terminal.
 
     >>> import_bars(store, "BTCUSDT-1h-2024-01.zip",
     ...             exchange="binance", symbol="BTC/USDT", level="1h")  # doctest: +SKIP
     """
-    from rich.console import Console
-    from rich.progress import Progress
-
     from zvt_crypto.domain import Bar
 
     store = get_store(store)
@@ -535,24 +549,21 @@ def import_bars(
     level = Level.parse(level)
     files = _expand(paths)
 
-    console = Console(stderr=True)
-    frames = []
-    with Progress(console=console, transient=True, disable=len(files) < 2 or not console.is_terminal) as progress:
-        task = progress.add_task("reading bar files", total=len(files))
-        for path in files:
-            frames.append(read_bars_file(path, fmt))
-            progress.advance(task)
-    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    with stages(on_progress) as report:
+        frame = _read_files(files, fmt, report)
     frame = frame.sort_values("timestamp", kind="stable", ignore_index=True)
     source = str(files[0]) if len(files) == 1 else f"{len(files)} files ({files[0].name} …)"
     times_ms = frame["timestamp"].dt.as_unit("ms").astype("int64").to_numpy()
     _check_spacing(times_ms, level, source)
 
     frame.insert(0, "entity_id", eid)
-    try:
-        result = store.write(Bar, frame, level=level, on_conflict=on_conflict, now_ms=now_ms)
-    except ConflictError as exc:
-        raise ConflictError(f"{exc}. {_first_conflicts(store, eid, level, frame)}") from None
+    writing = f"writing {len(frame):,} bars"
+    with stages(on_progress) as report:
+        try:
+            result = store.write(Bar, frame, level=level, on_conflict=on_conflict, now_ms=now_ms,
+                                 on_rows=lambda done, total: report(writing, done, total))
+        except ConflictError as exc:
+            raise ConflictError(f"{exc}. {_first_conflicts(store, eid, level, frame)}") from None
     first_ms, last_ms = int(times_ms[0]), int(times_ms[-1])
     _ensure_entity(store, exchange, symbol, kind, eid, first_ms)
     return ImportResult(eid, str(level), len(files), result.rows, result.inserted, result.updated, result.kept,

@@ -123,7 +123,7 @@ class IndicatorFactor(Factor):
         return self.indicator.warmup_bars(**self.p)
 
     def compute(self, data: FactorInput) -> pd.DataFrame:
-        return per_entity(data.bars(), lambda bars: self.indicator(bars, **self.p), self.outputs)
+        return per_entity(data.bars(), lambda bars: self.indicator(bars, **self.p), self.outputs, data.on_entity)
 
     @classmethod
     def describe(cls) -> str:
@@ -157,10 +157,11 @@ def register_function(*, outputs: Sequence[str], warmup: Callable[..., int | Non
 
 
 def per_entity(frame: pd.DataFrame, function: Callable[[pd.DataFrame], pd.DataFrame],
-               outputs: Sequence[str]) -> pd.DataFrame:
+               outputs: Sequence[str], on_entity: Callable[[int], None] | None = None) -> pd.DataFrame:
     """Apply a one-entity function to each entity's block of an ``(entity_id, timestamp)`` frame.
 
-    One Python call per entity (never per row); blocks are contiguous because frames are sorted by key."""
+    One Python call per entity (never per row); blocks are contiguous because frames are sorted by key.
+    ``on_entity(done)`` hears the number of entities done after each one."""
     if frame.empty:
         index = pd.MultiIndex.from_arrays([pd.Index([], dtype=object), pd.DatetimeIndex([], tz="UTC")],
                                           names=["entity_id", "timestamp"])
@@ -175,6 +176,8 @@ def per_entity(frame: pd.DataFrame, function: Callable[[pd.DataFrame], pd.DataFr
         values.index = pd.MultiIndex.from_arrays(
             [pd.Index([entity] * len(values), dtype=object), values.index], names=["entity_id", "timestamp"])
         parts.append(values)
+        if on_entity is not None:
+            on_entity(len(parts))
     return pd.concat(parts)
 
 

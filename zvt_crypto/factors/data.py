@@ -7,7 +7,7 @@ earliest time the computation needs up to its end, and cached for the rest of th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +35,8 @@ class FactorInput:
     _cache: dict[Any, pd.DataFrame] = field(default_factory=dict, repr=False)
     #: inputs read beyond the main bars that had no row for an entity: ``(schema name, level or None, entity)``
     missing: list[tuple[str, str | None, str]] = field(default_factory=list, repr=False)
+    #: hears how many entities a factor computed one entity at a time has done (a progress bar's count)
+    on_entity: Callable[[int], None] | None = field(default=None, repr=False)
 
     def bars(self, level: Level | str | None = None, *, schema: type[Schema] | None = None,
              entity_ids: Sequence[str] | None = None, columns: Sequence[str] = OHLCV) -> pd.DataFrame:

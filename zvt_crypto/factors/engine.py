@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,8 +24,10 @@ import pandas as pd
 from sqlalchemy import delete, func, select
 
 from zvt_crypto.contract.errors import InvalidInputError, NoUsableDataError
+from zvt_crypto.contract.export import export_format, nothing_stored, write_export
 from zvt_crypto.contract.ids import parse_entity_id, symbol_of
 from zvt_crypto.contract.levels import Level
+from zvt_crypto.contract.progress import OnProgress
 from zvt_crypto.contract.query import resolve_entity_ids
 from zvt_crypto.contract.reader import in_values, read_frame
 from zvt_crypto.contract.store import Store, StoreLike, get_store
@@ -87,6 +90,7 @@ def compute_factor(
     incremental: bool = True,
     persist: bool = True,
     store: StoreLike = None,
+    on_progress: OnProgress | None = None,
 ) -> FactorRun:
     """Compute ``factor`` at ``level`` for the named entities and store the results.
 
@@ -98,6 +102,8 @@ def compute_factor(
         start, end: inclusive range of bars to produce values for; default: everything after the stored results.
         incremental: False recomputes the whole range (same values; useful after editing a custom factor).
         persist: False computes without writing.
+        on_progress: hears ``(stage, done, total)``: the symbols computed (one at a time for a factor of one
+            entity's bars, all at once for a cross-sectional one), then the values written.
 
     >>> run = compute_factor(make_factor("rsi", {"window": 14}), exchange="binance", symbols=["BTC/USDT"],
     ...                      level="1h")
@@ -137,7 +143,12 @@ def compute_factor(
     output_from = min(firsts) if len(firsts) == len(out_from) else None  # None: some entity reads from its start
     data = FactorInput(store, ids, level, _earliest(bars), end_ms, output_from)
     data.set_main_bars(bars)
+    report = on_progress or _unheard
+    computing = f"{factor_id} over {len(ids)} symbol(s)"
+    report(computing, 0, len(ids))
+    data.on_entity = lambda done: report(computing, done, len(ids))
     full = factor.compute(data) if not bars.empty else _empty(factor.outputs)
+    report(computing, len(ids), len(ids))  # a cross-sectional factor computes every symbol at once
     full = full.reindex(columns=list(factor.outputs))
     values = _rows_from(full, out_from)
     if factor.cumulative and not values.empty:
@@ -147,7 +158,9 @@ def compute_factor(
         values = values.join(signals[[c for c in SIGNAL_COLUMNS if c in signals]])
     changed = 0
     if persist and not values.empty:
-        changed = _write(store, factor, factor_id, level, values)
+        writing = f"writing {len(values):,} values"
+        changed = _write(store, factor, factor_id, level, values,
+                         on_rows=lambda done, total: report(writing, done, total))
     counts = _entity_counts(ids, values, factor.outputs)
     stored_ids = set(last.index) if len(last) else set()
     warnings = _warnings(ids, level, bars, counts, stored_ids, data.missing, warmup, start_ms, end_ms)
@@ -195,6 +208,41 @@ def load_factor(
     if "filter_result" in frame:
         frame["filter_result"] = frame["filter_result"].astype("Int8")
     return frame
+
+
+def export_factor(
+    factor: Factor | str,
+    *,
+    level: Level | str,
+    out: str | Path,
+    params: Mapping[str, Any] | None = None,
+    exchange: str | None = None,
+    symbols: str | Sequence[str] | None = None,
+    start: TimeLike | None = None,
+    end: TimeLike | None = None,
+    store: StoreLike = None,
+) -> int:
+    """Write the stored values of a factor to ``out`` (CSV or Parquet by extension, through the writer of every
+    export, :func:`zvt_crypto.contract.export.write_export`): ``timestamp`` (after ``entity_id`` when there are
+    several symbols), then one column per output. Returns the rows written.
+
+    >>> export_factor("macd", level="1h", exchange="binance", symbols="BTC/USDT", out="m.csv")  # doctest: +SKIP
+    """
+    out = Path(out).expanduser()
+    export_format(out)  # an unknown extension fails before the query
+    names = _as_list(symbols)
+    if not names:
+        raise InvalidInputError("exporting factor values needs --symbol (one or more)")
+    instance = make_factor(factor, params) if isinstance(factor, str) else factor
+    frame = load_factor(instance, level=level, exchange=exchange, symbols=names, start=start, end=end, store=store)
+    if len(frame) == 0:
+        raise InvalidInputError(nothing_stored(f"values of {instance.factor_id(level)}", ", ".join(names), start, end,
+                                               "zvt-crypto factor compute"))
+    table = frame.reset_index()
+    table["timestamp"] = pd.to_datetime(table["timestamp"], utc=True).dt.as_unit("ms")
+    if len(names) == 1:
+        table = table.drop(columns="entity_id")
+    return write_export(table, out)
 
 
 # -- steps ---------------------------------------------------------------------------------------------------------
@@ -318,11 +366,16 @@ def _continue_sums(factor: Factor, values: pd.DataFrame, full: pd.DataFrame, las
     return values
 
 
-def _write(store: Store, factor: Factor, factor_id: str, level: Level, values: pd.DataFrame) -> int:
+def _unheard(stage: str, done: int, total: int) -> None:
+    """No one is watching the progress."""
+
+
+def _write(store: Store, factor: Factor, factor_id: str, level: Level, values: pd.DataFrame,
+           on_rows: Callable[[int, int], None] | None = None) -> int:
     frame = values.rename(columns=dict(zip(factor.outputs, VALUE_COLUMNS, strict=False)))
     frame = frame.replace([np.inf, -np.inf], np.nan)
     frame.insert(0, "factor_id", factor_id)
-    result = store.write(FactorValue, frame)
+    result = store.write(FactorValue, frame, on_rows=on_rows)
     meta = pd.DataFrame([{
         "factor_id": factor_id, "name": factor.name, "level": str(level), "params": factor.p,
         "outputs": list(factor.outputs), "version": factor.version,

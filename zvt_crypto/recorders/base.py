@@ -89,6 +89,9 @@ class RunContext:
     # each symbol's result as it is built (Recorder.new_result): what a symbol stored still counts when it fails
     # or the run is cancelled part-way
     results: dict[str, SymbolResult] = field(default_factory=dict)
+    # the run's progress display (rich ``Progress``; disabled when not shown): paged recorders add a task per symbol
+    # that counts its pages
+    progress: Any = field(default=None, repr=False)
 
 
 class Recorder:
@@ -236,6 +239,7 @@ class Recorder:
         shared = context.options.get("_progress")  # one display for several exchanges recorded at once
         with nullcontext(shared) if shared is not None else new_progress(show_progress) as progress:
             task = progress.add_task(f"{context.exchange.id} {self.kind}", total=len(symbols))
+            context.progress = progress
 
             def failed(symbol: str, error: str) -> SymbolResult:
                 """The symbol's result so far (the rows it stored count), with its error."""
@@ -283,11 +287,13 @@ async def load_markets(context: RunContext, reload: bool = False) -> dict[str, A
 
 
 def new_progress(show: bool) -> Any:
-    """A rich progress display (one bar per job), or a silent one."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    """A rich progress display (a bar per job, one per symbol counting its pages, each with its ETA), or a silent
+    one."""
+    from rich.progress import Progress
 
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    return Progress(*columns, disable=not show, transient=False)
+    from zvt_crypto.contract.progress import progress_columns
+
+    return Progress(*progress_columns(), disable=not show, transient=False)
 
 
 async def arecord_exchanges(schema: type[Schema], exchanges: Mapping[str, Sequence[str] | None], *,
@@ -356,7 +362,7 @@ def record_kind(kind: str, *, exchanges: Sequence[str], symbols: Sequence[str] =
         raise InvalidInputError(f"unknown kind {kind!r}; record one of {', '.join(KINDS)}")
     schema_name, leveled, _help = KINDS[name]
     if leveled and level is None:
-        raise InvalidInputError(f"recording {name} needs a level (1m 5m 15m 30m 1h 4h 1d 1w)")
+        raise InvalidInputError(f"recording {name} needs a level (1m 5m 15m 30m 1h 2h 4h 6h 12h 1d 3d 1w)")
     if not exchanges:
         raise InvalidInputError("name the exchange to record from, e.g. binance or binanceusdm")
     if name != "markets" and not symbols:

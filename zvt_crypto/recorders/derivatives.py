@@ -38,6 +38,9 @@ class FundingRateRecorder(PagedRecorder):
     def page_limit(self, context: RunContext) -> int:
         return 1000
 
+    def row_spacing_ms(self, context: RunContext) -> int | None:
+        return 8 * 3_600_000  # most venues fund every 8h: an estimate for the progress bar, redone after each page
+
     async def fetch_page(self, context: RunContext, symbol: str, since: int, limit: int) -> pd.DataFrame:
         records = await context.client.call("fetch_funding_rate_history", symbol, since, limit,
                                             check=_check_records(("timestamp", "fundingRate")))
@@ -61,7 +64,7 @@ class OpenInterestRecorder(PagedRecorder):
         return 500
 
     def supported_levels(self, exchange: Any) -> set[str] | None:
-        return {"5m", "15m", "30m", "1h", "4h", "1d"} if exchange.id.startswith("binance") else None
+        return {"5m", "15m", "30m", "1h", "2h", "4h", "6h", "12h", "1d"} if exchange.id.startswith("binance") else None
 
     def history_limit_ms(self, exchange: Any) -> int | None:
         # Binance serves the last 30 days only; the first run's 29 days keep a margin for clock skew

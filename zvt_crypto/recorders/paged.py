@@ -26,6 +26,7 @@ import pandas as pd
 from zvt_crypto.contract.errors import InvalidDataError, InvalidInputError
 from zvt_crypto.contract.ids import entity_id
 from zvt_crypto.contract.levels import Level
+from zvt_crypto.contract.progress import PageCount
 from zvt_crypto.contract.timeutil import check_range, iso, to_ms
 from zvt_crypto.recorders.base import Recorder, RunContext, SymbolResult
 from zvt_crypto.recorders.exchange import UnsupportedDataError
@@ -105,7 +106,8 @@ class PagedRecorder(Recorder):
             served = self.supported_levels(context.exchange)
             if served is not None and level.timeframe not in served:
                 raise UnsupportedDataError(
-                    f"{context.exchange.id} does not serve {level} {self.kind}; it serves {', '.join(sorted(served))}"
+                    f"{context.exchange.id} does not serve {level} {self.kind}; it serves {_by_length(served)}"
+                    + (_resample_hint(level, served, context.exchange.id) if self.kind.endswith("bars") else "")
                 )
         elif options.get("level") is not None:
             raise InvalidInputError(f"{self.kind} have no level; drop level={options['level']!r}")
@@ -228,6 +230,7 @@ class PagedRecorder(Recorder):
                 if wait:
                     await flush()
 
+        pages = self.page_count(context, symbol, since, until, limit)
         try:
             while since <= until:
                 answer = await self.fetch_page(context, symbol, since, limit)
@@ -243,6 +246,7 @@ class PagedRecorder(Recorder):
                             fetched.unserved_from = since
                         break
                     since += limit * self.step_ms(context)  # only an empty window (before a listing, an outage)
+                    pages.fetched(since)
                     continue
                 result.rows += len(page)
                 if not pending:
@@ -255,7 +259,10 @@ class PagedRecorder(Recorder):
                 stamps = page["timestamp"].to_numpy()
                 received.extend(stamps.tolist())
                 since = int(stamps[-1]) + self.step_ms(context)
+                pages.fetched(since)
+            pages.finish()
         except BaseException as exc:  # also a cancelled or interrupted run: keep the whole pages received
+            pages.finish()  # its bar leaves the display; the run's summary says what failed
             try:
                 await flush(wait=True)
             except BaseException as error:  # noqa: BLE001 - the first error is the one to report
@@ -263,6 +270,24 @@ class PagedRecorder(Recorder):
             raise
         await flush(wait=True)
         return fetched
+
+    def row_spacing_ms(self, context: RunContext) -> int | None:
+        """How far apart the venue's rows are, for the pages a range takes (``None``: unknown, no page estimate)."""
+        return self.step_ms(context) if self.leveled else None
+
+    def page_count(self, context: RunContext, symbol: str, since: int, until: int, limit: int) -> PageCount:
+        """Pages fetched of pages expected for ``symbol``'s range, shown as a task of the run's progress display
+        (hidden when the range is done, so a run over many symbols shows only the ones in flight)."""
+        spacing = self.row_spacing_ms(context)
+        progress = context.progress
+        if progress is None:
+            return PageCount.start(since, until, spacing, limit)
+        task = progress.add_task(f"  {symbol} pages", total=None)
+
+        def show(done: int, expected: int | None) -> None:
+            progress.update(task, completed=done, total=expected, visible=expected is None or done < expected)
+
+        return PageCount.start(since, until, spacing, limit, show)
 
     async def _rows_after(self, context: RunContext, answer: pd.DataFrame, until: int, fetched: Fetched,
                           result: SymbolResult) -> None:
@@ -392,3 +417,20 @@ def _clip(page: pd.DataFrame, since: int, until: int) -> pd.DataFrame:
         return page
     page = page[(page["timestamp"] >= since) & (page["timestamp"] <= until)]
     return page.drop_duplicates().drop_duplicates("timestamp", keep="last").sort_values("timestamp")
+
+
+def _by_length(served: set[str]) -> str:
+    """The venue's levels shortest first (``5m, 15m, 1h``, not ``15m, 1h, 5m``); ones we do not know last."""
+    known = {name: Level.parse(name).ms for name in served if name in Level._value2member_map_}
+    return ", ".join(sorted(served, key=lambda name: (name not in known, known.get(name, 0), name)))
+
+
+def _resample_hint(level: Level, served: set[str], exchange: str) -> str:
+    """How to build ``level`` exactly from a level the venue serves (the coarsest that divides it), if any."""
+    finer = [known for name in served if name in Level._value2member_map_
+             and (known := Level(name)) != level and known.divides(level)]
+    if not finer:
+        return ""
+    source = max(finer, key=lambda known: known.ms)
+    return (f"; record {source} bars and build {level} bars exactly from them: zvt-crypto resample --exchange "
+            f"{exchange} --symbol SYMBOL --from {source} --to {level}")

@@ -56,6 +56,7 @@ import pandas as pd
 
 from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.levels import Level
+from zvt_crypto.contract.text import human_duration
 from zvt_crypto.contract.timeutil import iso
 
 __all__ = [
@@ -522,16 +523,29 @@ def _display(key: str, value: Any) -> str:
         return "—"
     if isinstance(value, pd.Timestamp):
         return iso(value)
-    if isinstance(value, pd.Timedelta | str):
-        return str(value)
+    if isinstance(value, pd.Timedelta):
+        return human_duration(value.total_seconds())
+    if isinstance(value, str):
+        return value
     if isinstance(value, int | np.integer) and not isinstance(value, bool):
-        return f"{int(value):d}"
+        return f"{int(value):,d}"
     f = float(value)
     if not math.isfinite(f):
         return "—"
     if key in _FRACTION_KEYS:
-        return f"{f * 100:.2f} %"
-    return f"{f:,.4g}" if abs(f) < 1e6 else f"{f:,.2f}"
+        return f"{f * 100:,.2f} %"
+    return human_number(f)
+
+
+def human_number(value: float) -> str:
+    """Thousands separated, never an exponent for an amount a person reads: ``10,000.00``, ``1.234``, ``0.0001235``.
+
+    >>> human_number(10_000.0), human_number(1.23456), human_number(-0.000123456), human_number(0.0)
+    ('10,000.00', '1.235', '-0.0001235', '0')
+    """
+    if abs(value) >= 1_000:
+        return f"{value:,.2f}"
+    return str(np.format_float_positional(value, precision=4, unique=False, fractional=False, trim="-"))
 
 
 def metrics_frame(metrics: Mapping[str, Any]) -> pd.DataFrame:

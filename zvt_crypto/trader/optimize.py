@@ -110,7 +110,8 @@ def optimize(strategy: str | type[Strategy], data: MarketData, grid: Grid, *, me
     sets, skipped = parameter_sets(cls, grid, method=method, n_iter=n_iter, seed=seed, constraint=constraint)
     tasks = [Task(k, params, 0, data.n_bars) for k, params in enumerate(sets)]
     done = run_tasks(cls, data, tasks, settings=settings, metric=metric, metric_name=metric_name, n_jobs=n_jobs,
-                     check_lookahead=check_lookahead, progress=progress, label=f"{cls.label()} {method} search")
+                     check_lookahead=check_lookahead, progress=progress, label=f"{cls.label()} {method} search",
+                     maximize=maximize)
     return assemble(cls, data, sets, done, names=list(grid), metric_name=metric_name, maximize=maximize,
                      method=method, skipped=skipped, settings=settings, n_splits=n_splits,
                      seconds=time.perf_counter() - started)

@@ -170,9 +170,10 @@ def plan_workers(max_workers: int, n_tasks: int, task_seconds: float, start_seco
 
 def run_tasks(strategy: str | type[Strategy], data: MarketData, tasks: Sequence[Task], *,
               settings: BacktestSettings, metric: Metric, metric_name: str, n_jobs: int | None = -1,
-              check_lookahead: bool = True, progress: bool | None = None, label: str = "backtests"
-              ) -> dict[Any, tuple[dict[str, float], np.ndarray | None]]:
-    """Run backtest tasks, in ``n_jobs`` loky workers (batches of interleaved tasks) or in this process.
+              check_lookahead: bool = True, progress: bool | None = None, label: str = "backtests",
+              maximize: bool = True) -> dict[Any, tuple[dict[str, float], np.ndarray | None]]:
+    """Run backtest tasks, in ``n_jobs`` loky workers (batches of interleaved tasks) or in this process; the
+    progress bar counts trials and shows the best so far (``maximize``: the metric's direction) and the folds done.
 
     ``n_jobs`` < 0 (the default, -1: every CPU) sizes the pool from the work: the first trials run here and time
     a trial (the second one, without the first's look-ahead check and compilation), and :func:`plan_workers` starts
@@ -181,14 +182,14 @@ def run_tasks(strategy: str | type[Strategy], data: MarketData, tasks: Sequence[
     workers = min(_workers(n_jobs), len(tasks))
     results: dict[Any, tuple[dict[str, float], np.ndarray | None]] = {}
     pending = list(tasks)
-    with _Progress(progress, len(tasks), label) as advance:
+    with _Progress(progress, tasks, label, metric_name, maximize) as advance:
 
         def run_here(task: Task) -> float:
             started = time.perf_counter()
-            for key, row, returns in _run_batch(strategy, data, [task], settings, metric, metric_name,
-                                                check_lookahead and not results):
+            done = _run_batch(strategy, data, [task], settings, metric, metric_name, check_lookahead and not results)
+            for key, row, returns in done:
                 results[key] = (row, returns)
-            advance(1)
+            advance(done)
             return time.perf_counter() - started
 
         if workers > 1 and n_jobs is not None and n_jobs < 0:
@@ -210,29 +211,46 @@ def run_tasks(strategy: str | type[Strategy], data: MarketData, tasks: Sequence[
             for done in parallel(calls):
                 for key, row, returns in done:
                     results[key] = (row, returns)
-                advance(len(done))
+                advance(done)
     return results
 
 
 class _Progress:
-    """A rich progress bar on stderr (``progress=None``: only when stderr is a terminal); yields ``advance(n)``."""
+    """A rich progress bar on stderr (``progress=None``: only when stderr is a terminal) counting trials, with the
+    best so far and the folds done (:class:`~zvt_crypto.contract.progress.TrialCount`); yields ``advance(done)``
+    for each batch of ``(key, row, returns)`` that comes back."""
 
-    def __init__(self, enabled: bool | None, total: int, label: str) -> None:
+    def __init__(self, enabled: bool | None, tasks: Sequence[Task], label: str, metric_name: str,
+                 maximize: bool) -> None:
+        from zvt_crypto.contract.progress import TrialCount
+
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
-        self.total, self.label = total, label
+        self.label, self.metric_name = label, metric_name
+        self.params = {task.key: task.params for task in tasks}
+        self.count = TrialCount.of(list(self.params), metric_name, maximize)
         self.bar: Any = None
 
-    def __enter__(self) -> Callable[[int], None]:
-        if not self.enabled:
-            return lambda n: None
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    def __enter__(self) -> Callable[[Sequence[tuple[Any, dict[str, float], Any]]], None]:
+        task = None
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import Progress
 
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TimeRemainingColumn(), console=Console(stderr=True), transient=True)
-        self.bar.start()
-        task = self.bar.add_task(self.label, total=self.total)
-        return lambda n: self.bar.advance(task, n)
+            from zvt_crypto.contract.progress import progress_columns
+
+            self.bar = Progress(*progress_columns(), console=Console(stderr=True), transient=True)
+            self.bar.start()
+            task = self.bar.add_task(self.label, total=self.count.total)
+
+        def advance(done: Sequence[tuple[Any, dict[str, float], Any]]) -> None:
+            for key, row, _returns in done:
+                self.count.add(key, self.params[key], float(row.get(self.metric_name, math.nan)))
+            if self.bar is not None:
+                status = self.count.status()
+                self.bar.update(task, completed=self.count.done,
+                                description=f"{self.label} · {status}" if status else self.label)
+
+        return advance
 
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:

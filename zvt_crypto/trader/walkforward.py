@@ -262,7 +262,7 @@ def walk_forward(strategy: str | type[Strategy], data: MarketData, grid: Grid, *
                   for k, params in enumerate(sets)]
     done = run_tasks(cls, data, tasks, settings=settings, metric=metric, metric_name=metric_name, n_jobs=n_jobs,
                      check_lookahead=check_lookahead, progress=progress,
-                     label=f"{cls.label()} walk-forward ({len(windows)} folds)")
+                     label=f"{cls.label()} walk-forward ({len(windows)} folds)", maximize=maximize)
     full = assemble(cls, data, sets, done, names=list(grid), metric_name=metric_name, maximize=maximize,
                      method=method, skipped=skipped, settings=settings, n_splits=n_splits, seconds=0.0,
                      key=lambda k: ("full", k))

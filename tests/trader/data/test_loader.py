@@ -87,7 +87,7 @@ def test_an_empty_range_names_the_range_and_what_is_stored(sqlite_store: Store,
         load_market_data(exchange="binance", symbols=[PAIR], level="1h", start="2024-02-01", end="2024-01-01",
                          store=sqlite_store)
     with pytest.raises(InvalidInputError, match="unknown level"):
-        load_market_data(exchange="binance", symbols=[PAIR], level="2h", store=sqlite_store)
+        load_market_data(exchange="binance", symbols=[PAIR], level="3h", store=sqlite_store)
 
 
 def test_fees_come_from_the_market_else_the_venue_default_else_a_refusal(

@@ -19,6 +19,7 @@ import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, dcc, html
 from dash.dash_table.DataTable import DataTable
 
+from zvt_crypto.contract.text import human_duration
 from zvt_crypto.ui.components import command, guarded, logger, make_figure, note, table, utc
 from zvt_crypto.ui.context import UiContext
 
@@ -168,12 +169,7 @@ def size(value: Any) -> str:
 def duration(seconds: Any) -> str:
     """``45s``, ``12m 5s``, ``23h 53m``, ``52d 4h`` — the two largest units."""
     number = _finite(seconds)
-    if number is None:
-        return "—"
-    total = round(abs(number))
-    parts = [(total // 86_400, "d"), (total % 86_400 // 3_600, "h"), (total % 3_600 // 60, "m"), (total % 60, "s")]
-    first = next((i for i, (amount, _unit) in enumerate(parts) if amount), 3)
-    return " ".join(f"{amount}{unit}" for amount, unit in parts[first:first + 2] if amount or first == 3)
+    return "—" if number is None else human_duration(abs(number))
 
 
 def _finite(value: Any) -> float | None:
