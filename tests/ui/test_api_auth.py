@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -119,23 +120,23 @@ def test_a_chunked_body_over_the_limit_gets_413_when_read() -> None:
 
     from zvt_crypto.ui.api_auth import BodyLimit
 
-    async def reading_app(scope: dict, receive: object, send: object) -> None:  # type: ignore[type-arg]
-        body = await Request(scope, receive).body()  # type: ignore[arg-type]
-        await PlainTextResponse(f"read {len(body)}")(scope, receive, send)  # type: ignore[arg-type]
+    async def reading_app(scope: Any, receive: Any, send: Any) -> None:
+        body = await Request(scope, receive).body()
+        await PlainTextResponse(f"read {len(body)}")(scope, receive, send)
 
-    async def post(chunks: list[bytes]) -> list[dict]:  # type: ignore[type-arg]
+    async def post(chunks: list[bytes]) -> list[Any]:
         messages = [{"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1}
                     for i, chunk in enumerate(chunks)]
-        sent: list[dict] = []  # type: ignore[type-arg]
+        sent: list[Any] = []
 
-        async def receive() -> dict:  # type: ignore[type-arg]
+        async def receive() -> Any:
             return messages.pop(0)
 
-        async def send(message: dict) -> None:  # type: ignore[type-arg]
+        async def send(message: Any) -> None:
             sent.append(message)
 
         scope = {"type": "http", "method": "POST", "path": "/api/v1/x", "headers": [], "query_string": b""}
-        await BodyLimit(reading_app, max_bytes=1000)(scope, receive, send)  # type: ignore[arg-type]
+        await BodyLimit(reading_app, max_bytes=1000)(scope, receive, send)
         return sent
 
     refused = asyncio.run(post([b"x" * 600, b"x" * 600]))
@@ -227,7 +228,7 @@ def test_every_api_route_requires_a_scope(tmp_path: Path) -> None:
 
 
 # -- settings ----------------------------------------------------------------------------------------------------
-def _settings(tmp_path: Path, toml: str, env: dict[str, str] | None = None) -> object:
+def _settings(tmp_path: Path, toml: str, env: dict[str, str] | None = None) -> Any:
     from zvt_crypto.ui.settings import load_serve_settings
 
     config_file = tmp_path / "zvt.toml"
@@ -238,7 +239,7 @@ def _settings(tmp_path: Path, toml: str, env: dict[str, str] | None = None) -> o
 def test_tokens_from_the_file_and_the_environment_never_in_a_repr(tmp_path: Path) -> None:
     settings = _settings(tmp_path, TOKENS_TOML, {"ZVT_CRYPTO_API_TOKEN_GRAFANA": f"read,write:{ENV_TRADER}",
                                                  "ZVT_CRYPTO_SERVE_TOKEN": SERVE})
-    tokens = {api.name: api for api in settings.all_api_tokens}  # type: ignore[attr-defined]
+    tokens = {api.name: api for api in settings.all_api_tokens}
     assert sorted(tokens) == ["grafana", "loader", "old", "serve", "slow"]
     assert tokens["grafana"].secret == ENV_TRADER and tokens["grafana"].scopes == {"read", "write"}  # env wins
     assert tokens["serve"].scopes == {"read", "write", "trade"}

@@ -13,9 +13,9 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -149,15 +149,15 @@ class BodyLimit:
         seen = 0
         started = False
 
-        async def counted_receive() -> dict:  # type: ignore[type-arg]
+        async def counted_receive() -> MutableMapping[str, Any]:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:
                 raise _TooLarge
-            return dict(message)
+            return message
 
-        async def watched_send(message: dict) -> None:  # type: ignore[type-arg]
+        async def watched_send(message: MutableMapping[str, Any]) -> None:
             nonlocal started
             started = started or message["type"] == "http.response.start"
             await send(message)

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from zvt_crypto.contract.errors import InvalidInputError, ZvtCryptoError
-from zvt_crypto.contract.timeutil import iso, to_ms
+from zvt_crypto.contract.timeutil import iso, iso_ms, to_ms
 from zvt_crypto.ui.api_auth import require_scope
 from zvt_crypto.ui.api_tables import TableFormat, table_response
 from zvt_crypto.ui.context import UiContext
@@ -43,7 +43,7 @@ class Order(StrEnum):
 
 
 def _context(request: Request) -> UiContext:
-    return request.app.state.ui  # type: ignore[no-any-return]
+    return request.app.state.ui
 
 
 def parse_time(value: str | None, name: str) -> int | None:
@@ -89,7 +89,7 @@ def plain(value: Any) -> Any:
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """A frame's rows (its index as columns) as JSON-ready dicts."""
     flat = frame.reset_index() if not isinstance(frame.index, pd.RangeIndex) else frame
-    return plain(flat.to_dict(orient="records"))  # type: ignore[no-any-return]
+    return plain(flat.to_dict(orient="records"))
 
 
 def _page(request: Request, frame: pd.DataFrame, limit: int | None, order: Order, fmt: TableFormat, name: str
@@ -99,7 +99,7 @@ def _page(request: Request, frame: pd.DataFrame, limit: int | None, order: Order
     if limit is not None and len(frame) > limit:
         frame = frame.iloc[:limit]
         stamp = to_ms(frame["timestamp"].iloc[-1])
-        cursor = iso(stamp + 1 if order is Order.asc else stamp - 1)
+        cursor = iso_ms(stamp + 1 if order is Order.asc else stamp - 1)  # ms: the next page starts past it
         query = {**request.query_params, "cursor": cursor}
         headers = {"X-Next-Cursor": cursor, "Link": f'<{request.url.path}?{urlencode(query)}>; rel="next"'}
     return table_response(frame.reset_index(drop=True), fmt, name=name, headers=headers)

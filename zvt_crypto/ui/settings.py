@@ -146,8 +146,8 @@ def _section(config: Config) -> Mapping[str, Any]:
 
 def _number(value: Any, what: str, *, integer: bool = False) -> float:
     """A non-negative number from the config (``what`` names it in the message)."""
-    kinds: tuple[type, ...] = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or value < 0:
+    right_kind = isinstance(value, int) or (isinstance(value, float) and not integer)
+    if isinstance(value, bool) or not right_kind or value < 0:
         kind = "a whole number" if integer else "a number"
         raise ConfigError(f"{what} must be {kind} ≥ 0, not {value!r}")
     return float(value)
