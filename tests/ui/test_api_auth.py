@@ -89,6 +89,25 @@ def test_scopes(guarded: tuple[Served, list[str]]) -> None:
                                            f"to scopes under [serve.tokens.{name}]")
 
 
+def test_the_dashboard_cookie_opens_the_docs_page_but_not_the_data(guarded: tuple[Served, list[str]]) -> None:
+    """A signed-in browser may read the docs; data calls need a Bearer token (a cookie would invite CSRF)."""
+    from zvt_crypto.ui.auth import COOKIE, session_value
+
+    served, _ = guarded
+    signed_in = {"Cookie": f"{COOKIE}={session_value(SERVE)}"}
+    assert call(served.url + "/api/v1/docs", headers=signed_in).status == 200
+    assert call(served.url + OPENAPI, headers=signed_in).status == 200
+    assert call(served.url + "/api/v1/runs", headers=signed_in).status == 401
+    assert call(served.url + "/api/v1/docs", headers={"Cookie": f"{COOKIE}=forged"}).status == 401
+
+
+def test_other_api_paths_stay_behind_the_dashboard_guard(guarded: tuple[Served, list[str]]) -> None:
+    """Only /api/v1/ routes check their own callers; /api/v2/… must not reach Dash's catch-all page unguarded."""
+    served, _ = guarded
+    answer = call(served.url + "/api/v2/bars", headers={"Accept": "text/html"})
+    assert answer.status == 401 and answer.headers["www-authenticate"] == "Bearer"
+
+
 def test_an_expired_token_is_refused(guarded: tuple[Served, list[str]]) -> None:
     served, _ = guarded
     answer = call(served.url + OPENAPI, EXPIRED)

@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 COOKIE = "zvt_crypto_session"
 PUBLIC_PATHS = frozenset({"/healthz", "/login", "/favicon.ico"})
-API_PREFIX = "/api/"
+API_PREFIX = "/api/v1/"  # each route there checks its caller (require_scope); any other path needs the cookie
 _COOKIE_DAYS = 30
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -111,6 +111,9 @@ class TokenGuard:
 
     def _refusal(self, request: Request) -> Response:
         path = request.url.path
+        if path.startswith("/api/"):  # not a page: no redirect to the login form
+            return JSONResponse({"detail": "not signed in: the API is under /api/v1/ with 'Authorization: Bearer "
+                                           "<token>'"}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
         if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
             target = path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
