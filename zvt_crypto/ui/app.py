@@ -38,16 +38,27 @@ def create_app(config: Config, settings: ServeSettings | None = None, *, create_
     server = FastAPI(title="zvt_crypto", version=__version__, docs_url=None, redoc_url=None, openapi_url=None,
                      lifespan=lifespan)
     server.state.ui = context
-    from zvt_crypto.ui.api import api_router
+    from zvt_crypto.ui.api_auth import ApiGuard, BodyLimit
+
+    server.state.api_guard = ApiGuard(settings)
+    from zvt_crypto.ui.api import api_router, install_api_errors
     from zvt_crypto.ui.routes import ui_router
 
     server.include_router(ui_router())  # before Dash: its catch-all route must come last
     server.include_router(api_router())
+    install_api_errors(server)
     dash_app = _mount_dash(server, context)
     if settings.token:
         from zvt_crypto.ui.auth import TokenGuard
 
-        server.add_middleware(TokenGuard, token=settings.token)  # outermost: checked before Dash sees a request
+        server.add_middleware(TokenGuard, token=settings.token)  # checked before Dash sees a request
+    if settings.cors_origins:  # off unless configured; outside the guard so a preflight (no token) is answered
+        from fastapi.middleware.cors import CORSMiddleware
+
+        server.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_credentials=False,
+                              allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type",
+                                                                             "X-ZVT-Signature", "X-ZVT-Timestamp"])
+    server.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)  # outermost
     return server
 
 

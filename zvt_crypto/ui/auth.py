@@ -1,4 +1,5 @@
-"""The access-token guard: a login form and an HTTP-only cookie for browsers, ``Authorization: Bearer`` for the API.
+"""The access-token guard of the dashboard: a login form and an HTTP-only cookie for browsers. API paths pass on to
+the API's own check (:func:`zvt_crypto.ui.api_auth.require_scope`: a Bearer token with scopes on every route).
 
 Why the cookie holds an HMAC of the token rather than the token: a cookie that leaks (a shared browser profile, a
 proxy's log) then lets its holder into this dashboard but never reveals the token itself. Every comparison is
@@ -21,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 COOKIE = "zvt_crypto_session"
 PUBLIC_PATHS = frozenset({"/healthz", "/login", "/favicon.ico"})
-API_PREFIX = "/api/"
+API_PREFIX = "/api/v1/"  # each route there checks its caller (require_scope); any other path needs the cookie
 _COOKIE_DAYS = 30
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -39,10 +40,9 @@ def same(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
-def bearer(connection: HTTPConnection) -> str | None:
-    """The token of an ``Authorization: Bearer …`` header, if any."""
-    scheme, _, value = connection.headers.get("authorization", "").partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+def signed_in(connection: HTTPConnection, session: str) -> bool:
+    """Whether the request carries the dashboard's session cookie (the HMAC of the serve token)."""
+    return same(connection.cookies.get(COOKIE), session)
 
 
 def safe_next(target: str | None) -> str:
@@ -74,7 +74,7 @@ box-sizing:border-box}} button{{padding:.5em 1.5em}} .error{{color:#b00020}} p.h
 
 
 class TokenGuard:
-    """ASGI middleware admitting a request with the session cookie, or (API paths) a valid Bearer token."""
+    """ASGI middleware admitting a request with the session cookie; API paths are checked by their routes."""
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
@@ -98,7 +98,7 @@ class TokenGuard:
             response.delete_cookie(COOKIE, path="/")
             await response(scope, receive, send)
             return
-        if path in PUBLIC_PATHS or self._admitted(connection, api=path.startswith(API_PREFIX)):
+        if path in PUBLIC_PATHS or path.startswith(API_PREFIX) or self._admitted(connection):
             await self.app(scope, receive, send)
             return
         if scope["type"] == "websocket":  # refused before the handshake completes
@@ -106,16 +106,14 @@ class TokenGuard:
             return
         await self._refusal(Request(scope, receive))(scope, receive, send)
 
-    def _admitted(self, connection: HTTPConnection, api: bool) -> bool:
-        if api:  # API clients authenticate each call; a browser's cookie does not open the API (no CSRF there)
-            return same(bearer(connection), self._token)
-        return same(connection.cookies.get(COOKIE), self._session)
+    def _admitted(self, connection: HTTPConnection) -> bool:
+        return signed_in(connection, self._session)
 
     def _refusal(self, request: Request) -> Response:
         path = request.url.path
-        if path.startswith(API_PREFIX):
-            return JSONResponse({"detail": "missing or wrong access token: send 'Authorization: Bearer <token>'"},
-                                status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        if path.startswith("/api/"):  # not a page: no redirect to the login form
+            return JSONResponse({"detail": "not signed in: the API is under /api/v1/ with 'Authorization: Bearer "
+                                           "<token>'"}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
         if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
             target = path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
