@@ -1,8 +1,9 @@
 """Store commands as a user runs them: whole processes, start-up included, beside plain pandas / pyarrow scripts.
 
-A table of named commands (``COMMANDS``), each started ``--runs`` times after one uncounted warm-up; the report
-gives min / median / max wall seconds and the load average before and after (the machine is shared: quote the
-median next to the load). Commands:
+A table of named commands (``commands()``), each started ``--runs`` times after one uncounted warm-up; the report
+gives min / median / max wall seconds, the median CPU seconds (user + system: it moves less with the load) and
+the load average (the machine is shared: quote the median next to the load). ``PYTHONPATH=/other/checkout`` times
+another version of zvt_crypto with the same table (the commands inherit it). Commands:
 
 * ``import`` — ``zvt-crypto import`` of a 1,000,000-row OHLCV CSV into a new SQLite store (target ≤ 3 s), beside
   ``pandas.read_csv`` and ``pyarrow.csv.read_csv`` of the same file in their own processes (reading only:
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -55,19 +57,26 @@ def load() -> str:
     return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
 
 
-def timed(command: Command, runs: int) -> list[float]:
-    walls = []
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(command: Command, runs: int) -> tuple[list[float], list[float]]:
+    """Wall and CPU (user + system) seconds of each counted run: CPU time moves less with the machine's load."""
+    walls, cpus = [], []
     for attempt in range(runs + 1):  # the first is a warm-up (file cache, .pyc)
         if command.before:
             subprocess.run(command.before, check=True)
-        start = time.perf_counter()
+        cpu, start = children_cpu(), time.perf_counter()
         done = subprocess.run(command.argv, capture_output=True, text=True)
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, children_cpu() - cpu
         if done.returncode != 0:
             raise SystemExit(f"{command.name} failed ({done.returncode}):\n{done.stderr}")
         if attempt:
             walls.append(wall)
-    return walls
+            cpus.append(cpu)
+    return walls, cpus
 
 
 def in_process_read(url: str, runs: int) -> list[float]:
@@ -131,8 +140,9 @@ def commands(folder: Path, csv: Path, parquet: Path, big_url: str, small_url: st
     return table
 
 
-def row(name: str, walls: list[float], target: str) -> str:
-    return (f"| {name} | {min(walls):.2f} | **{statistics.median(walls):.2f}** | {max(walls):.2f} | {target} | "
+def row(name: str, walls: list[float], target: str, cpus: list[float] | None = None) -> str:
+    cpu = f"{statistics.median(cpus):.2f}" if cpus else "–"
+    return (f"| {name} | {min(walls):.2f} | **{statistics.median(walls):.2f}** | {max(walls):.2f} | {cpu} | {target} | "
             f"{load()} |")
 
 
@@ -153,16 +163,20 @@ def main() -> None:
         lines = []
         for command in commands(folder, csv, parquet, big_url, small_url, args.pg_url, rows):
             print(f"timing {command.name} …", file=sys.stderr)
-            lines.append(row(command.name, timed(command, runs), command.target))
+            walls, cpus = timed(command, runs)
+            lines.append(row(command.name, walls, command.target, cpus))
         for name, url in (("SQLite", big_url), *((("PostgreSQL", args.pg_url),) if args.pg_url else ())):
             lines.append(row(f"read (in-process): Bar.query_data, {name}", in_process_read(url, runs), "≤ 0.4 s"))
-        info = machine_info(["pandas", "pyarrow", "connectorx", "sqlalchemy", "alembic"])
+        measured = subprocess.run([PY, "-c", "import zvt_crypto; print(zvt_crypto.__file__)"], capture_output=True,
+                                  text=True, check=True).stdout.strip()
+        info = machine_info(["pandas", "pyarrow", "connectorx", "sqlalchemy", "alembic"],
+                            {"zvt_crypto measured": measured})
         print("## Machine\n")
         print("\n".join(f"- {key}: {value}" for key, value in info.items()))
         print(f"\n## Whole-process store commands: {rows:,} bars, {runs} runs each (after one warm-up)\n")
         print(f"Load average (1 / 5 / 15 min) at the start: {started}; each row shows it when the row finished.\n")
-        print("| command | min s | median s | max s | target | load after |")
-        print("|---|---|---|---|---|---|")
+        print("| command | min s | median s | max s | median CPU s | target | load after |")
+        print("|---|---|---|---|---|---|---|")
         print("\n".join(lines))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
