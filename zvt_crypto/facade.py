@@ -132,23 +132,6 @@ def _strategy_class(strategy: str | type[Strategy]) -> type[Strategy]:
     return get_strategy(strategy)
 
 
-def _engine(engine: str, cls: type[Strategy], params: Mapping[str, Any] | None, data: MarketData,
-            settings: Any) -> str:
-    """``"auto"``: the vectorised path when it can run this backtest (same trades, faster), else the event engine."""
-    if engine != "auto":
-        return engine
-    if not cls.vectorisable:
-        return "event"
-    from zvt_crypto.trader.broker import Broker
-    from zvt_crypto.trader.vector import check_vectorisable
-
-    try:
-        check_vectorisable(cls(**dict(params or {})), data, Broker(data, settings=settings))
-    except InvalidInputError:
-        return "event"
-    return "vectorised"
-
-
 def backtest(strategy: str | type[Strategy], *, exchange: str, symbols: str | Sequence[str], level: str,
              start: TimeLike | None = None, end: TimeLike | None = None, params: Mapping[str, Any] | None = None,
              cash: float = 10_000.0, fee: float | tuple[float, float] | None = None,
@@ -184,21 +167,14 @@ def backtest(strategy: str | type[Strategy], *, exchange: str, symbols: str | Se
     >>> result.stats["n trades"] == len(result.trades), str(result.equity.index.tz)
     (True, 'UTC')
     """
-    from zvt_crypto.trader.data import load_market_data
-    from zvt_crypto.trader.engine import run_backtest
-    from zvt_crypto.trader.settings import BacktestSettings
+    from zvt_crypto.trader.stored import backtest_stored
 
-    cls = _strategy_class(strategy)
-    cls(**dict(params or {}))  # a bad parameter fails before any data is read
     # BacktestSettings normalises a number of bps, None or a mapping into its models (and checks every value)
-    settings = BacktestSettings(cash=cash, fee=fee, slippage=slippage,  # type: ignore[arg-type]
-                                leverage=_levels(leverage), maintenance_margin=maintenance_margin,
-                                liquidation_fee=liquidation_fee, risk=risk,  # type: ignore[arg-type]
-                                engine="event", periods_per_year=periods_per_year)
-    data = load_market_data(exchange=exchange, symbols=_symbols(symbols), level=level, start=start, end=end,
-                            store=get_store(store))
-    settings = settings.replace(engine=_engine(engine, cls, params, data, settings))
-    return run_backtest(cls, data, params=params, settings=settings)
+    return backtest_stored(_strategy_class(strategy), exchange=exchange, symbols=_symbols(symbols), level=level,
+                           start=start, end=end, params=params, engine=engine, store=get_store(store), cash=cash,
+                           fee=fee, slippage=slippage, leverage=_levels(leverage),
+                           maintenance_margin=maintenance_margin, liquidation_fee=liquidation_fee, risk=risk,
+                           periods_per_year=periods_per_year)
 
 
 def _symbols(symbols: str | Sequence[str]) -> list[str]:

@@ -115,6 +115,45 @@ def test_parallel_result_equals_the_in_process_one(walk_data: MarketData) -> Non
     assert one.to_dict()["trials"] == two.to_dict()["trials"]
 
 
+@pytest.mark.parametrize(("max_workers", "n_tasks", "task_seconds", "expected"), [
+    (8, 12, 0.05, 1),     # 0.6 s of trials: a pool's start-up (2 s) would cost more than it saves
+    (2, 10, 0.3, 1),      # 3 s serial vs 2 + 1.5 s on two workers
+    (2, 40, 0.3, 2),      # 12 s serial vs 2 + 6 s
+    (8, 40, 0.3, 8),      # every worker pays: 2 + 1.5 s
+    (8, 3, 10.0, 3),      # no more workers than trials
+    (1, 1000, 1.0, 1),    # never more than asked for
+    (4, 0, 1.0, 1),
+])
+def test_plan_workers_starts_a_pool_only_when_it_pays(max_workers: int, n_tasks: int, task_seconds: float,
+                                                      expected: int) -> None:
+    from zvt_crypto.trader.optimize_trials import plan_workers
+
+    assert plan_workers(max_workers, n_tasks, task_seconds, start_seconds=2.0) == expected
+
+
+def test_default_jobs_run_a_small_sweep_in_this_process(walk_data: MarketData, monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    import joblib
+
+    import zvt_crypto.trader.optimize_trials as trials
+
+    grid = {"fast": [3, 5, 8], "slow": [20, 30]}
+    one = optimize("sma_cross", walk_data, grid, n_jobs=1, fee=0.001)
+
+    def no_pool(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a pool was started for a sweep of milliseconds")
+
+    monkeypatch.setattr(joblib, "Parallel", no_pool)
+    monkeypatch.setattr(trials, "_workers", lambda n_jobs: 4)  # as on a 4-CPU machine
+    default = optimize("sma_cross", walk_data, grid, fee=0.001)  # n_jobs=-1
+    pd.testing.assert_frame_equal(one.trials, default.trials, check_exact=True)
+    # a pool when the trials are long enough: plan_workers decides, and the result is the same
+    monkeypatch.undo()
+    monkeypatch.setattr(trials, "plan_workers", lambda max_workers, n_tasks, seconds: 2)
+    pooled = optimize("sma_cross", walk_data, grid, fee=0.001)
+    pd.testing.assert_frame_equal(one.trials, pooled.trials, check_exact=True)
+
+
 def test_constraint_metric_function_and_skipped_sets(walk_data: MarketData) -> None:
     grid = {"fast": [3, 5, 10, 20], "slow": [10, 20]}
     result = optimize("sma_cross", walk_data, grid, n_jobs=1, constraint=lambda p: p["fast"] != 5,

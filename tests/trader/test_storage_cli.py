@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
@@ -121,6 +122,36 @@ def test_backtest_command(sqlite_store: Store, filled: Callable[[Store], Store],
     assert outcome.exit_code == 0 and "sharpe" in outcome.output
     outcome = runner.invoke(cli, [*base, "runs", "rerun", run_id])
     assert outcome.exit_code == 0 and "unchanged" in outcome.output and "identical" in outcome.output
+
+
+def test_backtest_engine_auto_runs_the_vectorised_path_with_the_event_engines_trades(
+        sqlite_store: Store, filled: Callable[[Store], Store], tmp_path: Path) -> None:
+    filled(sqlite_store)
+    base = ["--db-url", str(sqlite_store.url), "backtest", "--strategy", "sma_cross", "--exchange", "binance",
+            "--level", "1h", "--param", "fast=3", "--param", "slow=12", "--fee", "0.001", "--slippage", "2",
+            "--no-store"]
+    documents = {}
+    for engine in ("auto", "event"):
+        out = tmp_path / f"{engine}.json"
+        outcome = CliRunner().invoke(cli, [*base, "--symbol", "BTC/USDT", "--engine", engine, "--out", str(out)])
+        assert outcome.exit_code == 0, outcome.output
+        documents[engine] = json.loads(out.read_text())
+    auto, event = documents["auto"], documents["event"]
+    assert (auto["engine"], event["engine"]) == ("vectorised", "event")
+    assert len(auto["trades"]) > 5 and auto["trades"] == event["trades"]
+    assert auto["open_trades"] == event["open_trades"] and auto["equity"] == event["equity"]
+    # --out run.parquet: the equity curve, the rest of the JSON in its metadata
+    out = tmp_path / "run.parquet"
+    outcome = CliRunner().invoke(cli, [*base, "--symbol", "BTC/USDT", "--out", str(out)])
+    assert outcome.exit_code == 0, outcome.output
+    table = pq.read_table(out)
+    assert table.column("equity").to_pylist() == [point["equity"] for point in auto["equity"]]
+    assert json.loads(table.schema.metadata[b"zvt_crypto"])["trades"] == auto["trades"]
+    # two symbols: the vectorised path cannot run it, auto falls back to the event engine
+    out = tmp_path / "two.json"
+    outcome = CliRunner().invoke(cli, [*base, "--symbol", "BTC/USDT", "--symbol", "ETH/USDT", "--out", str(out)])
+    assert outcome.exit_code == 0, outcome.output
+    assert json.loads(out.read_text())["engine"] == "event"
 
 
 @pytest.mark.parametrize(("args", "message"), [

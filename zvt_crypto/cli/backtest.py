@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import click
 
 from zvt_crypto.cli.app import Context, cli, handle_errors
-from zvt_crypto.cli.trading_options import annualisation_option, cost_options, data_options, engine_option
+from zvt_crypto.cli.trading_options import annualisation_option, backtest_engine_option, cost_options, data_options
 
 
 @cli.command("backtest")
 @data_options
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Strategy parameter; repeatable.")
 @cost_options
-@engine_option
+@backtest_engine_option
 @annualisation_option
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the result as JSON here.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the result here: JSON, or Parquet when the name ends in .parquet (the equity curve; the "
+                   "run, metrics and trades in its metadata).")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write an HTML report here.")
 @click.option("--no-store", is_flag=True, help="Do not keep the run in the store.")
 @click.option("--list", "list_strategies", is_flag=True, help="List the strategies and their parameters.")
@@ -30,9 +33,11 @@ def backtest(obj: Context, strategy: str | None, exchange: str | None, symbols: 
              report: Path | None, no_store: bool, list_strategies: bool) -> None:
     """Backtest a strategy on stored bars; print the metrics, store the run (its id is printed)."""
     from zvt_crypto.contract.errors import InvalidInputError
-    from zvt_crypto.trader import get_strategy, load_market_data, run_backtest
+    from zvt_crypto.trader.export import write_bytes
     from zvt_crypto.trader.params import parse_params
-    from zvt_crypto.trader.storage import save_run
+    from zvt_crypto.trader.storage import new_run_id, save_run
+    from zvt_crypto.trader.stored import backtest_stored
+    from zvt_crypto.trader.strategy import get_strategy
 
     if list_strategies:
         _print_strategies()
@@ -45,14 +50,23 @@ def backtest(obj: Context, strategy: str | None, exchange: str | None, symbols: 
     cls(**instance_params)  # a bad parameter fails before any data is read
     if not exchange or not symbols or not level:
         raise InvalidInputError("backtest needs --exchange, --symbol (one or more) and --level")
-    data = load_market_data(exchange=exchange, symbols=list(symbols), level=level, start=start, end=end,
-                            store=obj.store)
-    result = run_backtest(cls, data, params=instance_params, cash=cash, fee=fee, slippage=slippage or None,
-                          leverage=leverage, engine=engine, periods_per_year=periods_per_year)
-    if not no_store:
-        save_run(result, obj.store)
-    if out is not None:
-        result.to_json(out)
+    # zc.backtest's code path: the same settings check, loading and engine choice (auto)
+    result = backtest_stored(cls, exchange=exchange, symbols=list(symbols), level=level, start=start, end=end,
+                             params=instance_params, engine=engine, store=obj.store, cash=cash, fee=fee,
+                             slippage=slippage or None, leverage=leverage, periods_per_year=periods_per_year)
+    # storing 1M equity rows (SQLite, in C without the GIL) overlaps formatting the output file; the file is
+    # written once the run is stored, so it never names a run the store lacks
+    _ = result.metrics, result.fingerprint  # computed once, here, not by the two threads at the same time
+    saved: Future[str] | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="save-run") as pool:
+        if not no_store:
+            result.run_id = new_run_id()
+            saved = pool.submit(save_run, result, obj.store)
+        data = result.file_bytes(out) if out is not None else None
+    if saved is not None:
+        saved.result()  # a failed store raises here, before any file names the run
+    if out is not None and data is not None:
+        write_bytes(out, data)
     if report is not None:
         result.report(report)
     _print_result(result, out, report)
@@ -119,7 +133,8 @@ def list_command(obj: Context, strategy: str | None, limit: int) -> None:
 @runs.command("show")
 @click.argument("run_id")
 @click.option("--trades", "show_trades", is_flag=True, help="Also print the trades.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the run as JSON here.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the run here: JSON, or Parquet when the name ends in .parquet.")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write an HTML report here.")
 @click.pass_obj
 @handle_errors
@@ -142,7 +157,9 @@ def show_command(obj: Context, run_id: str, show_trades: bool, out: Path | None,
     if show_trades:
         click.echo(result.trades.drop(columns=["entry_bar", "exit_bar"]).to_string(index=False))
     if out is not None:
-        result.to_json(out)
+        from zvt_crypto.trader.export import write_bytes
+
+        write_bytes(out, result.file_bytes(out))
         click.echo(f"wrote {out}")
     if report is not None:
         result.report(report)

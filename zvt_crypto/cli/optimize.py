@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 @click.option("--metric", default="sharpe", show_default=True,
               help="The backtest metric to rank by (sharpe, sortino, calmar, total_return, cagr, max_drawdown …).")
 @click.option("--minimize", is_flag=True, help="Rank the lowest metric first.")
-@click.option("--jobs", type=int, default=-1, show_default=True, help="Worker processes (-1: every CPU; 1: none).")
+@click.option("--jobs", type=int, default=-1, show_default=True,
+              help="Worker processes (-1: every CPU, when the sweep is long enough to repay starting them; 1: none).")
 @click.option("--walk-forward", "walk", is_flag=True, help="Walk-forward analysis (needs --train and --test).")
 @click.option("--train", help="Walk-forward train window: bars (500) or a duration (90d, 12h, 4w).")
 @click.option("--test", help="Walk-forward test window: bars or a duration.")

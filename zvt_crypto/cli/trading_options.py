@@ -44,6 +44,13 @@ engine_option = click.option("--engine", type=click.Choice(["event", "vectorised
                              show_default=True,
                              help="vectorised: signal strategies on one symbol, same trades, much faster.")
 
+#: ``backtest --engine``: ``auto`` runs the vectorised path whenever it can run the backtest (proven to make the event
+#: engine's trades), else the event engine — what ``zc.backtest`` does.
+backtest_engine_option = click.option(
+    "--engine", type=click.Choice(["auto", "event", "vectorised"]), default="auto", show_default=True,
+    help="auto: the vectorised path when the strategy has signals() and the run allows it (same trades, much "
+         "faster), else the event engine; event forces the event engine.")
+
 #: ``--periods-per-year``: how backtest metrics are annualised.
 annualisation_option = click.option(
     "--periods-per-year", type=float,

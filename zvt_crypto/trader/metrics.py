@@ -45,7 +45,6 @@ returns, drawdowns and ratios is 0 from there on, returns stop at that bar (its 
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -549,10 +548,11 @@ def metrics_frame(metrics: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def dump_json(data: Mapping[str, Any], path: str | Path | None = None) -> str:
-    """Strict JSON of a result's ``to_dict()`` (NaN refused: :func:`to_jsonable` turned them into null), written to
+    """Compact JSON of a result's ``to_dict()`` (orjson; :func:`to_jsonable` turned NaN into null), written to
     ``path`` (its folder created) when given."""
-    text = json.dumps(data, allow_nan=False)
+    from zvt_crypto.trader.export import dumps, write_bytes
+
+    text = dumps(data)
     if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(text)
-    return text
+        write_bytes(path, text)
+    return text.decode()

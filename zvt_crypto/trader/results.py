@@ -23,7 +23,7 @@ import pandas as pd
 
 from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.contract.timeutil import iso, iso_texts
-from zvt_crypto.trader.metrics import Annualisation, compute_metrics, dump_json, metrics_frame, to_jsonable
+from zvt_crypto.trader.metrics import Annualisation, compute_metrics, metrics_frame, to_jsonable
 from zvt_crypto.trader.params import describe_params
 
 if TYPE_CHECKING:
@@ -192,8 +192,46 @@ class BacktestResult:
         return out
 
     def to_json(self, path: str | Path | None = None) -> str:
-        """The JSON of :meth:`to_dict`, written to ``path`` when given."""
-        return dump_json(self.to_dict(), path)
+        """The JSON of :meth:`to_dict`, written to ``path`` when given (the equity curve formatted vectorised:
+        :mod:`.export`)."""
+        data = self._json_bytes()
+        if path is not None:
+            from zvt_crypto.trader.export import write_bytes
+
+            write_bytes(path, data)
+        return data.decode()
+
+    def to_parquet(self, path: str | Path) -> Path:
+        """The equity curve (``timestamp``, ``equity``, ``cash``, ``drawdown``, ``exposure``) as a Parquet file whose
+        metadata key ``zvt_crypto`` holds the rest of :meth:`to_dict` as JSON (run info, metrics, trades):
+        ``json.loads(pyarrow.parquet.read_schema(path).metadata[b"zvt_crypto"])``."""
+        from zvt_crypto.trader.export import write_bytes
+
+        return write_bytes(path, self._parquet_bytes())
+
+    def file_bytes(self, path: str | Path) -> bytes:
+        """What :meth:`to_parquet` (``path`` ending in ``.parquet``) or :meth:`to_json` (else) writes to ``path``."""
+        return self._parquet_bytes() if Path(path).suffix.lower() == ".parquet" else self._json_bytes()
+
+    def _json_bytes(self) -> bytes:
+        from zvt_crypto.trader.export import document_json, equity_records_parts
+
+        stamps = pd.DatetimeIndex(self.equity.index).as_unit("ms").asi8
+        return document_json(self.to_dict(equity=False),
+                             {"equity": equity_records_parts(stamps, self.equity["equity"].to_numpy(dtype=float))})
+
+    def _parquet_bytes(self) -> bytes:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from zvt_crypto.trader.export import dumps
+
+        table = pa.Table.from_pandas(self.equity.reset_index(), preserve_index=False)
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                               b"zvt_crypto": dumps(self.to_dict(equity=False))})
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink)
+        return bytes(sink.getvalue())
 
     def report(self, path: str | Path) -> Path:
         """A self-contained plotly HTML report (equity, drawdown, price with trade markers); see :mod:`.report`."""
@@ -398,17 +436,21 @@ def _num(value: Any) -> Any:
 
 
 def _records(frame: pd.DataFrame, fields: Sequence[str]) -> list[dict[str, Any]]:
-    out = []
-    for row in frame[list(fields)].itertuples(index=False, name=None):
-        record = {}
-        for name, value in zip(fields, row, strict=True):
-            if name in ("entry_time", "exit_time"):
-                record[name] = iso(value)
-            elif isinstance(value, (float, np.floating)):
-                record[name] = _num(value)
-            elif isinstance(value, np.integer):
-                record[name] = int(value)
-            else:
-                record[name] = value
-        out.append(record)
-    return out
+    """JSON-ready records of ``frame``'s ``fields``, built a column at a time: times as ISO text, non-finite floats
+    and missing times as ``None``, numpy integers as ints."""
+    columns = []
+    for name in fields:
+        column = frame[name]
+        if name in ("entry_time", "exit_time"):
+            stamps = pd.to_datetime(column, utc=True)
+            columns.append(iso_texts(stamps).astype(object).where(stamps.notna(), None).tolist())
+        elif pd.api.types.is_float_dtype(column.dtype):
+            values = column.to_numpy(dtype=float)
+            listed = values.tolist()
+            for k in np.flatnonzero(~np.isfinite(values)).tolist():
+                listed[k] = None
+            columns.append(listed)
+        else:
+            columns.append([int(v) if isinstance(v, np.integer) else _num(v) if isinstance(v, np.floating) else v
+                            for v in column.tolist()])
+    return [dict(zip(fields, row, strict=True)) for row in zip(*columns, strict=True)]
