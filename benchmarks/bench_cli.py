@@ -53,6 +53,8 @@ class Workspace:
     db_url: str
     csv: Path
     bars: int
+    parquet: Path | None = None  # the same bars, indexed (entity_id, timestamp): the read peer's input
+    small_db_url: str = ""  # a store of 10,000 bars: the fixed cost of info / coverage
 
     def out(self, name: str) -> Path:
         return self.folder / name
@@ -114,6 +116,41 @@ COMMANDS: list[Command] = [
 ]
 
 
+
+def fresh_import(ws: Workspace) -> list[str]:
+    """``zvt-crypto import`` of the CSV into a new SQLite store (the one of the previous run removed first)."""
+    db = ws.out("import.db")
+    command = (f"rm -f {db} {db}-wal {db}-shm && exec {sys.executable} -m zvt_crypto --db-url sqlite:///{db} "
+               f"--create import {ws.csv} --exchange {EXCHANGE} --symbol {SYMBOL} --level 1m")
+    return ["sh", "-c", command]
+
+
+def python(code: str) -> Callable[[Workspace], list[str]]:
+    """``python -c CODE`` with ``{csv}``, ``{parquet}`` and ``{db_url}`` filled in from the workspace."""
+    return lambda ws: [sys.executable, "-c", code.format(csv=ws.csv, parquet=ws.parquet, db_url=ws.db_url)]
+
+
+def zvt_small(*args: str) -> Callable[[Workspace], list[str]]:
+    return lambda ws: [sys.executable, "-m", "zvt_crypto", "--db-url", ws.small_db_url, *args]
+
+
+COMMANDS += [
+    Command("zvt-crypto import (CSV → new SQLite store)", "import", fresh_import, note="target ≤ 3 s"),
+    Command("pandas.read_csv (script)", "import", python("import pandas as pd; pd.read_csv('{csv}')"),
+            note="reads only: stores nothing"),
+    Command("pyarrow.csv.read_csv → pandas (script)", "import",
+            python("import pyarrow.csv as c; c.read_csv('{csv}').to_pandas()"), note="reads only"),
+    Command("Bar.query_data, one entity (script)", "read",
+            python("from zvt_crypto.domain import Bar; Bar.query_data(entity_ids=['" + ENTITY + "'], level='1m', "
+                   "store='{db_url}')"), note="the indexed (entity_id, timestamp) DataFrame"),
+    Command("pandas.read_parquet (script)", "read", python("import pandas as pd; pd.read_parquet('{parquet}')")),
+    Command("zvt-crypto info", "fixed cost", zvt_small("info"), note="10,000-bar store; target ≤ 0.5 s"),
+    Command("zvt-crypto coverage", "fixed cost", zvt_small("coverage"), note="10,000-bar store; target ≤ 0.5 s"),
+    Command("zvt-crypto factor list", "fixed cost", zvt_small("factor", "list"), note="target ≤ 0.5 s"),
+    Command("python -c pass", "fixed cost", python("pass"), note="the interpreter's own start"),
+]
+
+
 # -- data -------------------------------------------------------------------------------------------------------------
 def make_bars(n: int, seed: int = SEED) -> Any:
     """Seeded 1m bars (OHLC consistent), bench_backtest.py's series: a random walk plus a daily cycle in the drift
@@ -143,10 +180,16 @@ def prepare(folder: Path, n_bars: int) -> Workspace:
     store = Store(db_url, create=True)
     store.write(Bar, frame, level="1m")
     store.dispose()
+    small_db_url = f"sqlite:///{folder / 'small.db'}"
+    small = Store(small_db_url, create=True)
+    small.write(Bar, frame.head(10_000), level="1m")
+    small.dispose()
     csv = folder / "bars.csv"
     columns = ["timestamp", "open", "high", "low", "close", "volume"]
     frame[columns].assign(timestamp=frame["timestamp"].dt.tz_localize(None)).to_csv(csv, index=False)
-    return Workspace(folder=folder, db_url=db_url, csv=csv, bars=n_bars)
+    parquet = folder / "bars.parquet"
+    frame.set_index(["entity_id", "timestamp"]).to_parquet(parquet)
+    return Workspace(folder=folder, db_url=db_url, csv=csv, bars=n_bars, parquet=parquet, small_db_url=small_db_url)
 
 
 # -- timing -----------------------------------------------------------------------------------------------------------

@@ -563,3 +563,68 @@ def test_one_bad_file_writes_nothing(sqlite_store: Store, tmp_path: Path) -> Non
     assert _stored(sqlite_store, "binance", "ETH/USDT", "1h").empty
     with pytest.raises(InvalidInputError, match="no files to import"):
         import_bars(sqlite_store, [], exchange="binance", symbol="ETH/USDT", level="1h")
+
+
+# -- the fast CSV reader (pyarrow) agrees with pandas' -------------------------------------------------------------
+_CSV_VARIANTS = {
+    "iso-z": "timestamp,open,high,low,close,volume\n2024-01-01T00:00:00Z,1,2,0.5,1.5,10\n"
+             "2024-01-01T00:01:00Z,1.5,2,1,1,3\n",
+    "offset": "Date,Open,High,Low,Close,Volume\n2024-01-01 01:00:00+01:00,1,2,0.5,1.5,10\n"
+              "2024-01-01 01:01:00+01:00,1.5,2,1,1,3\n",
+    "naive-unnamed": ",Open,High,Low,Close,Volume\n2024-01-01 00:00:00,1,2,0.5,1.5,10\n"
+                     "2024-01-01 00:01:00,1.5,2,1,1,3\n",
+    "dates": "date;open;high;low;close;volume\n2024-01-01;1;2;0.5;1.5;10\n2024-01-02;1.5;2;1;1;3\n",
+    "epoch-ms-headerless": "1704067200000,1,2,0.5,1.5,10\n1704067260000,1.5,2,1,1,3\n",
+    "missing-optional": "timestamp,open,high,low,close,volume,quote_volume,trade_count\n"
+                        "1704067200,1,2,0.5,1.5,10,,NA\n1704067260,1.5,2,1,1,3,4.5,7\n",
+    "bom-quoted": '\ufefftimestamp,open,high,low,close,volume\n"2024-01-01T00:00:00Z","1",2,0.5,1.5,10\n'
+                  '"2024-01-01T00:01:00Z","1.5",2,1,1,3\n',
+}
+
+
+@pytest.mark.parametrize("name", sorted(_CSV_VARIANTS))
+def test_fast_csv_reader_matches_pandas(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    path = tmp_path / f"{name}.csv"
+    path.write_text(_CSV_VARIANTS[name], encoding="utf-8")
+    fast = read_bars_file(path)
+    from zvt_crypto.dataio import importers
+
+    monkeypatch.setattr(importers, "_read_csv_fast", lambda *args: None)  # pandas' reader, as before
+    reference = read_bars_file(path)
+    pd.testing.assert_frame_equal(fast, reference)
+    assert str(fast["timestamp"].dtype) == "datetime64[ms, UTC]" and fast["timestamp"].iloc[0].minute == 0
+
+
+def test_plain_csv_is_not_parsed_by_pandas(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole file goes through pyarrow's reader (pandas only peeks at the first line for a header)."""
+    path = tmp_path / "bars.csv"
+    _candles(50).to_csv(path, index=False)
+    whole_reads: list[dict[str, object]] = []
+    real = pd.read_csv
+
+    def counting(*args: object, **kwargs: object) -> pd.DataFrame:
+        if kwargs.get("nrows") != 1:
+            whole_reads.append(kwargs)
+        return real(*args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(pd, "read_csv", counting)
+    assert len(read_bars_file(path)) == 50
+    assert whole_reads == []
+
+
+def test_bad_row_deep_in_a_large_file_is_named_and_nothing_written(sqlite_store: Store, tmp_path: Path) -> None:
+    """Rows the fast reader cannot type (text in a price, a ragged row) are still located and refused whole."""
+    frame = _candles(30_000).astype({"close": object})
+    frame.loc[25_000, "close"] = "12,5"
+    text_price = tmp_path / "text-price.csv"
+    frame.to_csv(text_price, index=False)
+    located = r"'close' holds 1 non-numeric value\(s\), first '12,5' in data row 25001;"
+    with pytest.raises(ImportFormatError, match=located):
+        import_bars(sqlite_store, text_price, exchange="binance", symbol="ETH/USDT", level="1h")
+    ragged = tmp_path / "ragged.csv"
+    lines = _candles(30_000).to_csv(index=False).splitlines()
+    lines[20_000] += ",1,2"
+    ragged.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ImportFormatError, match=r"cannot read .*ragged\.csv as csv"):
+        import_bars(sqlite_store, ragged, exchange="binance", symbol="ETH/USDT", level="1h")
+    assert _stored(sqlite_store, "binance", "ETH/USDT", "1h").empty

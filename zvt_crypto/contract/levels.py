@@ -8,10 +8,12 @@ do (so 2024-01-01 opens none: its 3d bar opened 2023-12-31). Timestamps are inte
 from __future__ import annotations
 
 from enum import StrEnum
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from zvt_crypto.contract.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
@@ -88,6 +90,8 @@ class Level(StrEnum):
 
     def is_aligned(self, ts_ms: np.ndarray) -> np.ndarray:
         """Boolean mask of timestamps that lie on this level's grid."""
+        import numpy as np
+
         return (np.asarray(ts_ms, dtype=np.int64) - self.anchor_ms) % self.ms == 0
 
     def divides(self, other: "Level") -> bool:

@@ -10,7 +10,11 @@ checks that the migrations and the models agree).
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import logging
+import re
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, text
@@ -46,6 +50,12 @@ def alembic_config(connection: Connection | None = None) -> AlembicConfig:
 
 
 def head_revision() -> str:
+    """The newest revision of the script directory: read from the scripts' ``revision`` / ``down_revision`` lines
+    (importing Alembic's script machinery costs ≈ 0.2 s, more than the command it would guard); Alembic decides
+    whenever the lines do not name exactly one head (a merge written another way, a script outside ``versions/``)."""
+    head = _scanned_head(script_location())
+    if head is not None:
+        return head
     from alembic.script import ScriptDirectory
 
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
@@ -53,11 +63,58 @@ def head_revision() -> str:
     return head
 
 
-def current_revision(engine: Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
+_REVISION_LINE = re.compile(r"^(down_revision|revision)\b[^=\n]*=(.*)$", re.MULTILINE)
+_QUOTED = re.compile(r"""["']([^"']+)["']""")
 
+
+@functools.lru_cache(maxsize=8)
+def _scanned_head(location: str) -> str | None:
+    """The one revision no script names as its ``down_revision``, or ``None`` when that is not clear cut."""
+    folder = _script_folder(location)
+    if folder is None or not (folder / "versions").is_dir():
+        return None
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in (folder / "versions").glob("*.py"):
+        found = dict((name, _QUOTED.findall(value)) for name, value in _REVISION_LINE.findall(script.read_text()))
+        if len(found.get("revision", ())) != 1 or "down_revision" not in found:
+            return None
+        revisions.add(found["revision"][0])
+        parents.update(found["down_revision"])
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 and parents <= revisions else None
+
+
+def _script_folder(location: str) -> Path | None:
+    """The folder of a script location: ``package:folder`` (found without importing the package) or a path."""
+    if ":" not in location:
+        return Path(location)
+    package, _, folder = location.partition(":")
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / folder
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The store's schema revision (``None``: an empty database), by one query of Alembic's version table."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        return _stored_revision(connection)
+
+
+def _stored_revision(connection: Connection) -> str | None:
+    if connection.dialect.name == "sqlite":
+        exists = connection.execute(
+            text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'")).first()
+    else:
+        exists = connection.execute(text("SELECT to_regclass('alembic_version')")).scalar()
+    if not exists:
+        return None
+    rows = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    if len(rows) > 1:
+        raise StoreError(f"the store has several schema heads ({', '.join(rows)}); zvt_crypto keeps one history: "
+                         "back up the database and report this")
+    return rows[0] if rows else None
 
 
 def upgrade(engine: Engine, revision: str = "head") -> bool:
@@ -67,11 +124,12 @@ def upgrade(engine: Engine, revision: str = "head") -> bool:
     (SQLite: the write lock, ``BEGIN IMMEDIATE``; PostgreSQL: a transaction-level advisory lock) and reads the
     store's revision again inside it, so one process migrates and the others, waiting, then find it done.
     """
+    # a current store (every open but the first after an upgrade) costs one query: Alembic is not even imported
+    if revision == "head" and current_revision(engine) == head_revision():
+        return False
     from alembic import command
     from alembic.runtime.migration import MigrationContext
 
-    if revision == "head" and current_revision(engine) == head_revision():
-        return False
     try:
         with engine.connect().execution_options(sqlite_begin="BEGIN IMMEDIATE") as connection:
             with connection.begin():

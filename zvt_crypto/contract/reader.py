@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 from sqlalchemy import JSON, Select, func, select
 
 if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
     from sqlalchemy import ColumnElement
 
     from zvt_crypto.contract.store import Store
@@ -40,9 +39,13 @@ def read_frame(
 ) -> pd.DataFrame:
     """Run ``statement`` and return its rows as a DataFrame (time columns UTC-aware, ``categorical_columns``
     as pandas categoricals: a few distinct ids repeated over many rows)."""
+    import pandas as pd  # here, not at import: coverage and info import this module and build no frame
+
     engine = store.engine
     if not json_columns:
         import connectorx as cx
+        import pyarrow as pa
+        import pyarrow.compute as pc
 
         sql = str(statement.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
         with store.sqlite_exclusive():  # connectorx carries its own SQLite copy: see SqliteFileGuard
