@@ -164,6 +164,16 @@ def _numbers(schema: type[Schema], frame: pd.DataFrame) -> list[tuple[str, np.nd
     return out
 
 
+class RejectedRowsError(InvalidDataError):
+    """Rows unfit for their table: how many (``rejected``) and the first of them with a ``reason`` column
+    (``first``), for callers that answer with data rather than the message (the API's 422)."""
+
+    def __init__(self, message: str, *, rejected: int, first: pd.DataFrame) -> None:
+        super().__init__(message)
+        self.rejected = rejected
+        self.first = first
+
+
 def validate_frame(schema: type[Schema], frame: pd.DataFrame, *, now_ms: int | None = None) -> None:
     """Raise :class:`InvalidDataError` if any row of the (normalised) ``frame`` is unfit for ``schema``.
 
@@ -217,9 +227,10 @@ def _raise_if_bad(schema: type[Schema], frame: pd.DataFrame, problems: list[tupl
         shown["timestamp"] = [_shown_time(value) for value in shown["timestamp"]]
     shown.insert(0, "reason", reasons[bad].head(MAX_SHOWN))
     summary = "; ".join(f"{reason}: {count}" for reason, count in counts.items())
-    raise InvalidDataError(
+    raise RejectedRowsError(
         f"{schema.__name__}: {int(bad.sum())} of {len(frame)} rows rejected ({summary}); nothing was written. "
-        f"First offending rows:\n{shown.to_string(index=False)}"
+        f"First offending rows:\n{shown.to_string(index=False)}",
+        rejected=int(bad.sum()), first=shown,
     )
 
 

@@ -497,7 +497,7 @@ def _check_spacing(timestamps: np.ndarray, level: Level, source: str) -> None:
     )
 
 
-def _ensure_entity(store: Store, exchange: str, symbol: str, kind: str, eid: str, earliest_ms: int) -> None:
+def ensure_entity(store: Store, exchange: str, symbol: str, kind: str, eid: str, earliest_ms: int) -> None:
     """Create the pair / perp row if the store does not know it; move ``list_timestamp`` back to the earliest
     imported bar when it is unknown or later."""
     from zvt_crypto.domain import ENTITY_SCHEMAS
@@ -572,9 +572,22 @@ def import_bars(
     >>> import_bars(store, "BTCUSDT-1h-2024-01.zip",
     ...             exchange="binance", symbol="BTC/USDT", level="1h")  # doctest: +SKIP
     """
-    from zvt_crypto.domain import Bar
-
     store = get_store(store)
+    eid, kind = bar_target(exchange, symbol, kind)
+    level = Level.parse(level)
+    files = _expand(paths)
+
+    with stages(on_progress) as report:
+        frame = _read_files(files, fmt, report)
+    source = str(files[0]) if len(files) == 1 else f"{len(files)} files ({files[0].name} …)"
+    return _store_bars(store, frame, exchange=exchange, symbol=symbol, kind=kind, eid=eid, level=level,
+                       on_conflict=on_conflict, now_ms=now_ms, on_progress=on_progress, source=source,
+                       files=len(files))
+
+
+def bar_target(exchange: str, symbol: str, kind: str | None) -> tuple[str, str]:
+    """The entity id and kind (``pair`` / ``perp``) bars of ``symbol`` on ``exchange`` belong to; an
+    :class:`InvalidInputError` for an impossible exchange, symbol or kind (checked before anything is read)."""
     check_exchange_id(exchange)
     if kind is not None and kind not in ("pair", "perp"):
         raise InvalidInputError(f"unknown kind {kind!r}; use 'pair' (spot) or 'perp' (perpetual), or leave it out")
@@ -582,14 +595,39 @@ def import_bars(
     eid = entity_id(exchange, symbol, kind)  # type: ignore[arg-type]  # kind checked just above
     kind = eid.split("_", 1)[0]
     _split_symbol(symbol, kind)  # reject impossible symbol / kind combinations before reading anything
-    level = Level.parse(level)
-    files = _expand(paths)
+    return eid, kind
 
-    with stages(on_progress) as report:
-        frame = _read_files(files, fmt, report)
+
+def import_bar_frame(
+    store: Store | str,
+    raw: pd.DataFrame,
+    *,
+    exchange: str,
+    symbol: str,
+    level: Level | str,
+    kind: str | None = None,
+    on_conflict: OnConflict = "update",
+    now_ms: int | None = None,
+    source: str = "frame",
+) -> ImportResult:
+    """:func:`import_bars` of a frame already in memory (an API request's body): its columns under any name
+    :func:`standardize_bars` knows, the same checks, the same all-or-nothing idempotent write (``files`` is 0)."""
+    store = get_store(store)
+    eid, kind = bar_target(exchange, symbol, kind)
+    level = Level.parse(level)
+    frame = standardize_bars(raw, source=source)
+    return _store_bars(store, frame, exchange=exchange, symbol=symbol, kind=kind, eid=eid, level=level,
+                       on_conflict=on_conflict, now_ms=now_ms, on_progress=None, source=source, files=0)
+
+
+def _store_bars(store: Store, frame: pd.DataFrame, *, exchange: str, symbol: str, kind: str, eid: str, level: Level,
+                on_conflict: OnConflict, now_ms: int | None, on_progress: OnProgress | None, source: str,
+                files: int) -> ImportResult:
+    """Check and write standardised bars, then create (or move back the listing of) their entity."""
+    from zvt_crypto.domain import Bar
+
     if not frame["timestamp"].is_monotonic_increasing:
         frame = frame.sort_values("timestamp", kind="stable", ignore_index=True)
-    source = str(files[0]) if len(files) == 1 else f"{len(files)} files ({files[0].name} …)"
     times_ms = frame["timestamp"].dt.as_unit("ms").astype("int64").to_numpy()
     _check_spacing(times_ms, level, source)
 
@@ -602,6 +640,6 @@ def import_bars(
         except ConflictError as exc:
             raise ConflictError(f"{exc}. {_first_conflicts(store, eid, level, frame)}") from None
     first_ms, last_ms = int(times_ms[0]), int(times_ms[-1])
-    _ensure_entity(store, exchange, symbol, kind, eid, first_ms)
-    return ImportResult(eid, str(level), len(files), result.rows, result.inserted, result.updated, result.kept,
+    ensure_entity(store, exchange, symbol, kind, eid, first_ms)
+    return ImportResult(eid, str(level), files, result.rows, result.inserted, result.updated, result.kept,
                         to_datetime(first_ms), to_datetime(last_ms))
