@@ -10,6 +10,7 @@ import json
 import math
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -178,6 +179,17 @@ def test_the_trade_scope_is_needed_besides_the_signature(served: Served) -> None
     assert all(row["client_id"] != "scope-1" for row in _rows(served))  # refused before it is read
 
 
+def test_the_readmes_signing_recipe_is_accepted(served: Served, store: Store) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("**Signal webhook.**"):]
+    recipe = section[section.index("```python\n") + 10:section.index("```\n\nAnswers")]
+    assert len(recipe.strip().splitlines()) == 5
+    recipe = recipe.replace("btc-sma", ACCOUNT).replace("BTC/USDT", "GOOG/USD")
+    exec(recipe, {"SECRET": SECRET, "TOKEN": TRADER, "API": f"{served.url}/api/v1"})  # raises unless 2xx
+    accepted = [row for row in _rows(served) if row["client_id"] == "tv-42"]
+    assert [row["status"] for row in accepted] == ["accepted"]
+
+
 def test_the_audit_lists_every_signal_with_its_reason(served: Served, store: Store) -> None:
     from zvt_crypto.trader.signal_intake import signal_rows
 
@@ -190,7 +202,7 @@ def test_the_audit_lists_every_signal_with_its_reason(served: Served, store: Sto
     assert all(row["reason"] is None for row in listed if row["status"] == "accepted")
     rejected = call(f"{served.url}/api/v1/signals?status=rejected&account={ACCOUNT}", READER).json()
     assert rejected and {row["status"] for row in rejected} == {"rejected"}
-    code, stdout, stderr = served.stop()
+    _code, stdout, stderr = served.stop()
     assert SECRET not in stdout + stderr and TRADER not in stdout + stderr
 
 

@@ -6,7 +6,7 @@ A signal needs both a token with the ``trade`` scope (who may trade) and the HMA
 holder of the secret: a token alone, leaked into a proxy log, cannot forge or replay a signal). What is checked
 and audited is :func:`zvt_crypto.trader.signal_intake.receive_signal`'s; this module maps its verdict to HTTP:
 202 accepted, 401 bad signature or stale timestamp, 409 a client id accepted before, 404 an unknown account,
-422 an invalid body or a risk limit, 503 while no signal secret is configured."""
+422 an invalid body or a risk limit, 403 while no signal secret is configured."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 Trader = Annotated[ApiToken | None, Depends(require_scope("trade"))]
 Reader = Annotated[Any, Depends(require_scope("read"))]
-_STATUS = {None: 202, "auth": 401, "duplicate": 409, "account": 404, "invalid": 422, "risk": 422, "off": 503}
+_STATUS = {None: 202, "auth": 401, "duplicate": 409, "account": 404, "invalid": 422, "risk": 422, "off": 403}
 _EXAMPLE = {"client_id": "tv-42", "symbol": "BTC/USDT", "side": "buy", "size": 0.1, "price": 64000.0}
 
 
