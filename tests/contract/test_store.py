@@ -25,7 +25,7 @@ ALL_TABLES = {
     "bar", "crypto_asset", "crypto_pair", "crypto_perp", "funding_rate", "index_price_bar", "known_gap",
     "mark_price_bar", "open_interest", "order_book_snapshot", "trade", "factor_value", "factor_meta",
     "job_run", "scheduler_lock", "scheduler_job", "backtest_run", "backtest_trade", "backtest_equity",
-    "paper_account", "paper_trade", "paper_order", "paper_equity",
+    "paper_account", "paper_trade", "paper_order", "paper_equity", "signal_audit",
 }
 
 

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from tests.schedule.conftest import closed_port
-from zvt_crypto.schedule.alerts import SIGNATURE_HEADER, Alerter, send_webhook, sign, verify
+from zvt_crypto.contract.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, check_signature, sign
+from zvt_crypto.schedule.alerts import Alerter, send_webhook
 from zvt_crypto.schedule.config import ScheduleSettings
 
 SECRET = "s3cret-for-tests"
@@ -31,7 +32,8 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                if verify(receiver.secret, body, self.headers.get(SIGNATURE_HEADER)):
+                if check_signature(receiver.secret, body, self.headers.get(SIGNATURE_HEADER),
+                                   self.headers.get(TIMESTAMP_HEADER), window_seconds=300) is None:
                     receiver.received.append(json.loads(body))
                     self.send_response(receiver.status)
                 else:
@@ -64,7 +66,9 @@ def test_webhook_is_signed_and_verified(receiver: Receiver) -> None:
     assert receiver.received == [{"event": "job_failing", "job": "spot"}]
     assert not send_webhook(receiver.url, "another secret", {"event": "job_failing"})  # 401 from the receiver
     assert receiver.bad_signatures == 1
-    assert sign(SECRET, b"{}") == "sha256=" + __import__("hmac").new(SECRET.encode(), b"{}", "sha256").hexdigest()
+    # over "<timestamp>.<body>": the scheme the API's signal webhook verifies
+    expected = __import__("hmac").new(SECRET.encode(), b"1700000000.{}", "sha256").hexdigest()
+    assert sign(SECRET, b"{}", 1700000000) == "sha256=" + expected
 
 
 def test_unreachable_webhook_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:

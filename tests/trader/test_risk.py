@@ -8,6 +8,7 @@ import pytest
 from tests.trader.conftest import Script, market
 from zvt_crypto.contract.errors import InvalidInputError
 from zvt_crypto.trader import MarketData, RiskLimits, run_backtest
+from zvt_crypto.trader.risk import NO_LIMITS, intent_problem
 
 FLAT = (100.0, 101.0, 99.0, 100.0)
 DROP = (100.0, 100.0, 80.0, 80.0)
@@ -67,3 +68,23 @@ def test_daily_loss_limit_blocks_new_risk_until_the_next_utc_day() -> None:
 def test_bad_limits_are_rejected(bad: dict[str, float]) -> None:
     with pytest.raises(InvalidInputError):
         RiskLimits(**bad)
+
+
+def test_an_intent_is_checked_against_the_risk_limits_and_reducing_is_always_allowed() -> None:
+    limits = RiskLimits(max_position=0.5, max_gross=0.8)
+
+    def problem(before: float, after: float, others: float = 0.0, halted: str | None = None,
+                lim: RiskLimits = limits, leverage: float = 1.0) -> str | None:
+        return intent_problem(lim, equity=1000, before=before, after=after, others_gross=others, leverage=leverage,
+                              halted=halted)
+
+    assert problem(0, 500) is None and problem(0, -500) is None
+    assert (problem(0, 501) or "").startswith("max_position")
+    assert (problem(0, 400, others=401) or "").startswith("max_gross")
+    assert (problem(0, 1001, lim=NO_LIMITS) or "").startswith("insufficient margin")
+    assert problem(0, 1500, lim=NO_LIMITS, leverage=2) is None
+    assert (problem(0, 1500, lim=RiskLimits(max_leverage=1.2), leverage=2) or "").startswith("insufficient margin")
+    assert (problem(0, 10, halted="kill switch at 2024-01-01") or "").startswith("kill switch")
+    assert problem(900, 600) is None and problem(900, 0, halted="kill switch") is None  # reducing
+    assert problem(300, -400) is None  # a flip within the limits is new risk, allowed
+    assert (problem(300, -600) or "").startswith("max_position")

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         OrderBookSnapshot,
         Trade,
     )
+    from zvt_crypto.domain.signals import SignalAudit
     from zvt_crypto.domain.trading import BacktestEquity, BacktestRun, BacktestTrade
 
 _MODULES = {
@@ -35,6 +36,7 @@ _MODULES = {
     "paper": ("PaperAccount", "PaperEquity", "PaperOrder", "PaperTrade"),
     "series": ("SERIES_SCHEMAS", "Bar", "FundingRate", "IndexPriceBar", "KnownGap", "MarkPriceBar", "OpenInterest",
                "OrderBookSnapshot", "Trade"),
+    "signals": ("SignalAudit",),
     "trading": ("BacktestEquity", "BacktestRun", "BacktestTrade"),
 }
 _EXPORTS = {name: f"zvt_crypto.domain.{module}" for module, names in _MODULES.items() for name in names}
@@ -42,7 +44,7 @@ __all__ = [
     "ENTITY_SCHEMAS", "SERIES_SCHEMAS", "BacktestEquity", "BacktestRun", "BacktestTrade", "Bar", "CryptoAsset",
     "CryptoPair", "CryptoPerp", "FactorMeta", "FactorValue", "FundingRate", "IndexPriceBar", "JobRun", "KnownGap",
     "MarkPriceBar", "OpenInterest", "OrderBookSnapshot", "PaperAccount", "PaperEquity", "PaperOrder", "PaperTrade",
-    "SchedulerJob", "SchedulerLock", "Trade",
+    "SchedulerJob", "SchedulerLock", "SignalAudit", "Trade",
 ]
 
 

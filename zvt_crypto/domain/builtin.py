@@ -4,6 +4,6 @@ Named in ``setup.cfg``'s ``zvt_crypto.schemas`` entry-point group, the way a thi
 Alembic environment imports it for the complete metadata.
 """
 
-from zvt_crypto.domain import entities, factors, jobs, paper, series, trading
+from zvt_crypto.domain import entities, factors, jobs, paper, series, signals, trading
 
-MODULES = (entities, factors, jobs, paper, series, trading)
+MODULES = (entities, factors, jobs, paper, series, signals, trading)

@@ -1,5 +1,6 @@
 """Alerts: a job failing ``alert_after_failures`` times in a row is logged at error level and, when configured,
-POSTed to a webhook signed with HMAC-SHA256 (``X-ZVT-Signature: sha256=<hex of the body>``).
+POSTed to a webhook signed with HMAC-SHA256 over its timestamp and body (``X-ZVT-Timestamp``, ``X-ZVT-Signature``:
+the scheme of :mod:`zvt_crypto.contract.signing`, the one the API's signal webhook verifies).
 
 Why signed: the receiver (a chat bridge, a pager) must be able to tell our alert from anyone else's POST.
 Why never raising: an unreachable webhook must not take the daemon, or the job, down with it.
@@ -7,8 +8,6 @@ Why never raising: an unreachable webhook must not take the daemon, or the job, 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import http.client
 import json
 import logging
@@ -18,28 +17,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from zvt_crypto.contract.redaction import url_origin
+from zvt_crypto.contract.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_headers
 from zvt_crypto.schedule.config import ScheduleSettings
 from zvt_crypto.schedule.history import host_name
 
 log = logging.getLogger(__name__)
-SIGNATURE_HEADER = "X-ZVT-Signature"
-
-
-def sign(secret: str, body: bytes) -> str:
-    """The header value for ``body``: ``sha256=`` + the hex HMAC-SHA256 under ``secret``."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def verify(secret: str, body: bytes, header: str | None) -> bool:
-    """What a receiver does: compare in constant time."""
-    return header is not None and hmac.compare_digest(sign(secret, body), header)
+__all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "Alerter", "send_webhook"]
 
 
 def send_webhook(url: str, secret: str, payload: dict[str, Any], timeout: float = 5.0) -> bool:
     """POST ``payload`` as JSON, signed; True on a 2xx answer. Failures are logged, never raised."""
     body = json.dumps(payload, sort_keys=True, default=str).encode()
     request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, body), "User-Agent": "zvt-crypto-scheduler",
+        "Content-Type": "application/json", "User-Agent": "zvt-crypto-scheduler", **signed_headers(secret, body),
     })
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:

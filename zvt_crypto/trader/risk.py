@@ -10,7 +10,9 @@
   no order that adds risk is accepted until the next UTC day (orders that reduce a position still are).
 
 An order that would break a position limit is clipped to the limit (the clip is recorded on the order); one that
-cannot be placed at all is rejected with the reason.
+cannot be placed at all is rejected with the reason. An order intent from outside (the API's signal webhook) is
+checked before it is accepted by :func:`intent_problem`: the same limits, but refused whole instead of clipped,
+because the sender must learn at once that the account will not take it.
 
 >>> RiskLimits(max_position=0.5, max_drawdown=0.2).active
 True
@@ -56,3 +58,34 @@ class RiskLimits:
 
 
 NO_LIMITS = RiskLimits()
+
+
+def intent_problem(limits: RiskLimits, *, equity: float, before: float, after: float, others_gross: float,
+                   leverage: float, halted: str | None) -> str | None:
+    """Why an order intent moving one symbol's signed notional from ``before`` to ``after`` must be refused
+    (None: it may be accepted). ``others_gross``: Σ |notional| of the account's other symbols; ``leverage``: the
+    symbol's (capped by ``max_leverage``); ``halted``: the kill switch's note, if it fired. Reducing risk is
+    always allowed, as in the broker.
+
+    >>> intent_problem(RiskLimits(max_position=0.5), equity=1000, before=0, after=600, others_gross=0,
+    ...                leverage=1, halted=None)
+    'max_position: 600 of one symbol exceeds 0.5 × equity 1000 = 500'
+    """
+    if abs(after) <= abs(before) and after * before >= 0:
+        return None
+    if halted is not None:
+        return f"{halted}: no new risk is accepted"
+    if not math.isfinite(equity) or equity <= 0:
+        return f"equity is {equity:g}: no new risk is accepted"
+    if limits.max_leverage is not None:
+        leverage = min(leverage, limits.max_leverage)
+    if limits.max_position is not None and abs(after) > limits.max_position * equity:
+        return (f"max_position: {abs(after):g} of one symbol exceeds {limits.max_position:g} × equity "
+                f"{equity:g} = {limits.max_position * equity:g}")
+    gross = others_gross + abs(after)
+    if limits.max_gross is not None and gross > limits.max_gross * equity:
+        return (f"max_gross: {gross:g} over the account exceeds {limits.max_gross:g} × equity {equity:g} = "
+                f"{limits.max_gross * equity:g}")
+    if gross > leverage * equity:
+        return f"insufficient margin: {gross:g} over the account exceeds leverage {leverage:g} × equity {equity:g}"
+    return None

@@ -25,10 +25,12 @@ def api_router() -> APIRouter:
     """The API's routes. New groups are included above the catch-all, which must stay last."""
     from zvt_crypto.ui.api_ingest import ingest_router
     from zvt_crypto.ui.api_read import read_router
+    from zvt_crypto.ui.api_signals import signals_router
 
     router = APIRouter(prefix=PREFIX)
     router.include_router(read_router())
     router.include_router(ingest_router())
+    router.include_router(signals_router())
 
     reader_or_signed_in = [Depends(require_scope("read", or_signed_in=True))]
 

@@ -9,6 +9,8 @@ the config file::
     max_request_bytes = 67108864                     # a larger request body is refused with 413
     rate = 50                                        # default per-token limit: requests per second …
     burst = 100                                      # … and the burst above it (rate = 0: unlimited)
+    signal_secret = "…"                              # HMAC secret of POST /api/v1/signals (or ZVT_CRYPTO_SIGNAL_SECRET)
+    signal_window_seconds = 300                      # a signal dated further from now is refused (replay window)
 
     [serve.tokens.grafana]                           # an API token with scopes (read, write, trade)
     token = "…"
@@ -38,12 +40,15 @@ MIN_TOKEN_CHARS = 16
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8050
 ENV_API_TOKEN_PREFIX = "ZVT_CRYPTO_API_TOKEN_"
+ENV_SIGNAL_SECRET = "ZVT_CRYPTO_SIGNAL_SECRET"
+DEFAULT_SIGNAL_WINDOW_SECONDS = 300.0
 SCOPES = ("read", "write", "trade")
 SERVE_TOKEN_NAME = "serve"
 DEFAULT_RATE = 50.0
 DEFAULT_BURST = 100
 DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024
-_KEYS = {"token", "cors_origins", "max_request_bytes", "rate", "burst", "tokens"}
+_KEYS = {"token", "cors_origins", "max_request_bytes", "rate", "burst", "tokens", "signal_secret",
+         "signal_window_seconds"}
 _TOKEN_KEYS = {"token", "scopes", "expires", "rate", "burst"}
 HOW_TO_SET = (f'set {ENV_TOKEN} or token = "…" under [serve] in the config file (at least {MIN_TOKEN_CHARS} '
               'characters; make one with: python -c "import secrets; print(secrets.token_urlsafe(32))")')
@@ -79,6 +84,8 @@ class ServeSettings:
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     rate: float = DEFAULT_RATE
     burst: int = DEFAULT_BURST
+    signal_secret: str | None = field(default=None, repr=False)
+    signal_window_seconds: float = DEFAULT_SIGNAL_WINDOW_SECONDS
 
     @property
     def all_api_tokens(self) -> tuple[ApiToken, ...]:
@@ -102,7 +109,9 @@ class ServeSettings:
         names = [api.name for api in self.api_tokens]
         return (f"ServeSettings(host={self.host!r}, port={self.port}, token={token!r}, debug={self.debug}, "
                 f"api_tokens={names}, cors_origins={list(self.cors_origins)}, "
-                f"max_request_bytes={self.max_request_bytes}, rate={self.rate}, burst={self.burst})")
+                f"max_request_bytes={self.max_request_bytes}, rate={self.rate}, burst={self.burst}, "
+                f"signal_secret={'***' if self.signal_secret else None!r}, "
+                f"signal_window_seconds={self.signal_window_seconds})")
 
     __str__ = __repr__
 
@@ -231,9 +240,17 @@ def load_serve_settings(config: Config, *, host: str = DEFAULT_HOST, port: int =
         raise ConfigError("an API token has the serve token's secret; give it its own")
     if not 0 < port < 65536:
         raise ConfigError(f"--port {port} is not a TCP port; use 1 to 65535")
+    signal_secret = config.env.get(ENV_SIGNAL_SECRET) or section.get("signal_secret") or None
+    if signal_secret is not None:
+        if not isinstance(signal_secret, str):
+            raise ConfigError(f"{config.source}: [serve] signal_secret must be a string")
+        _check_secret(signal_secret, ENV_SIGNAL_SECRET if config.env.get(ENV_SIGNAL_SECRET) else
+                      f"[serve] signal_secret in {config.source}")
+    window = _number(section.get("signal_window_seconds", DEFAULT_SIGNAL_WINDOW_SECONDS),
+                     "[serve] signal_window_seconds")
     if token is None and not is_loopback(host):
         raise ConfigError(f"refusing to serve on {host} without an access token: anyone who can reach it would see "
                           f"the store; {HOW_TO_SET}, or serve on 127.0.0.1 (the default)")
     return ServeSettings(host=host, port=port, token=token, debug=debug, api_tokens=api_tokens,
                          cors_origins=tuple(section.get("cors_origins", [])), max_request_bytes=max_bytes,
-                         rate=rate, burst=burst)
+                         rate=rate, burst=burst, signal_secret=signal_secret, signal_window_seconds=window)
