@@ -48,10 +48,11 @@ def stored_counts(site: Site, factor_id: str, start: str | None = None) -> dict[
 def traces(page: Any, graph_id: str) -> list[tuple[str, int]]:
     """(name, points) of every trace drawn in the dcc.Graph ``graph_id``, once it has drawn (plotly.js's own view
     of the data: numeric arrays arrive base64-packed and are decoded there)."""
-    page.wait_for_function(f"() => {{ const g = document.querySelector('#{graph_id} .js-plotly-plot'); "
-                           "return g && g.data && g.data.length > 0; }", timeout=TIMEOUT_MS)
-    return [(name, count) for name, count in page.evaluate(
-        f"() => document.querySelector('#{graph_id} .js-plotly-plot')._fullData.map(t => [t.name, t.x.length])")]
+    # one look at the graph (a wait, then a second query, raced Dash replacing the graph between the two)
+    drawn = page.wait_for_function(f"() => {{ const g = document.querySelector('#{graph_id} .js-plotly-plot'); "
+                                   "return g && g._fullData && g._fullData.length > 0 "
+                                   "? g._fullData.map(t => [t.name, t.x.length]) : null; }", timeout=TIMEOUT_MS)
+    return [(name, count) for name, count in drawn.json_value()]
 
 
 def test_tear_sheet_and_values_of_a_stored_factor(page: Any, research: tuple[Site, Served],
