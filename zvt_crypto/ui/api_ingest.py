@@ -192,8 +192,7 @@ def ingest_router() -> APIRouter:
             raw = bars_table(body, fmt)
             result = import_bar_frame(store, raw, exchange=exchange, symbol=symbol, level=level, kind=kind,
                                       on_conflict=on_conflict, source="the body")  # type: ignore[arg-type]
-            return {"entity_id": eid, "level": result.level, "rows": result.rows, "changed": result.changed,
-                    "inserted": result.inserted, "updated": result.updated, "kept": result.kept}
+            return {"entity_id": eid, "level": result.level, **_counts(result)}
 
         return await _run(write)
 
@@ -216,6 +215,12 @@ def ingest_router() -> APIRouter:
         return await _run(lambda: upsert_instruments(store, rows))
 
     return router
+
+
+def _counts(result: Any) -> dict[str, int]:
+    """What a write answers: rows sent, changed, and how (a store WriteResult or an import's result)."""
+    return {"rows": result.rows, "changed": result.changed, "inserted": result.inserted,
+            "updated": result.updated, "kept": result.kept}
 
 
 def _json_rows(body: bytes) -> list[dict[str, Any]]:
@@ -246,8 +251,7 @@ def _series_route(schema_name: str, what: str) -> Callable[..., Any]:
             _known_or_created(store, eid, create, exchange, symbol)
             result = import_series_frame(store, schema_name, table_of(body, fmt), exchange=exchange, symbol=symbol,
                                          kind=kind, on_conflict=on_conflict)  # type: ignore[arg-type]
-            return {"entity_id": eid, "rows": result.rows, "changed": result.changed, "inserted": result.inserted,
-                    "updated": result.updated, "kept": result.kept}
+            return {"entity_id": eid, **_counts(result)}
 
         return await _run(write)
 
